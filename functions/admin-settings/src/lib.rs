@@ -1,0 +1,49 @@
+//! `GET, PUT /api/admin/settings` — operators see and set the remote-access capacity (R-RA-2);
+//! the change is audited.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::settings::MAX_CAPACITY;
+use shared::{ApiError, App, Ctx};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    remote_access_capacity: i64,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    match *req.method() {
+        Method::GET => {
+            no_body(req)?;
+            let operator = utokyo_caller(app, ctx, req).await?;
+            if !operator.is_operator() {
+                return Err(ApiError::OperatorRequired);
+            }
+            Ok(Reply::ok(app.store.remote_access_count().await?.json()))
+        }
+        Method::PUT => {
+            let body: Settings = json_body(req)?;
+            let operator = utokyo_caller(app, ctx, req).await?;
+            if !operator.is_operator() {
+                return Err(ApiError::OperatorRequired);
+            }
+            if !(0..=MAX_CAPACITY).contains(&body.remote_access_capacity) {
+                return Err(ApiError::BadRequest(format!(
+                    "remote_access_capacity must be between 0 and {MAX_CAPACITY}"
+                )));
+            }
+            let count = app.store.set_capacity(ctx, &operator.key(), body.remote_access_capacity).await?;
+            Ok(Reply::ok(count.json()))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::PUT]),
+    }
+}

@@ -1,0 +1,42 @@
+//! `POST, GET /api/applications` — the application menu: usage, suspension with a stop date,
+//! proxy application (R-APP-USE-1, R-APP-SUS-1..2, R-APP-PROXY-1..3), and the caller's own
+//! applications as applicant or target.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use shared::application::ApplicationRequest;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::applications::{apply_proxy, apply_suspension, apply_usage};
+use shared::{ApiError, App, Ctx};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    match *req.method() {
+        Method::POST => {
+            let body: ApplicationRequest = json_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            account.check_application_menu()?;
+            let record = match body {
+                ApplicationRequest::EccsUsage {} => apply_usage(app, ctx, &account).await?,
+                ApplicationRequest::EccsSuspension { stop_date } => {
+                    apply_suspension(app, ctx, &account, stop_date).await?
+                }
+                ApplicationRequest::EccsProxy { target } => apply_proxy(app, ctx, &account, &target).await?,
+            };
+            Ok(Reply::created(record.view(ctx.today())))
+        }
+        Method::GET => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            let items = app.store.applications_of(&account.id, 100).await?;
+            Ok(Reply::ok(json!({ "items": items.iter().map(|a| a.view(ctx.today())).collect::<Vec<_>>() })))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::POST]),
+    }
+}

@@ -1,0 +1,67 @@
+//! `GET, PUT /api/cloud-mail/address` — the current address, any pending change and when the
+//! next change is allowed; a new address, applied at the next minute 0 (R-CMA-1..4). The GET also
+//! shows a pending password change, so that a refused one is visible (R-SYNC-4).
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::changes::{Change, ChangeKind, ChangeState};
+use shared::{ApiError, App, Ctx, mail, store, time};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAddress {
+    address: String,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    match *req.method() {
+        Method::GET => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            account.check_cloud_mail()?;
+            let changes = app.store.changes_of(&account.id).await?;
+            let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.state == ChangeState::Pending);
+            let next = mail::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
+            Ok(Reply::ok(json!({
+                "address": account.mail_address,
+                "pending": pending(ChangeKind::MailAddress).map(|c| pending_view(c, json!({ "address": c.address }))),
+                "next_change_allowed_at": next.map(time::rfc3339),
+                "pending_password": pending(ChangeKind::MailPassword).map(|c| pending_view(c, json!({}))),
+            })))
+        }
+        Method::PUT => {
+            let body: NewAddress = json_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            account.check_cloud_mail()?;
+            let address = mail::normalise_address(&body.address, &app.mail_domain)?;
+            let change = store::mail::change_address(app, ctx, &account, &address).await?;
+            Ok(Reply::accepted(json!({
+                "pending": { "address": address, "effective_at": time::rfc3339(change.effective_at) }
+            })))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::PUT]),
+    }
+}
+
+/// A pending change as the user sees it: when it applies and, if the mail system refused it,
+/// the error and how many attempts were made (R-SYNC-4).
+fn pending_view(change: &Change, mut fields: Value) -> Value {
+    let state = if change.last_error.is_some() { "retrying" } else { "pending" };
+    if let Some(map) = fields.as_object_mut() {
+        let next = change.due.as_deref().and_then(time::parse_stamp).unwrap_or(change.effective_at);
+        map.insert("effective_at".into(), json!(time::rfc3339(next)));
+        map.insert("state".into(), json!(state));
+        map.insert("attempts".into(), json!(change.attempts));
+        map.insert("last_error".into(), json!(change.last_error));
+    }
+    fields
+}

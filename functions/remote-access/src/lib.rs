@@ -1,0 +1,41 @@
+//! `GET, PUT /api/remote-access` — the caller's remote-access environment, on or off, with the
+//! capacity and the number of users (R-RA-1..2).
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::remote_access;
+use shared::{ApiError, App, Ctx};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Switch {
+    enabled: bool,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    match *req.method() {
+        Method::GET => {
+            no_body(req)?;
+            let (account, count) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.remote_access_count())?;
+            Ok(Reply::ok(
+                json!({ "enabled": account.remote_access, "capacity": count.capacity, "in_use": count.in_use }),
+            ))
+        }
+        Method::PUT => {
+            let body: Switch = json_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            let enabled = remote_access::set(app, ctx, &account, body.enabled).await?;
+            Ok(Reply::ok(json!({ "enabled": enabled })))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::PUT]),
+    }
+}

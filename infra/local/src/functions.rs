@@ -1,0 +1,63 @@
+//! Every function of the workspace, by its folder name under `functions/` (which is how the
+//! template names it, through `CodeUri`). The runner calls the very `handle` that each Lambda's
+//! `main` runs.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::{ApiError, App};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type HttpHandler = for<'a> fn(&'a App, Request) -> BoxFuture<'a, Response<Body>>;
+pub type EventHandler = for<'a> fn(&'a App, Value) -> BoxFuture<'a, Result<Value, ApiError>>;
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// An API function (API Gateway HTTP API, payload 2.0).
+    Http(HttpHandler),
+    /// A scheduled or ops function (a JSON event in, a JSON summary out).
+    Event(EventHandler),
+}
+
+macro_rules! http {
+    ($krate:ident) => {{
+        fn call<'a>(app: &'a App, req: Request) -> BoxFuture<'a, Response<Body>> {
+            Box::pin($krate::handle(app, req))
+        }
+        Handler::Http(call)
+    }};
+}
+
+macro_rules! event {
+    ($krate:ident) => {{
+        fn call<'a>(app: &'a App, event: Value) -> BoxFuture<'a, Result<Value, ApiError>> {
+            Box::pin($krate::handle(app, event))
+        }
+        Handler::Event(call)
+    }};
+}
+
+/// `(folder, handler)` for every function crate.
+pub fn all() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("session", http!(eccs_session)),
+        ("me", http!(eccs_me)),
+        ("health", http!(eccs_health)),
+        ("well-known", http!(eccs_well_known)),
+        ("remote-access", http!(eccs_remote_access)),
+        ("cloud-mail-address", http!(eccs_cloud_mail_address)),
+        ("cloud-mail-password", http!(eccs_cloud_mail_password)),
+        ("workshop-password", http!(eccs_workshop_password)),
+        ("admin-settings", http!(eccs_admin_settings)),
+        ("applications", http!(eccs_applications)),
+        ("proxy-targets", http!(eccs_proxy_targets)),
+        ("sync-hourly", event!(eccs_sync_hourly)),
+        ("sweep-daily", event!(eccs_sweep_daily)),
+    ]
+}
+
+pub fn find(dir: &str) -> Option<Handler> {
+    all().into_iter().find(|(d, _)| *d == dir).map(|(_, h)| h)
+}

@@ -1,0 +1,111 @@
+//! `eccs-local serve` and `eccs-local invoke` (SPEC §4).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eccs_local::engine::{Storage, default_data_dir};
+use eccs_local::{Options, Runner, demo, prepare};
+
+#[derive(Parser)]
+#[command(
+    name = "eccs-local",
+    about = "The ECCS account service on this machine: embedded DynamoDB, every function, the UI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every function behind one HTTP server, with the UI and the schedules.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+        /// Keep the data under DIR (default .local/).
+        #[arg(long, conflicts_with = "memory")]
+        data: Option<PathBuf>,
+        /// Keep the data in memory only.
+        #[arg(long)]
+        memory: bool,
+        /// Load the demo accounts (existing ones are kept).
+        #[arg(long)]
+        demo: bool,
+        /// Serve the UI from DIR (default: this repository's web/).
+        #[arg(long)]
+        web: Option<PathBuf>,
+    },
+    /// Run one function once with an event file, as `sam local invoke` would, and print its response.
+    Invoke {
+        /// The function's folder under functions/ (e.g. `me`, `sync-hourly`).
+        function: String,
+        /// An event file, e.g. events/me/get.json. `${TOKEN:utokyo:0000000001}` in it becomes a
+        /// fresh token for that account.
+        event: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Load the demo accounts first (existing ones are kept).
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::lambda::init_tracing();
+    let result = match Cli::parse().command {
+        Command::Serve { addr, data, memory, demo, web } => serve(addr, data, memory, demo, web).await,
+        Command::Invoke { function, event, data, demo } => invoke(&function, &event, data, demo).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eccs-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    addr: String,
+    data: Option<PathBuf>,
+    memory: bool,
+    demo: bool,
+    web: Option<PathBuf>,
+) -> Result<(), String> {
+    let storage = if memory { Storage::Memory } else { Storage::Dir(data.unwrap_or_else(default_data_dir)) };
+    let where_ = match &storage {
+        Storage::Memory => "in memory".to_owned(),
+        Storage::Dir(d) => format!("under {}", d.display()),
+    };
+    let web_dir = web.or_else(eccs_local::default_web_dir);
+    let runner = Runner::start(Options { addr, storage, demo, web_dir, ..Options::default() }).await?;
+    println!("ECCS account service (local) — {}", runner.url);
+    println!("  UI      {}/", runner.url);
+    println!("  health  {}/api/health", runner.url);
+    println!("  data    {where_} (DynamoDB engine at {})", runner.engine.endpoint);
+    println!("  clock   POST {}/_local/clock {{\"now\": \"2026-11-22T10:20:00+09:00\"}} (null: real time)", runner.url);
+    println!("  runs    POST {0}/_local/run/sync-hourly, {0}/_local/run/sweep-daily", runner.url);
+    if let Some(loaded) = &runner.demo {
+        println!(
+            "Demo data: {} accounts created, {} kept. Logins (realm, account, password):",
+            loaded.created, loaded.kept
+        );
+        for l in demo::LOGINS {
+            println!("  {:<8} {:<10} {:<16} {}", l.realm, l.account, l.password, l.what);
+        }
+    }
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    println!("stopping");
+    Ok(())
+}
+
+async fn invoke(function: &str, event: &PathBuf, data: Option<PathBuf>, demo: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(event).map_err(|e| format!("{}: {e}", event.display()))?;
+    let storage = Storage::Dir(data.unwrap_or_else(default_data_dir));
+    let (_engine, app, _) = prepare(&storage, "http://127.0.0.1:3000", None, demo).await?;
+    let output = eccs_local::invoke(&app, function, &text).await?;
+    println!("{}", serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?);
+    Ok(())
+}

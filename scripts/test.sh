@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test, from a fresh clone: installs the tools it needs (into .venv/ and node_modules/),
+# then formatting, lints, the Rust unit and integration tests, and the template checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SAM_CLI_TELEMETRY=0 CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools: Python packages for the template checks (.venv)"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (unit + integration, real SDK against the embedded engine)"
+cargo test --workspace
+
+step "template: cfn-lint"
+.venv/bin/cfn-lint infra/template.yaml
+
+step "template: sam validate --lint"
+.venv/bin/sam validate --lint --template infra/template.yaml --region ap-northeast-1
+
+step "all tests passed"

@@ -1,0 +1,242 @@
+//! Tokens (R-LOGIN-1): RS256 JWTs with the algorithm pinned and `iss`, `aud`, `exp`, `nbf`
+//! checked against the [`Clock`](crate::time::Clock), the JWKS and OIDC discovery document that
+//! the HttpApi's JWT authorizer reads, and the key material: a PEM read once at cold start
+//! (Secrets Manager in AWS, a file generated once under the data folder locally).
+
+use std::path::Path;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::account::Realm;
+use crate::error::ApiError;
+
+/// Token lifetime: R-LOGIN-1 allows at most 30 minutes.
+pub const TOKEN_LIFETIME_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The account id; the realm is its own claim.
+    pub sub: String,
+    pub realm: Realm,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Who issues and who may accept tokens.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// The RSA key: always the public half for verification; the private half only where tokens are
+/// issued (the session function).
+#[derive(Clone)]
+pub struct Keys {
+    signing: Option<EncodingKey>,
+    verifying: DecodingKey,
+    jwk: Jwk,
+    kid: String,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Keys").field("kid", &self.kid).field("signing", &self.signing.is_some()).finish()
+    }
+}
+
+impl Keys {
+    /// From a PKCS#8 or PKCS#1 private key PEM: can issue and verify.
+    pub fn from_private_pem(pem: &str) -> Result<Self, String> {
+        let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("private key: {e}"))?;
+        let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).map_err(|e| format!("jwk: {e}"))?;
+        let keys = Self::finish(&mut jwk)?;
+        Ok(Self { signing: Some(signing), ..keys })
+    }
+
+    /// From a public key PEM: can only verify.
+    pub fn from_public_pem(pem: &str) -> Result<Self, String> {
+        let decoding = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("public key: {e}"))?;
+        let mut jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::RS256)).map_err(|e| format!("jwk: {e}"))?;
+        Self::finish(&mut jwk)
+    }
+
+    fn finish(jwk: &mut Jwk) -> Result<Self, String> {
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| format!("thumbprint: {e}"))?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let verifying = DecodingKey::from_jwk(jwk).map_err(|e| format!("decoding key: {e}"))?;
+        Ok(Self { signing: None, verifying, jwk: jwk.clone(), kid })
+    }
+
+    /// A new 2048-bit RSA key as a PKCS#8 PEM.
+    pub fn generate_pem() -> Result<String, String> {
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| format!("rsa keygen: {e}"))?;
+        let der = pair.as_der().map_err(|e| format!("pkcs8: {e}"))?;
+        Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec())))
+    }
+
+    /// Reads the private key at `path`, generating it once if it is missing. Concurrent first
+    /// runs each write a temporary file and rename it into place, so every reader sees a whole key.
+    pub fn load_or_generate(path: &Path) -> Result<Self, String> {
+        if !path.exists() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, Self::generate_pem()?).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            restrict_to_owner(&tmp);
+            if !path.exists() {
+                std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+            } else {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_private_pem(&pem)
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn can_sign(&self) -> bool {
+        self.signing.is_some()
+    }
+
+    /// The JWKS served at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> Value {
+        serde_json::to_value(JwkSet { keys: vec![self.jwk.clone()] }).unwrap_or_else(|_| json!({ "keys": [] }))
+    }
+
+    /// Issues a token for `sub` valid from `now` for [`TOKEN_LIFETIME_MINUTES`].
+    pub fn issue(
+        &self,
+        settings: &TokenSettings,
+        realm: Realm,
+        sub: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let signing = self.signing.as_ref().ok_or_else(|| ApiError::Internal("no signing key here".into()))?;
+        let expires = now + Duration::minutes(TOKEN_LIFETIME_MINUTES);
+        let claims = Claims {
+            iss: settings.issuer.clone(),
+            aud: settings.audience.clone(),
+            sub: sub.to_owned(),
+            realm,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: expires.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &claims, signing).map_err(|e| ApiError::Internal(format!("sign: {e}")))?;
+        Ok((token, expires))
+    }
+
+    /// Verifies signature (RS256 only), issuer and audience, then the lifetime against `now`.
+    pub fn verify(&self, settings: &TokenSettings, token: &str, now: DateTime<Utc>) -> Result<Claims, ApiError> {
+        let mut v = Validation::new(Algorithm::RS256);
+        v.algorithms = vec![Algorithm::RS256];
+        v.set_issuer(&[&settings.issuer]);
+        v.set_audience(&[&settings.audience]);
+        v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        // The lifetime is checked below against the Clock, which the local runner can set.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.verifying, &v).map_err(|_| ApiError::Unauthorized)?;
+        let claims = data.claims;
+        let t = now.timestamp();
+        if claims.nbf > t + 5 || claims.iat > t + 5 {
+            return Err(ApiError::Unauthorized);
+        }
+        if claims.exp <= t {
+            return Err(ApiError::TokenExpired);
+        }
+        if claims.exp - claims.iat > TOKEN_LIFETIME_MINUTES * 60 {
+            return Err(ApiError::Unauthorized);
+        }
+        if !claims.realm.is_valid_id(&claims.sub) {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(claims)
+    }
+}
+
+/// The OIDC discovery document of R-LOGIN-1: what the HttpApi JWT authorizer reads to find the
+/// keys of `issuer`.
+pub fn discovery_document(issuer: &str) -> Value {
+    let base = issuer.trim_end_matches('/');
+    json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{base}/api/session"),
+        "token_endpoint": format!("{base}/api/session"),
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": ["iss", "aud", "sub", "realm", "iat", "nbf", "exp", "jti"],
+    })
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> TokenSettings {
+        TokenSettings { issuer: "http://127.0.0.1:3000".into(), audience: "eccs".into() }
+    }
+
+    fn keys() -> Keys {
+        Keys::from_private_pem(&Keys::generate_pem().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn r_login_1_issued_token_verifies_and_carries_the_subject() {
+        let k = keys();
+        let now = Utc::now();
+        let (token, exp) = k.issue(&settings(), Realm::Utokyo, "0000000001", now).unwrap();
+        assert_eq!(exp - now, Duration::minutes(30));
+        let c = k.verify(&settings(), &token, now).unwrap();
+        assert_eq!((c.sub.as_str(), c.realm), ("0000000001", Realm::Utokyo));
+        assert_eq!(k.verify(&settings(), &token, exp), Err(ApiError::TokenExpired));
+        let other = TokenSettings { audience: "other".into(), ..settings() };
+        assert_eq!(k.verify(&other, &token, now), Err(ApiError::Unauthorized));
+    }
+
+    #[test]
+    fn r_login_1_public_key_from_jwks_verifies_but_cannot_sign() {
+        let k = keys();
+        let (token, _) = k.issue(&settings(), Realm::Workshop, "ws0001", Utc::now()).unwrap();
+        let jwk: Jwk = serde_json::from_value(k.jwks()["keys"][0].clone()).unwrap();
+        let public = DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&["eccs"]);
+        assert!(jsonwebtoken::decode::<Claims>(&token, &public, &v).is_ok());
+        assert_eq!(k.jwks()["keys"][0]["kid"], k.kid());
+        assert!(k.jwks().to_string().find("\"d\"").is_none(), "no private exponent in the JWKS");
+    }
+}

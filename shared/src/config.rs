@@ -1,0 +1,135 @@
+//! Configuration read once at cold start from the environment (names below), or built in code by
+//! the local runner and the tests.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE` | table names | the local names (`accounts`, …) |
+//! | `DYNAMODB_ENDPOINT` | another DynamoDB endpoint (DynamoDB Local, the local runner's engine) | AWS |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | token issuer URL and audience | `http://127.0.0.1:3000`, `eccs` |
+//! | `JWT_PRIVATE_KEY_SECRET` | Secrets Manager id of the private key PEM (the session function) | |
+//! | `JWT_PUBLIC_KEY_SECRET` | Secrets Manager id of the public key PEM (every other function) | |
+//! | `JWT_KEY_FILE` | a private key PEM file, generated if missing (local only) | |
+//! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
+//! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
+
+use std::path::PathBuf;
+
+use crate::auth::TokenSettings;
+
+pub const DEFAULT_MAIL_DOMAIN: &str = "g.ecc.u-tokyo.ac.jp";
+pub const DEFAULT_ITEM_BUDGET: usize = 5_000;
+
+/// The DynamoDB tables. Each is declared once, in `infra/template.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub accounts: String,
+    pub changes: String,
+    pub addresses: String,
+    pub applications: String,
+    pub audit: String,
+    pub settings: String,
+    pub runs: String,
+    pub login_attempts: String,
+    pub directory: String,
+}
+
+impl Tables {
+    /// `(environment variable, local name)` for every table, in declaration order.
+    pub const ALL: [(&'static str, &'static str); 9] = [
+        ("ACCOUNTS_TABLE", "accounts"),
+        ("CHANGES_TABLE", "changes"),
+        ("ADDRESSES_TABLE", "addresses"),
+        ("APPLICATIONS_TABLE", "applications"),
+        ("AUDIT_TABLE", "audit"),
+        ("SETTINGS_TABLE", "settings"),
+        ("RUNS_TABLE", "runs"),
+        ("LOGIN_ATTEMPTS_TABLE", "login-attempts"),
+        ("DIRECTORY_TABLE", "directory"),
+    ];
+
+    /// The names the local runner gives the tables.
+    pub fn local() -> Self {
+        Self::from_lookup(|_| None)
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |i: usize| {
+            let (var, local) = Self::ALL.get(i).copied().unwrap_or(("", ""));
+            lookup(var).unwrap_or_else(|| local.to_owned())
+        };
+        Self {
+            accounts: get(0),
+            changes: get(1),
+            addresses: get(2),
+            applications: get(3),
+            audit: get(4),
+            settings: get(5),
+            runs: get(6),
+            login_attempts: get(7),
+            directory: get(8),
+        }
+    }
+}
+
+/// Where the JWT key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A private key PEM file, generated once if missing (local).
+    File(PathBuf),
+    /// A Secrets Manager secret holding a PEM; `private` when it is the signing key.
+    Secret { id: String, private: bool },
+    /// A PEM given directly (tests).
+    Pem(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tables: Tables,
+    pub dynamodb_endpoint: Option<String>,
+    pub tokens: TokenSettings,
+    pub key_source: KeySource,
+    pub mail_domain: String,
+    pub item_budget: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let key_source = if let Some(id) = var("JWT_PRIVATE_KEY_SECRET") {
+            KeySource::Secret { id, private: true }
+        } else if let Some(id) = var("JWT_PUBLIC_KEY_SECRET") {
+            KeySource::Secret { id, private: false }
+        } else if let Some(path) = var("JWT_KEY_FILE") {
+            KeySource::File(path.into())
+        } else {
+            return Err("set JWT_PRIVATE_KEY_SECRET, JWT_PUBLIC_KEY_SECRET or JWT_KEY_FILE".into());
+        };
+        Ok(Self {
+            tables: Tables::from_env(),
+            dynamodb_endpoint: var("DYNAMODB_ENDPOINT"),
+            tokens: TokenSettings {
+                issuer: var("JWT_ISSUER").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+                audience: var("JWT_AUDIENCE").unwrap_or_else(|| "eccs".into()),
+            },
+            key_source,
+            mail_domain: var("MAIL_DOMAIN").unwrap_or_else(|| DEFAULT_MAIL_DOMAIN.into()),
+            item_budget: var("SYNC_ITEM_BUDGET").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ITEM_BUDGET),
+        })
+    }
+
+    /// The local runner's configuration for an engine at `endpoint`.
+    pub fn local(endpoint: &str, issuer: &str, key_source: KeySource) -> Self {
+        Self {
+            tables: Tables::local(),
+            dynamodb_endpoint: Some(endpoint.to_owned()),
+            tokens: TokenSettings { issuer: issuer.to_owned(), audience: "eccs".into() },
+            key_source,
+            mail_domain: DEFAULT_MAIL_DOMAIN.into(),
+            item_budget: DEFAULT_ITEM_BUDGET,
+        }
+    }
+}

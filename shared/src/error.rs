@@ -1,0 +1,237 @@
+//! The one error type of the API (SPEC §3): every failure a client can see, with its status, its
+//! snake_case code and a bilingual message. Handlers return `Result<_, ApiError>` and never build
+//! error JSON by hand; [`ApiError::body`] renders `{"error": {"code", "message", "details"}}`.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// Malformed JSON, unknown fields, wrong types, missing body: the reason is shown.
+    BadRequest(String),
+    PayloadTooLarge,
+    /// No token, or a token that fails verification.
+    Unauthorized,
+    /// A well-formed token whose lifetime is over.
+    TokenExpired,
+    /// R-LOGIN-2: one answer for a wrong account, a wrong password, a revoked or expired account.
+    InvalidCredentials,
+    /// R-LOGIN-3.
+    TooManyAttempts {
+        retry_after: u64,
+    },
+    /// A token of the other realm (a workshop token on a UTokyo endpoint, or the reverse).
+    RealmNotAllowed,
+    EccsRightRequired,
+    RemoteAccessCapacityExceeded {
+        capacity: i64,
+        in_use: i64,
+    },
+    InitialPasswordNotChanged,
+    InvalidAddress {
+        reasons: Vec<&'static str>,
+    },
+    AddressTaken,
+    ChangeTooSoon {
+        next_change_allowed_at: String,
+    },
+    PasswordPolicy {
+        violations: Vec<&'static str>,
+    },
+    NotFacultyOrStaff,
+    EccsRightAlreadyValid,
+    EccsRightNotValid,
+    InvalidStopDate {
+        earliest: String,
+        latest: Option<String>,
+    },
+    ProxyPermissionRequired,
+    TargetNotFoundOrNotEligible,
+    OperatorRequired,
+    NotFound,
+    MethodNotAllowed,
+    /// The database could not be reached; the client may retry.
+    ServiceUnavailable {
+        retry_after: u64,
+    },
+    /// A fault of ours. The detail goes to the log, never to the client.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            BadRequest(_) | InvalidAddress { .. } | PasswordPolicy { .. } | InvalidStopDate { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Unauthorized | TokenExpired | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RealmNotAllowed
+            | EccsRightRequired
+            | InitialPasswordNotChanged
+            | NotFacultyOrStaff
+            | ProxyPermissionRequired
+            | OperatorRequired => StatusCode::FORBIDDEN,
+            RemoteAccessCapacityExceeded { .. }
+            | AddressTaken
+            | ChangeTooSoon { .. }
+            | EccsRightAlreadyValid
+            | EccsRightNotValid => StatusCode::CONFLICT,
+            TargetNotFoundOrNotEligible | NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => "bad_request",
+            PayloadTooLarge => "payload_too_large",
+            Unauthorized => "unauthorized",
+            TokenExpired => "token_expired",
+            InvalidCredentials => "invalid_credentials",
+            TooManyAttempts { .. } => "too_many_attempts",
+            RealmNotAllowed => "realm_not_allowed",
+            EccsRightRequired => "eccs_right_required",
+            RemoteAccessCapacityExceeded { .. } => "remote_access_capacity_exceeded",
+            InitialPasswordNotChanged => "initial_password_not_changed",
+            InvalidAddress { .. } => "invalid_address",
+            AddressTaken => "address_taken",
+            ChangeTooSoon { .. } => "change_too_soon",
+            PasswordPolicy { .. } => "password_policy",
+            NotFacultyOrStaff => "not_faculty_or_staff",
+            EccsRightAlreadyValid => "eccs_right_already_valid",
+            EccsRightNotValid => "eccs_right_not_valid",
+            InvalidStopDate { .. } => "invalid_stop_date",
+            ProxyPermissionRequired => "proxy_permission_required",
+            TargetNotFoundOrNotEligible => "target_not_found_or_not_eligible",
+            OperatorRequired => "operator_required",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            ServiceUnavailable { .. } => "service_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// "日本語 / English", as the manual's screens show them.
+    pub fn message(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => "リクエストの形式が正しくありません / The request is not valid",
+            PayloadTooLarge => "リクエストが大きすぎます（上限 16 KiB） / The request body is too large (limit 16 KiB)",
+            Unauthorized => "ログインしてください / Please log in",
+            TokenExpired => {
+                "セッションの有効期限が切れました。もう一度ログインしてください / Your session has expired; please log in again"
+            }
+            InvalidCredentials => "アカウントもしくはパスワードに誤りがあります / The account or password is incorrect",
+            TooManyAttempts { .. } => {
+                "ログインの失敗が続いたため、しばらくログインできません / Too many failed attempts; please try again later"
+            }
+            RealmNotAllowed => {
+                "このアカウントでは利用できないメニューです / This menu is not available to this account"
+            }
+            EccsRightRequired => "ECCS利用権が有効な方のみ利用できます / A valid ECCS usage right is required",
+            RemoteAccessCapacityExceeded { .. } => {
+                "リモートアクセス環境の利用者数が上限に達しているため、利用できません / The remote-access environment has reached its limit of users"
+            }
+            InitialPasswordNotChanged => {
+                "UTokyo Account の初期パスワードを変更してから利用してください / Change the initial password of your UTokyo Account first"
+            }
+            InvalidAddress { .. } => "メールアドレスが規則を満たしていません / The address does not meet the rules",
+            AddressTaken => "このメールアドレスは使用できません / This address is not available",
+            ChangeTooSoon { .. } => {
+                "クラウドメールアドレスは前回の変更後30日間は変更できません / The cloud-mail address cannot be changed within 30 days of the previous change"
+            }
+            PasswordPolicy { .. } => "パスワードがポリシーを満たしていません / The password does not meet the policy",
+            NotFacultyOrStaff => "教職員の方のみ申請できます / Only faculty and staff can apply",
+            EccsRightAlreadyValid => "既にECCS利用権が有効です / The ECCS usage right is already valid",
+            EccsRightNotValid => "ECCS利用権が有効ではありません / The ECCS usage right is not valid",
+            InvalidStopDate { .. } => {
+                "停止希望日は本日以降、利用権の有効期限以前の日付を指定してください / The stop date must be today or later and not after the right's expiry"
+            }
+            ProxyPermissionRequired => "代理申請の権限がありません / You do not have proxy permission",
+            TargetNotFoundOrNotEligible => {
+                "対象者が存在しないか、ECCS利用権を付与する状態ではありません / The target does not exist or cannot receive the ECCS usage right"
+            }
+            OperatorRequired => "ヘルプデスク担当者のみ利用できます / Only help-desk operators can use this",
+            NotFound => "見つかりません / Not found",
+            MethodNotAllowed => "このメソッドは使えません / Method not allowed",
+            ServiceUnavailable { .. } => {
+                "ただいま処理できません。しばらくしてから再度お試しください / The service is unavailable; please retry shortly"
+            }
+            Internal(_) => "内部エラーが発生しました / An internal error occurred",
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        use ApiError::*;
+        match self {
+            BadRequest(reason) => json!({ "reason": reason }),
+            TooManyAttempts { retry_after } | ServiceUnavailable { retry_after } => {
+                json!({ "retry_after": retry_after })
+            }
+            RemoteAccessCapacityExceeded { capacity, in_use } => {
+                json!({ "capacity": capacity, "in_use": in_use })
+            }
+            InvalidAddress { reasons } => json!({ "reasons": reasons }),
+            ChangeTooSoon { next_change_allowed_at } => {
+                json!({ "next_change_allowed_at": next_change_allowed_at })
+            }
+            PasswordPolicy { violations } => json!({ "violations": violations }),
+            InvalidStopDate { earliest, latest } => {
+                json!({ "earliest": earliest, "latest": latest })
+            }
+            _ => json!({}),
+        }
+    }
+
+    /// Seconds the client should wait, sent also as the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts { retry_after } | ApiError::ServiceUnavailable { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({ "error": { "code": self.code(), "message": self.message(), "details": self.details() } })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Internal(detail) => write!(f, "internal_error: {detail}"),
+            other => f.write_str(other.code()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_renders_code_message_and_details() {
+        let e = ApiError::PasswordPolicy { violations: vec!["too_short", "missing_digit"] };
+        let body = e.body();
+        assert_eq!(body["error"]["code"], "password_policy");
+        assert_eq!(body["error"]["details"]["violations"][1], "missing_digit");
+        assert!(body["error"]["message"].as_str().unwrap().contains(" / "));
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_body() {
+        let body = ApiError::Internal("table accounts missing".into()).body();
+        assert!(!body.to_string().contains("accounts"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The HTTP edge shared by every API function: body parsing (16 KiB, strict JSON), the caller
+//! from the bearer token, and the response with its status, security headers and one JSON log line
+//! per request (request id, route, status, latency — never a body, password, token or key).
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::account::{Account, Holder, Realm, WorkshopAccount};
+use crate::app::App;
+use crate::auth::Claims;
+use crate::ctx::Ctx;
+use crate::error::ApiError;
+
+/// SPEC §3: bodies over 16 KiB get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Self { status: StatusCode::OK, body }
+    }
+
+    pub fn created(body: Value) -> Self {
+        Self { status: StatusCode::CREATED, body }
+    }
+
+    pub fn accepted(body: Value) -> Self {
+        Self { status: StatusCode::ACCEPTED, body }
+    }
+}
+
+/// Parses the JSON body into `T` (which denies unknown fields): 413 over 16 KiB, 400
+/// `bad_request` with serde's reason for bad JSON, wrong types, unknown or missing fields.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("a JSON body is required".into()));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // serde would read a struct from an array too; the API takes objects only.
+    if !value.is_object() {
+        return Err(ApiError::BadRequest("invalid type: expected a JSON object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Refuses a body where none is expected (a GET with a body is a client mistake worth saying).
+pub fn no_body(req: &Request) -> Result<(), ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES { Err(ApiError::PayloadTooLarge) } else { Ok(()) }
+}
+
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+}
+
+/// Verifies the bearer token (R-LOGIN-1). The subject comes from the token only.
+pub fn claims(app: &App, ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
+    let header = req.headers().get(http::header::AUTHORIZATION).ok_or(ApiError::Unauthorized)?;
+    let value = header.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let token =
+        value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(ApiError::Unauthorized)?;
+    app.keys.verify(&app.tokens, token.trim(), ctx.now)
+}
+
+/// The token's account, read now: a revoked or expired account's old token stops working at
+/// once (401), whatever its remaining lifetime.
+pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiError> {
+    let claims = claims(app, ctx, req)?;
+    holder(app, ctx, &claims).await
+}
+
+async fn holder(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Holder, ApiError> {
+    match app.store.holder(claims.realm, &claims.sub).await? {
+        Some(holder) if holder.is_usable(ctx.today()) => Ok(holder),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` without a read.
+pub async fn utokyo_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
+    let claims = claims(app, ctx, req)?;
+    if claims.realm != Realm::Utokyo {
+        return Err(ApiError::RealmNotAllowed);
+    }
+    match holder(app, ctx, &claims).await? {
+        Holder::Utokyo(a) => Ok(*a),
+        Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
+    }
+}
+
+/// A workshop caller; a UTokyo token gets 403 `realm_not_allowed` without a read.
+pub async fn workshop_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<WorkshopAccount, ApiError> {
+    let claims = claims(app, ctx, req)?;
+    if claims.realm != Realm::Workshop {
+        return Err(ApiError::RealmNotAllowed);
+    }
+    match holder(app, ctx, &claims).await? {
+        Holder::Workshop(w) => Ok(w),
+        Holder::Utokyo(_) => Err(ApiError::RealmNotAllowed),
+    }
+}
+
+/// 405 for a method the function does not serve.
+pub fn method_not_allowed(req: &Request, allowed: &[Method]) -> Result<Reply, ApiError> {
+    if allowed.contains(req.method()) { Err(ApiError::NotFound) } else { Err(ApiError::MethodNotAllowed) }
+}
+
+/// Renders the outcome and writes the request's log line.
+pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
+    let (status, body, error) = match outcome {
+        Ok(reply) => (reply.status, reply.body, None),
+        Err(e) => {
+            if let ApiError::Internal(detail) = &e {
+                tracing::error!(request_id = %ctx.request_id, route = %ctx.route, detail = %detail, "internal error");
+            }
+            (e.status(), e.body(), Some(e))
+        }
+    };
+    let latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        request_id = %ctx.request_id,
+        route = %ctx.route,
+        status = status.as_u16(),
+        latency_ms = (latency_ms * 10.0).round() / 10.0,
+        error = error.as_ref().map(ApiError::code),
+        "request"
+    );
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-request-id", HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("-")));
+    if let Some(seconds) = error.as_ref().and_then(ApiError::retry_after) {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}

@@ -1,0 +1,60 @@
+//! The Lambda set-up every function's `main` calls: JSON logs, the [`App`] built once at cold
+//! start (clients, key, configuration), one warm-up call to DynamoDB, then the runtime loop.
+
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response, service_fn};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// JSON log lines to stdout (CloudWatch), `RUST_LOG` to filter; no ANSI colours.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_current_span(false)
+        .with_target(false)
+        .try_init();
+}
+
+async fn cold_start() -> Result<&'static App, lambda_http::Error> {
+    init_tracing();
+    let app = App::from_env().await.map_err(|e| {
+        tracing::error!(error = %e, "cold start failed");
+        lambda_http::Error::from(e)
+    })?;
+    // The App lives as long as the execution environment.
+    let app: &'static App = Box::leak(Box::new(app));
+    app.warm().await;
+    Ok(app)
+}
+
+/// Runs an API function: `handler` is the crate's `handle`, the same code the local runner and
+/// the tests call.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let app = cold_start().await?;
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(app, req).await) })).await
+}
+
+/// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary.
+pub async fn run_event<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Value) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
+    let app = cold_start().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler(app, event.payload).await.map_err(lambda_http::Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,39 @@
+//! The ECCS account service library: the domain and its edges. Every Lambda in `functions/` is a
+//! thin shell around it, and so are the local runner (`infra/local`) and the tests.
+//!
+//! Pure rules (no I/O; each takes state, input and "today"/"now" and returns a decision):
+//! - [`account`] — accounts, the right, menu availability (R-ACC, R-MENU)
+//! - [`mail`] — the address rule, the 30-day rule (R-CMA)
+//! - [`password`] — the password policy (R-PWD), argon2id, SHA-512 crypt (R-CMP-3)
+//! - [`application`] — usage, suspension and proxy rules and records (R-APP-*)
+//! - [`time`] — the Clock, JST, next minute 0, `effective_on`
+//!
+//! Edges:
+//! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
+//! - [`provision`] — the downstream target interface and the directory target (R-TGT)
+//! - [`session`] — login with the failure window (R-LOGIN)
+//! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
+//! - [`http`] — request parsing, the caller, responses and request logs
+//! - [`error`] — [`error::ApiError`], the one error type with its status, code and message
+//! - [`app`], [`config`], [`ctx`], [`lambda`] — set-up at cold start, per-request context, the
+//!   runtime loop
+
+pub mod account;
+pub mod app;
+pub mod application;
+pub mod auth;
+pub mod config;
+pub mod ctx;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod mail;
+pub mod password;
+pub mod provision;
+pub mod session;
+pub mod store;
+pub mod time;
+
+pub use app::App;
+pub use ctx::Ctx;
+pub use error::ApiError;

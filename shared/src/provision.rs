@@ -1,0 +1,156 @@
+//! Provisioning (R-TGT-1): the one interface through which the sync, the sweep and the immediate
+//! actions tell downstream systems what they must see — cloud mail (address, password hash),
+//! ECCS servers (enabled), remote access (allowed).
+//!
+//! The default target is the DynamoDB `directory` table that those systems read. Because it lives
+//! in the same database it can *join* the caller's transaction, so an immediate action (remote
+//! access, a usage right) is one transaction with its provisioning. Other targets (LDAP, a mail
+//! provider's API) implement only [`Target::apply`]; their changes wait in the `changes` table
+//! and are applied after the commit, and by the hourly sync when that fails.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use crate::error::ApiError;
+use crate::store::changes::{Change, ChangeKind};
+use crate::store::tx::{self, Expr};
+use crate::store::{Item, Store, b, s, sdk_error};
+
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// Recorded on each receipt.
+    fn name(&self) -> &str;
+
+    /// Applies one change. Must be idempotent: applying a change again, or an older change after
+    /// a newer one, leaves the target as the newest change left it.
+    async fn apply(&self, change: &Change) -> Result<(), String>;
+
+    /// The write that applies `change` inside the caller's transaction, for a target that can
+    /// join one. `None`: the change is applied after the commit through [`Target::apply`].
+    fn join(&self, _change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
+        None
+    }
+}
+
+/// The `directory` table: one item per account id.
+pub struct DirectoryTarget {
+    store: Store,
+}
+
+impl DirectoryTarget {
+    pub fn new(store: &Store) -> Self {
+        Self { store: store.clone() }
+    }
+
+    /// The attribute a change sets, the attribute holding the id of the change that set it last,
+    /// and the expression for both.
+    fn assignment(change: &Change) -> Result<(Item, Expr), String> {
+        let (attr, value) = match change.sk {
+            ChangeKind::MailAddress => ("mail_address", change.address.clone().map(s)),
+            ChangeKind::MailPassword => ("mail_password_crypt", change.password_crypt.clone().map(s)),
+            ChangeKind::RemoteAccess => ("remote_access_allowed", change.enabled.map(b)),
+            ChangeKind::Eccs => ("eccs_enabled", change.enabled.map(b)),
+        };
+        let value = value.ok_or_else(|| format!("{:?} change without its value", change.sk))?;
+        let expr = Expr::new()
+            .name("#v", attr)
+            .name("#c", &format!("{attr}_change"))
+            .value(":v", value)
+            .value(":id", s(change.change_id.clone()))
+            .value(":account", s(change.account.clone()))
+            .set("#v = :v")
+            .set("#c = :id")
+            .set("account = :account");
+        Ok((Item::from([("pk".to_owned(), s(change.account.clone()))]), expr))
+    }
+}
+
+#[async_trait]
+impl Target for DirectoryTarget {
+    fn name(&self) -> &str {
+        "directory"
+    }
+
+    async fn apply(&self, change: &Change) -> Result<(), String> {
+        let (key, expr) = Self::assignment(change)?;
+        let result = self
+            .store
+            .db
+            .update_item()
+            .table_name(&self.store.tables.directory)
+            .set_key(Some(key))
+            .update_expression(expr.update_expression())
+            .condition_expression("attribute_not_exists(#c) OR #c < :id")
+            .set_expression_attribute_names(expr.names_map())
+            .set_expression_attribute_values(expr.values_map())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // This change, or a newer one, is already there: nothing to do.
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error(e).to_string()),
+        }
+    }
+
+    fn join(&self, change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
+        Some(
+            Self::assignment(change)
+                .map_err(ApiError::Internal)
+                .and_then(|(key, expr)| tx::update(&self.store.tables.directory, key, None, expr)),
+        )
+    }
+}
+
+/// A target for tests of R-SYNC-4: the directory, except that it refuses every change of the
+/// accounts in its refusal list (and never joins a transaction for them).
+pub struct RefusingTarget {
+    inner: DirectoryTarget,
+    refused: Mutex<HashSet<String>>,
+}
+
+impl RefusingTarget {
+    pub fn new(store: &Store) -> Self {
+        Self { inner: DirectoryTarget::new(store), refused: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn refuse(&self, account: &str, refuse: bool) {
+        let mut set = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refuse {
+            set.insert(account.to_owned());
+        } else {
+            set.remove(account);
+        }
+    }
+
+    fn refuses(&self, account: &str) -> bool {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).contains(account)
+    }
+}
+
+#[async_trait]
+impl Target for RefusingTarget {
+    fn name(&self) -> &str {
+        "directory"
+    }
+
+    async fn apply(&self, change: &Change) -> Result<(), String> {
+        if self.refuses(&change.account) {
+            return Err(format!("mailbox {} is locked by the mail provider (test refusal)", change.account));
+        }
+        self.inner.apply(change).await
+    }
+
+    fn join(&self, change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
+        if self.refuses(&change.account) { None } else { self.inner.join(change) }
+    }
+}

@@ -1,0 +1,120 @@
+//! The `accounts` table: UTokyo and workshop accounts under one key space (`realm#id`), with the
+//! sparse sweep index `sweep-due` (`sweep_q` = "due", `sweep_on` = the date the daily sweep must
+//! look at the account; R-SWEEP-2).
+
+use chrono::NaiveDate;
+
+use super::tx::Expr;
+use super::{Item, Store, from_item, get_s, s, sdk_error, to_item};
+use crate::account::{Account, Holder, Realm, WorkshopAccount, account_key};
+use crate::error::ApiError;
+
+/// The constant partition of the sweep index.
+pub const SWEEP_Q: &str = "due";
+pub const SWEEP_INDEX: &str = "sweep-due";
+
+pub fn key(realm: Realm, id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(account_key(realm, id)))])
+}
+
+/// The stored item of an account: its fields, its key and realm, and its sweep index entry.
+pub fn account_item(a: &Account) -> Result<Item, ApiError> {
+    let mut item = to_item(a)?;
+    item.insert("pk".into(), s(a.key()));
+    item.insert("realm".into(), s(Realm::Utokyo.as_str()));
+    add_sweep(&mut item, a.sweep_on());
+    Ok(item)
+}
+
+pub fn workshop_item(w: &WorkshopAccount) -> Result<Item, ApiError> {
+    let mut item = to_item(w)?;
+    item.insert("pk".into(), s(w.key()));
+    item.insert("realm".into(), s(Realm::Workshop.as_str()));
+    add_sweep(&mut item, w.sweep_on());
+    Ok(item)
+}
+
+fn add_sweep(item: &mut Item, on: Option<NaiveDate>) {
+    if let Some(on) = on {
+        item.insert("sweep_q".into(), s(SWEEP_Q));
+        item.insert("sweep_on".into(), s(on.to_string()));
+    }
+}
+
+/// Keeps the sweep index in step with a new sweep date, in an update that changes a right.
+pub fn with_sweep(expr: Expr, on: Option<NaiveDate>) -> Expr {
+    match on {
+        Some(on) => expr
+            .set("sweep_q = :sweep_q")
+            .set("sweep_on = :sweep_on")
+            .value(":sweep_q", s(SWEEP_Q))
+            .value(":sweep_on", s(on.to_string())),
+        None => expr.remove("sweep_q").remove("sweep_on"),
+    }
+}
+
+pub fn holder_from_item(item: Item) -> Result<Holder, ApiError> {
+    match get_s(&item, "realm") {
+        Some("workshop") => Ok(Holder::Workshop(from_item(item)?)),
+        _ => Ok(Holder::Utokyo(Box::new(from_item(item)?))),
+    }
+}
+
+impl Store {
+    /// One strongly consistent read of an account of either realm.
+    pub async fn holder(&self, realm: Realm, id: &str) -> Result<Option<Holder>, ApiError> {
+        if !realm.is_valid_id(id) {
+            return Ok(None);
+        }
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(realm, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(holder_from_item).transpose()
+    }
+
+    /// A UTokyo account, if it exists.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, ApiError> {
+        Ok(match self.holder(Realm::Utokyo, id).await? {
+            Some(Holder::Utokyo(a)) => Some(*a),
+            _ => None,
+        })
+    }
+}
+
+/// R-WS-1: a workshop account's new password (argon2id), effective at once, audited.
+pub async fn set_workshop_password(
+    store: &Store,
+    ctx: &crate::ctx::Ctx,
+    account: &WorkshopAccount,
+    phc: String,
+) -> Result<(), ApiError> {
+    use super::audit::AuditRecord;
+    use super::tx::{self, TxError};
+    let expr = Expr::new()
+        .name("#status", "status")
+        .set("password_hash = :hash")
+        .set("password_changed_at = :now")
+        .value(":hash", s(phc))
+        .value(":now", s(crate::time::stamp(ctx.now)))
+        .value(":active", s("active"));
+    let items = vec![
+        tx::update(&store.tables.accounts, key(Realm::Workshop, &account.id), Some("#status = :active"), expr)?,
+        AuditRecord::new(ctx, &account.key(), &account.key(), "workshop_password.changed")
+            .change(
+                serde_json::json!({ "password_changed_at": account.password_changed_at.map(crate::time::rfc3339) }),
+                serde_json::json!({ "password_changed_at": crate::time::rfc3339(ctx.now) }),
+            )
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(()),
+        Err(TxError::Refused(_)) => Err(ApiError::Unauthorized),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}

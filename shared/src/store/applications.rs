@@ -1,0 +1,218 @@
+//! Applications as transactions (R-APP-USE-1, R-APP-SUS-1..2, R-APP-PROXY-1..3): the right on
+//! the account (with conditions that pin what the rules checked), the ECCS provisioning change,
+//! the application record under each account it concerns, and the audit record — all or nothing.
+//! Two simultaneous usage applications for one account (own and proxy): exactly one succeeds.
+//!
+//! When a condition fails, the account as it was is run through the same pure check again, so
+//! the answer is the rule's own code.
+
+use serde_json::json;
+
+use super::accounts::{self, with_sweep};
+use super::audit::AuditRecord;
+use super::changes::{self, Change, ChangeKind};
+use super::tx::{self, Expr, Refusal, TxError};
+use super::{Store, from_item, s, to_item};
+use crate::account::{Account, Realm, account_key};
+use crate::app::App;
+use crate::application::{self, Application, ApplicationType};
+use crate::ctx::Ctx;
+use crate::error::ApiError;
+
+/// The condition "no valid right today" on an account item.
+const NO_VALID_RIGHT: &str = "(attribute_not_exists(right_until) OR right_until < :today \
+     OR (attribute_exists(right_stop_on) AND right_stop_on <= :today))";
+
+/// The update that grants the right to `target` until its valid_until, with its conditions:
+/// active, still valid until the same day, no valid right today.
+fn grant(
+    store: &Store,
+    ctx: &Ctx,
+    target: &Account,
+    extra_condition: &str,
+    expr: Expr,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+    let mut granted = target.clone();
+    granted.right_until = Some(target.valid_until);
+    granted.right_stop_on = None;
+    let condition = format!(
+        "#status = :active AND valid_until = :valid_until AND valid_until >= :today AND {NO_VALID_RIGHT}{extra_condition}"
+    );
+    let expr = with_sweep(expr, granted.sweep_on())
+        .name("#status", "status")
+        .set("right_until = :valid_until")
+        .remove("right_stop_on")
+        .value(":active", s("active"))
+        .value(":valid_until", s(target.valid_until.to_string()))
+        .value(":today", s(ctx.today().to_string()));
+    tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &target.id), Some(&condition), expr)
+}
+
+/// The account as it was when its condition failed, re-checked by `check`.
+fn explain(refusal: &Refusal, i: usize, check: impl Fn(&Account) -> Result<(), ApiError>) -> ApiError {
+    match refusal.item(i).cloned().map(from_item::<Account>) {
+        Some(Ok(account)) => match check(&account) {
+            Err(e) => e,
+            // The rule holds now: another change raced this one; the client may retry.
+            Ok(()) => ApiError::ServiceUnavailable { retry_after: 1 },
+        },
+        _ => ApiError::Unauthorized,
+    }
+}
+
+/// R-APP-USE-1: a faculty or staff member applies for their own right.
+pub async fn apply_usage(app: &App, ctx: &Ctx, account: &Account) -> Result<Application, ApiError> {
+    let today = ctx.today();
+    account.check_usage_application(today)?;
+    let store = &app.store;
+    let mut items = vec![grant(
+        store,
+        ctx,
+        account,
+        " AND #kind IN (:faculty, :staff)",
+        Expr::new().name("#kind", "kind").value(":faculty", s("faculty")).value(":staff", s("staff")),
+    )?];
+    let staged =
+        changes::stage(app, ctx.now, Change::switch(&account.id, ChangeKind::Eccs, true, ctx.now), &mut items)?;
+    let record = Application::new(ApplicationType::EccsUsage, &account.id, &account.id, None, today, ctx.now);
+    items.push(tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?);
+    items.push(
+        AuditRecord::new(ctx, &account.key(), &account.key(), "application.eccs_usage")
+            .change(
+                account.right_summary(today),
+                json!({ "valid": true, "valid_until": account.valid_until, "application": record.id }),
+            )
+            .put(store)?,
+    );
+    match tx::commit(store, items).await {
+        Ok(()) => {
+            changes::apply_staged(app, ctx, &account.key(), staged.into_iter().collect()).await;
+            Ok(record)
+        }
+        Err(TxError::Refused(r)) => Err(explain(&r, 0, |a| a.check_usage_application(today))),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-APP-SUS-1..2: records a suspension; the right stops on `effective_on`, when the daily sweep
+/// of that day invalidates it.
+pub async fn apply_suspension(
+    app: &App,
+    ctx: &Ctx,
+    account: &Account,
+    stop_date: chrono::NaiveDate,
+) -> Result<Application, ApiError> {
+    let today = ctx.today();
+    account.check_suspension_application(today)?;
+    let effective_on = application::check_stop_date(account, stop_date, today)?;
+    let store = &app.store;
+    let mut stopped = account.clone();
+    stopped.right_stop_on = Some(effective_on);
+    let right_until = account.right_until.map(|d| d.to_string()).unwrap_or_default();
+    let condition = "#status = :active AND #kind IN (:faculty, :staff) AND right_until = :right_until \
+                     AND right_until >= :today AND (attribute_not_exists(right_stop_on) OR right_stop_on > :today)";
+    let expr = with_sweep(Expr::new(), stopped.sweep_on())
+        .name("#status", "status")
+        .name("#kind", "kind")
+        .set("right_stop_on = :effective_on")
+        .value(":active", s("active"))
+        .value(":faculty", s("faculty"))
+        .value(":staff", s("staff"))
+        .value(":right_until", s(right_until))
+        .value(":today", s(today.to_string()))
+        .value(":effective_on", s(effective_on.to_string()));
+    let record = Application::new(
+        ApplicationType::EccsSuspension,
+        &account.id,
+        &account.id,
+        Some(stop_date),
+        effective_on,
+        ctx.now,
+    );
+    let items = vec![
+        tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &account.id), Some(condition), expr)?,
+        tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?,
+        AuditRecord::new(ctx, &account.key(), &account.key(), "application.eccs_suspension")
+            .change(
+                account.right_summary(today),
+                json!({ "stop_on": effective_on, "stop_date": stop_date, "application": record.id }),
+            )
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(record),
+        Err(TxError::Refused(r)) => Err(explain(&r, 0, |a| {
+            a.check_suspension_application(today)?;
+            application::check_stop_date(a, stop_date, today).map(|_| ())
+        })),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-APP-PROXY-1..3: a proxy-permission holder gives the right to `target_id`.
+pub async fn apply_proxy(app: &App, ctx: &Ctx, holder: &Account, target_id: &str) -> Result<Application, ApiError> {
+    let today = ctx.today();
+    holder.check_proxy_permission()?;
+    let target = app.store.account(target_id).await?;
+    application::check_proxy_target(holder, target.as_ref(), today)?;
+    let Some(target) = target else {
+        return Err(ApiError::TargetNotFoundOrNotEligible);
+    };
+    let store = &app.store;
+    let dept = target.department.code.clone();
+    let mut items = vec![
+        // 0: the holder still holds a permission that covers the target's department.
+        tx::check(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &holder.id),
+            "#status = :active AND #kind IN (:faculty, :staff) AND (contains(proxy_scope, :dept) OR contains(proxy_scope, :all))",
+            Expr::new()
+                .name("#status", "status")
+                .name("#kind", "kind")
+                .value(":active", s("active"))
+                .value(":faculty", s("faculty"))
+                .value(":staff", s("staff"))
+                .value(":dept", s(dept.clone()))
+                .value(":all", s("*")),
+        )?,
+        // 1: the target, still in the same department.
+        grant(
+            store,
+            ctx,
+            &target,
+            " AND #department.#code = :dept",
+            Expr::new().name("#department", "department").name("#code", "code").value(":dept", s(dept)),
+        )?,
+    ];
+    let staged = changes::stage(app, ctx.now, Change::switch(&target.id, ChangeKind::Eccs, true, ctx.now), &mut items)?;
+    let record = Application::new(ApplicationType::EccsProxy, &holder.id, &target.id, None, today, ctx.now);
+    items.push(tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?);
+    if holder.id != target.id {
+        items.push(tx::put(&store.tables.applications, to_item(&record.copy_for(&holder.id))?, None, Expr::new())?);
+    }
+    items.push(
+        AuditRecord::new(ctx, &holder.key(), &target.key(), "application.eccs_proxy")
+            .on_behalf_of(&target.key())
+            .change(
+                target.right_summary(today),
+                json!({ "valid": true, "valid_until": target.valid_until, "application": record.id }),
+            )
+            .put(store)?,
+    );
+    match tx::commit(store, items).await {
+        Ok(()) => {
+            changes::apply_staged(app, ctx, &holder.key(), staged.into_iter().collect()).await;
+            Ok(record)
+        }
+        Err(TxError::Refused(r)) if r.failed(0) => Err(ApiError::ProxyPermissionRequired),
+        Err(TxError::Refused(_)) => Err(ApiError::TargetNotFoundOrNotEligible),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+impl Store {
+    /// The applications an account made or received, newest first (one query).
+    pub async fn applications_of(&self, account: &str, limit: i32) -> Result<Vec<Application>, ApiError> {
+        self.newest(&self.tables.applications, &account_key(Realm::Utokyo, account), limit).await
+    }
+}

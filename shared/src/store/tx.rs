@@ -1,0 +1,216 @@
+//! Transactions: every change of state is one `TransactWriteItems` carrying its conditions and
+//! its audit record (R-AUD-1). When a condition fails, DynamoDB returns each item's state as it was
+//! (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), so the caller can say *why* without
+//! another read.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::{Item, Store, sdk_error};
+use crate::error::ApiError;
+
+/// Expression attribute names and values of one operation, and for an update its `SET`,
+/// `REMOVE` and `ADD` clauses.
+#[derive(Default, Debug, Clone)]
+pub struct Expr {
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+    set: Vec<String>,
+    remove: Vec<String>,
+    add: Vec<String>,
+}
+
+impl Expr {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `#name` stands for `attribute`.
+    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names.push((placeholder.to_owned(), attribute.to_owned()));
+        self
+    }
+
+    /// `:value` stands for `value`.
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.push((placeholder.to_owned(), value));
+        self
+    }
+
+    /// A `SET` clause: `"in_use = in_use + :one"`.
+    pub fn set(mut self, clause: &str) -> Self {
+        self.set.push(clause.to_owned());
+        self
+    }
+
+    /// An attribute to `REMOVE`.
+    pub fn remove(mut self, attribute: &str) -> Self {
+        self.remove.push(attribute.to_owned());
+        self
+    }
+
+    /// An `ADD` clause: `"attempts :one"`.
+    pub fn add_clause(mut self, clause: &str) -> Self {
+        self.add.push(clause.to_owned());
+        self
+    }
+
+    pub fn update_expression(&self) -> String {
+        let mut parts = Vec::new();
+        for (keyword, clauses) in [("SET", &self.set), ("REMOVE", &self.remove), ("ADD", &self.add)] {
+            if !clauses.is_empty() {
+                parts.push(format!("{keyword} {}", clauses.join(", ")));
+            }
+        }
+        parts.join(" ")
+    }
+
+    pub fn names_map(&self) -> Option<std::collections::HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.iter().cloned().collect())
+    }
+
+    pub fn values_map(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.iter().cloned().collect())
+    }
+}
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::Internal(format!("transaction item: {e}")))
+}
+
+/// A put, with an optional condition.
+pub fn put(table: &str, item: Item, condition: Option<&str>, expr: Expr) -> Result<TransactWriteItem, ApiError> {
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(expr.names_map())
+            .set_expression_attribute_values(expr.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// An update of `key` by the clauses of `expr`, with an optional condition.
+pub fn update(table: &str, key: Item, condition: Option<&str>, expr: Expr) -> Result<TransactWriteItem, ApiError> {
+    let update = built(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression(expr.update_expression())
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(expr.names_map())
+            .set_expression_attribute_values(expr.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// A condition on an item the transaction does not change.
+pub fn check(table: &str, key: Item, condition: &str, expr: Expr) -> Result<TransactWriteItem, ApiError> {
+    let check = built(
+        ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names_map())
+            .set_expression_attribute_values(expr.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// Why a transaction was refused: per item, in order, whether its condition failed and the item
+/// as it was.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal {
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Reason {
+    pub failed: bool,
+    pub item: Option<Item>,
+}
+
+impl Refusal {
+    /// Whether the condition of item `i` failed.
+    pub fn failed(&self, i: usize) -> bool {
+        self.reasons.get(i).is_some_and(|r| r.failed)
+    }
+
+    /// Item `i` as it was when its condition failed (`None` if it did not exist or passed).
+    pub fn item(&self, i: usize) -> Option<&Item> {
+        self.reasons.get(i).and_then(|r| r.item.as_ref())
+    }
+}
+
+#[derive(Debug)]
+pub enum TxError {
+    /// A condition failed: the rule's own answer.
+    Refused(Refusal),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for TxError {
+    fn from(e: ApiError) -> Self {
+        TxError::Failed(e)
+    }
+}
+
+/// Commits `items` as one transaction. A conflict with another transaction on the same items is
+/// retried a few times with jitter; a failed condition is returned as a [`Refusal`].
+pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    const ATTEMPTS: u32 = 6;
+    for attempt in 1..=ATTEMPTS {
+        let result = store.db.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let SdkError::ServiceError(se) = &err {
+            if let TransactWriteItemsError::TransactionCanceledException(ex) = se.err() {
+                let reasons = ex.cancellation_reasons();
+                let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+                let failed = reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
+                if failed || !conflict {
+                    return Err(TxError::Refused(Refusal {
+                        reasons: reasons
+                            .iter()
+                            .map(|r| Reason {
+                                failed: r.code() == Some("ConditionalCheckFailed"),
+                                item: r.item().cloned(),
+                            })
+                            .collect(),
+                    }));
+                }
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(jitter(attempt)).await;
+                    continue;
+                }
+                return Err(TxError::Failed(ApiError::ServiceUnavailable { retry_after: 1 }));
+            }
+            if matches!(se.err(), TransactWriteItemsError::TransactionInProgressException(_)) && attempt < ATTEMPTS {
+                tokio::time::sleep(jitter(attempt)).await;
+                continue;
+            }
+        }
+        return Err(TxError::Failed(sdk_error(err)));
+    }
+    Err(TxError::Failed(ApiError::ServiceUnavailable { retry_after: 1 }))
+}
+
+fn jitter(attempt: u32) -> Duration {
+    let spread = u64::from(attempt) * 20;
+    let random = (uuid::Uuid::new_v4().as_u128() % u128::from(spread.max(1))) as u64;
+    Duration::from_millis(5 + random)
+}

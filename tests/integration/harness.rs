@@ -1,0 +1,175 @@
+//! The test harness: a fresh local service per test — its own in-memory engine (fresh tables),
+//! the demo data, the real gateway on a loopback port — and an HTTP client. Tokens are real
+//! RS256 JWTs, from the real login or signed by the service's own key.
+
+use std::sync::{Arc, OnceLock};
+
+use eccs_local::engine::Storage;
+use eccs_local::{Options, Runner};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::account::Realm;
+use shared::config::KeySource;
+use shared::time;
+
+/// One RSA key per test process (generating one per test would cost more than the test).
+pub fn test_key() -> String {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| shared::auth::Keys::generate_pem().expect("rsa key")).clone()
+}
+
+pub struct Env {
+    pub runner: Runner,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Env {
+    /// A service with the demo data; the schedules do not fire by themselves.
+    pub async fn start() -> Self {
+        Self::with(Options { schedules: false, ..Self::options() }).await
+    }
+
+    pub fn options() -> Options {
+        Options {
+            addr: "127.0.0.1:0".into(),
+            storage: Storage::Memory,
+            demo: true,
+            web_dir: eccs_local::default_web_dir(),
+            key: Some(KeySource::Pem(test_key())),
+            target: None,
+            schedules: false,
+        }
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let runner = Runner::start(options).await.expect("runner starts");
+        let url = runner.url.clone();
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        Self { runner, url, http }
+    }
+
+    pub fn app(&self) -> &Arc<shared::App> {
+        &self.runner.app
+    }
+
+    /// A token for a demo account, signed by the service's key now (what the login issues).
+    pub fn token(&self, account: &str) -> String {
+        let realm = if account.starts_with("ws") { Realm::Workshop } else { Realm::Utokyo };
+        let app = self.app();
+        app.keys.issue(&app.tokens, realm, account, app.clock.now()).expect("token").0
+    }
+
+    /// The real login.
+    pub async fn login(&self, realm: &str, account: &str, password: &str) -> Response {
+        self.call(
+            Method::POST,
+            "/api/session",
+            None,
+            Some(json!({ "realm": realm, "account": account, "password": password })),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let body = body.map(|b| b.to_string().into_bytes());
+        self.raw(method, path, token, body, &[]).await
+    }
+
+    /// Any bytes, any headers.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Response { status, headers, text }
+    }
+
+    /// Fixes the service's clock (`POST /_local/clock`).
+    pub async fn set_clock(&self, rfc3339: &str) {
+        let r = self.post("/_local/clock", None, json!({ "now": rfc3339 })).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.app().clock.now()
+    }
+
+    pub fn today(&self) -> chrono::NaiveDate {
+        time::today(self.now())
+    }
+
+    /// Every item of a table (tests only: a scan).
+    pub async fn dump(
+        &self,
+        table: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out =
+                self.app().store.db.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// All tables, as text (for the "no secret anywhere" checks).
+    pub async fn dump_all(&self) -> String {
+        let mut out = String::new();
+        for (_, table) in shared::config::Tables::ALL {
+            for item in self.dump(table).await {
+                out.push_str(&format!("{table}: {item:?}\n"));
+            }
+        }
+        out
+    }
+}

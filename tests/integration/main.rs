@@ -1,0 +1,17 @@
+//! Integration tests: the real aws-sdk-dynamodb client against the embedded engine on loopback
+//! (fresh tables per test), the real gateway routing, real RS256 JWTs. One binary, one module
+//! per feature area; each test names the rule it holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod harness;
+
+mod admin;
+mod cloud_mail;
+mod contract;
+mod events;
+mod input;
+mod login;
+mod menus;
+mod remote_access;
+mod workshop;

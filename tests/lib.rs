@@ -1,0 +1,1 @@
+//! The integration tests live in `integration/` (one binary); this library is empty.
