@@ -7,6 +7,7 @@
 mod harness;
 
 mod admin;
+mod applications;
 mod cloud_mail;
 mod contract;
 mod events;
