@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::schedule::Invocation;
 
 /// JSON log lines to stdout (CloudWatch), `RUST_LOG` to filter; no ANSI colours.
 pub fn init_tracing() {
@@ -46,15 +47,20 @@ where
     lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(app, req).await) })).await
 }
 
-/// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary.
+/// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary; it is
+/// told its request id and deadline, so that it can stop cleanly before Lambda stops it.
 pub async fn run_event<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
-    F: Fn(&'static App, Value) -> Fut + Copy + Send + 'static,
+    F: Fn(&'static App, Value, Invocation) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     let app = cold_start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler(app, event.payload).await.map_err(lambda_http::Error::from)
+        let invocation = Invocation {
+            request_id: Some(event.context.request_id.clone()),
+            deadline: Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline)),
+        };
+        handler(app, event.payload, invocation).await.map_err(lambda_http::Error::from)
     }))
     .await
 }

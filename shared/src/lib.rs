@@ -10,6 +10,7 @@
 //!
 //! Edges:
 //! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
+//! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
 //! - [`provision`] — the downstream target interface and the directory target (R-TGT)
 //! - [`session`] — login with the failure window (R-LOGIN)
 //! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
@@ -30,6 +31,7 @@ pub mod lambda;
 pub mod mail;
 pub mod password;
 pub mod provision;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod time;

@@ -30,9 +30,10 @@ pub trait Target: Send + Sync {
     /// a newer one, leaves the target as the newest change left it.
     async fn apply(&self, change: &Change) -> Result<(), String>;
 
-    /// The write that applies `change` inside the caller's transaction, for a target that can
-    /// join one. `None`: the change is applied after the commit through [`Target::apply`].
-    fn join(&self, _change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
+    /// The one write that applies `changes` — all of one account — inside the caller's
+    /// transaction, for a target that can join one (a transaction may touch an item only once).
+    /// `None`: they are applied after the commit through [`Target::apply`].
+    fn join(&self, _changes: &[Change]) -> Option<Result<TransactWriteItem, ApiError>> {
         None
     }
 }
@@ -47,26 +48,31 @@ impl DirectoryTarget {
         Self { store: store.clone() }
     }
 
-    /// The attribute a change sets, the attribute holding the id of the change that set it last,
-    /// and the expression for both.
-    fn assignment(change: &Change) -> Result<(Item, Expr), String> {
-        let (attr, value) = match change.sk {
-            ChangeKind::MailAddress => ("mail_address", change.address.clone().map(s)),
-            ChangeKind::MailPassword => ("mail_password_crypt", change.password_crypt.clone().map(s)),
-            ChangeKind::RemoteAccess => ("remote_access_allowed", change.enabled.map(b)),
-            ChangeKind::Eccs => ("eccs_enabled", change.enabled.map(b)),
-        };
-        let value = value.ok_or_else(|| format!("{:?} change without its value", change.sk))?;
-        let expr = Expr::new()
-            .name("#v", attr)
-            .name("#c", &format!("{attr}_change"))
-            .value(":v", value)
-            .value(":id", s(change.change_id.clone()))
-            .value(":account", s(change.account.clone()))
-            .set("#v = :v")
-            .set("#c = :id")
-            .set("account = :account");
-        Ok((Item::from([("pk".to_owned(), s(change.account.clone()))]), expr))
+    /// The attributes `changes` (all of one account) set, each with the attribute holding the id
+    /// of the change that set it last: `mail_address` and `mail_address_change`, and so on.
+    fn assignment(changes: &[Change]) -> Result<(Item, Expr), String> {
+        let first = changes.first().ok_or("no change")?;
+        let mut expr = Expr::new().value(":account", s(first.account.clone())).set("account = :account");
+        for (i, change) in changes.iter().enumerate() {
+            if change.account != first.account {
+                return Err("one directory write per account".into());
+            }
+            let (attr, value) = match change.sk {
+                ChangeKind::MailAddress => ("mail_address", change.address.clone().map(s)),
+                ChangeKind::MailPassword => ("mail_password_crypt", change.password_crypt.clone().map(s)),
+                ChangeKind::RemoteAccess => ("remote_access_allowed", change.enabled.map(b)),
+                ChangeKind::Eccs => ("eccs_enabled", change.enabled.map(b)),
+            };
+            let value = value.ok_or_else(|| format!("{:?} change without its value", change.sk))?;
+            expr = expr
+                .name(&format!("#v{i}"), attr)
+                .name(&format!("#c{i}"), &format!("{attr}_change"))
+                .value(&format!(":v{i}"), value)
+                .value(&format!(":id{i}"), s(change.change_id.clone()))
+                .set(&format!("#v{i} = :v{i}"))
+                .set(&format!("#c{i} = :id{i}"));
+        }
+        Ok((Item::from([("pk".to_owned(), s(first.account.clone()))]), expr))
     }
 }
 
@@ -77,7 +83,7 @@ impl Target for DirectoryTarget {
     }
 
     async fn apply(&self, change: &Change) -> Result<(), String> {
-        let (key, expr) = Self::assignment(change)?;
+        let (key, expr) = Self::assignment(std::slice::from_ref(change))?;
         let result = self
             .store
             .db
@@ -85,7 +91,7 @@ impl Target for DirectoryTarget {
             .table_name(&self.store.tables.directory)
             .set_key(Some(key))
             .update_expression(expr.update_expression())
-            .condition_expression("attribute_not_exists(#c) OR #c < :id")
+            .condition_expression("attribute_not_exists(#c0) OR #c0 < :id0")
             .set_expression_attribute_names(expr.names_map())
             .set_expression_attribute_values(expr.values_map())
             .send()
@@ -102,12 +108,27 @@ impl Target for DirectoryTarget {
         }
     }
 
-    fn join(&self, change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
+    fn join(&self, changes: &[Change]) -> Option<Result<TransactWriteItem, ApiError>> {
         Some(
-            Self::assignment(change)
+            Self::assignment(changes)
                 .map_err(ApiError::Internal)
                 .and_then(|(key, expr)| tx::update(&self.store.tables.directory, key, None, expr)),
         )
+    }
+}
+
+/// The accounts a [`RefusingTarget`] refuses; shared with the test that sets them.
+#[derive(Debug, Default)]
+pub struct Refusals(Mutex<HashSet<String>>);
+
+impl Refusals {
+    pub fn refuse(&self, account: &str, refuse: bool) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if refuse {
+            set.insert(account.to_owned());
+        } else {
+            set.remove(account);
+        }
     }
 }
 
@@ -115,25 +136,16 @@ impl Target for DirectoryTarget {
 /// accounts in its refusal list (and never joins a transaction for them).
 pub struct RefusingTarget {
     inner: DirectoryTarget,
-    refused: Mutex<HashSet<String>>,
+    refused: std::sync::Arc<Refusals>,
 }
 
 impl RefusingTarget {
-    pub fn new(store: &Store) -> Self {
-        Self { inner: DirectoryTarget::new(store), refused: Mutex::new(HashSet::new()) }
-    }
-
-    pub fn refuse(&self, account: &str, refuse: bool) {
-        let mut set = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        if refuse {
-            set.insert(account.to_owned());
-        } else {
-            set.remove(account);
-        }
+    pub fn new(store: &Store, refused: std::sync::Arc<Refusals>) -> Self {
+        Self { inner: DirectoryTarget::new(store), refused }
     }
 
     fn refuses(&self, account: &str) -> bool {
-        self.refused.lock().unwrap_or_else(|p| p.into_inner()).contains(account)
+        self.refused.0.lock().unwrap_or_else(|p| p.into_inner()).contains(account)
     }
 }
 
@@ -150,7 +162,7 @@ impl Target for RefusingTarget {
         self.inner.apply(change).await
     }
 
-    fn join(&self, change: &Change) -> Option<Result<TransactWriteItem, ApiError>> {
-        if self.refuses(&change.account) { None } else { self.inner.join(change) }
+    fn join(&self, changes: &[Change]) -> Option<Result<TransactWriteItem, ApiError>> {
+        if changes.iter().any(|c| self.refuses(&c.account)) { None } else { self.inner.join(changes) }
     }
 }

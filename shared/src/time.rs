@@ -105,6 +105,21 @@ pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// An EventBridge cron expression (`cron(0 * * * ? *)`: minute hour day month weekday year), read
+/// in `zone`, as a schedule (the `cron` crate takes a seconds field first).
+pub fn cron_schedule(expression: &str) -> Result<cron::Schedule, String> {
+    let inner = expression
+        .strip_prefix("cron(")
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| format!("only cron() schedules are supported: {expression}"))?;
+    format!("0 {inner}").parse().map_err(|e| format!("{expression}: {e}"))
+}
+
+/// The first fire time of `schedule` in `zone` strictly after `t`.
+pub fn next_fire(schedule: &cron::Schedule, zone: Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule.after(&t.with_timezone(&zone)).next().map(|n| n.with_timezone(&Utc))
+}
+
 /// Serde adapter for instants stored with [`stamp`].
 pub mod stamp_serde {
     use chrono::{DateTime, Utc};
@@ -184,6 +199,16 @@ mod tests {
         assert_eq!(effective_on(today, today), tomorrow);
         assert_eq!(effective_on(tomorrow, today), tomorrow);
         assert_eq!(effective_on(later, today), later);
+    }
+
+    #[test]
+    fn eventbridge_cron_is_read_in_tokyo_time() {
+        let t = at("2026-11-22T10:20:00+09:00");
+        let hourly = cron_schedule("cron(0 * * * ? *)").unwrap();
+        let daily = cron_schedule("cron(5 0 * * ? *)").unwrap();
+        assert_eq!(rfc3339(next_fire(&hourly, Tokyo, t).unwrap()), "2026-11-22T11:00:00+09:00");
+        assert_eq!(rfc3339(next_fire(&daily, Tokyo, t).unwrap()), "2026-11-23T00:05:00+09:00");
+        assert!(cron_schedule("rate(1 hour)").is_err());
     }
 
     #[test]

@@ -206,3 +206,23 @@ async fn r_app_use_1_own_and_proxy_applications_at_once_succeed_exactly_once() {
     let audit = env.app().store.audit_of("utokyo#0000000006", 20).await.unwrap();
     assert_eq!(audit.len(), 1, "one change, one record");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_app_proxy_1_a_holder_without_a_right_may_proxy_apply_for_themself() {
+    let env = Env::start().await;
+    env.app()
+        .store
+        .db
+        .update_item()
+        .table_name("accounts")
+        .key("pk", s("utokyo#0000000005"))
+        .update_expression("REMOVE right_until, sweep_q, sweep_on")
+        .send()
+        .await
+        .unwrap();
+    let t = env.token("0000000005");
+    let r = env.post("/api/applications", Some(&t), json!({ "type": "eccs_proxy", "target": "0000000005" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(me(&env, "0000000005").await["right"]["valid"], true);
+    assert_eq!(env.get("/api/applications", Some(&t)).await.json()["items"].as_array().unwrap().len(), 1, "filed once");
+}

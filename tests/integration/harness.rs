@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use eccs_local::engine::Storage;
-use eccs_local::{Options, Runner};
+use eccs_local::{MakeTarget, Options, Runner};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::account::Realm;
@@ -56,6 +56,11 @@ impl Env {
             target: None,
             schedules: false,
         }
+    }
+
+    /// With another provisioning target (R-SYNC-4 tests).
+    pub async fn with_target(target: MakeTarget) -> Self {
+        Self::with(Options { target: Some(target), ..Self::options() }).await
     }
 
     pub async fn with(options: Options) -> Self {
@@ -142,6 +147,13 @@ impl Env {
 
     pub fn today(&self) -> chrono::NaiveDate {
         time::today(self.now())
+    }
+
+    /// Runs a schedule now (`POST /_local/run/…`), with an optional event body.
+    pub async fn run(&self, schedule: &str, event: Value) -> Value {
+        let r = self.post(&format!("/_local/run/{schedule}"), None, event).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()
     }
 
     /// Every item of a table (tests only: a scan).

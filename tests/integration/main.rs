@@ -15,4 +15,5 @@ mod input;
 mod login;
 mod menus;
 mod remote_access;
+mod schedules;
 mod workshop;

@@ -1,8 +1,11 @@
-//! Scheduled function (declared in the template; the run itself comes with the schedules issue).
+//! The hourly sync (EventBridge Scheduler, `cron(0 * * * ? *)`, Asia/Tokyo): applies every
+//! pending cloud-mail change due by now, and retries refused ones (R-SYNC-1..4). The event may add
+//! `item_budget` to handle fewer items in one run.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use shared::schedule::{self, Invocation, Which};
 use shared::{ApiError, App};
 
-pub async fn handle(_app: &App, _event: Value) -> Result<Value, ApiError> {
-    Ok(json!({ "status": "not yet implemented" }))
+pub async fn handle(app: &App, event: Value, invocation: Invocation) -> Result<Value, ApiError> {
+    schedule::handle_event(app, event, invocation, Which::Sync).await
 }

@@ -7,11 +7,12 @@ use std::pin::Pin;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use shared::schedule::Invocation;
 use shared::{ApiError, App};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type HttpHandler = for<'a> fn(&'a App, Request) -> BoxFuture<'a, Response<Body>>;
-pub type EventHandler = for<'a> fn(&'a App, Value) -> BoxFuture<'a, Result<Value, ApiError>>;
+pub type EventHandler = for<'a> fn(&'a App, Value, Invocation) -> BoxFuture<'a, Result<Value, ApiError>>;
 
 #[derive(Clone, Copy)]
 pub enum Handler {
@@ -32,8 +33,8 @@ macro_rules! http {
 
 macro_rules! event {
     ($krate:ident) => {{
-        fn call<'a>(app: &'a App, event: Value) -> BoxFuture<'a, Result<Value, ApiError>> {
-            Box::pin($krate::handle(app, event))
+        fn call<'a>(app: &'a App, event: Value, invocation: Invocation) -> BoxFuture<'a, Result<Value, ApiError>> {
+            Box::pin($krate::handle(app, event, invocation))
         }
         Handler::Event(call)
     }};

@@ -357,8 +357,14 @@ async fn set_clock(State(local): State<Arc<Local>>, body: Bytes) -> Response {
     clock_json(&local.app)
 }
 
-async fn run_schedule(State(local): State<Arc<Local>>, UrlPath(schedule): UrlPath<String>) -> Response {
-    match local.scheduler.run_now(&local.app, &schedule).await {
+/// Runs a schedule now. A JSON object body adds to its event (e.g. `{"item_budget": 30}`).
+async fn run_schedule(State(local): State<Arc<Local>>, UrlPath(schedule): UrlPath<String>, body: Bytes) -> Response {
+    let extra = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => map,
+        _ if body.iter().all(u8::is_ascii_whitespace) => serde_json::Map::new(),
+        _ => return error(&ApiError::BadRequest("expected a JSON object or nothing".into())),
+    };
+    match local.scheduler.run_now(&local.app, &schedule, extra).await {
         Some(Ok(summary)) => axum::Json(summary).into_response(),
         Some(Err(e)) => error(&e),
         None => error(&ApiError::NotFound),

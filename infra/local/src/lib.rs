@@ -145,7 +145,9 @@ pub async fn invoke(app: &Arc<App>, function: &str, text: &str) -> Result<serde_
     let event: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("event: {e}"))?;
     match handler {
         functions::Handler::Http(h) => gateway::invoke_http(app, h, event).await,
-        functions::Handler::Event(h) => h(app, event).await.map_err(|e| e.body().to_string()),
+        functions::Handler::Event(h) => {
+            h(app, event, shared::schedule::Invocation::default()).await.map_err(|e| e.body().to_string())
+        }
     }
 }
 

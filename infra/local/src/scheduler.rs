@@ -4,7 +4,6 @@
 //! back re-aims at the next time after the new "now". A run does not overlap a run of the same
 //! schedule.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use shared::schedule::Invocation;
 use shared::{ApiError, App, time};
 use tokio::sync::{Mutex, Notify};
 
@@ -34,23 +34,13 @@ pub struct Entry {
 
 impl Entry {
     fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.schedule.after(&t.with_timezone(&self.timezone)).next().map(|n| n.with_timezone(&Utc))
+        time::next_fire(&self.schedule, self.timezone, t)
     }
 }
 
 pub struct Scheduler {
     entries: Vec<Arc<Entry>>,
     wake: Notify,
-}
-
-/// `cron(0 * * * ? *)` (EventBridge: minute hour day month weekday year) → the `cron` crate's
-/// seconds-first form.
-pub fn parse_expression(expression: &str) -> Result<cron::Schedule, String> {
-    let inner = expression
-        .strip_prefix("cron(")
-        .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| format!("only cron() schedules are supported: {expression}"))?;
-    cron::Schedule::from_str(&format!("0 {inner}")).map_err(|e| format!("{expression}: {e}"))
 }
 
 impl Scheduler {
@@ -64,7 +54,7 @@ impl Scheduler {
                     function: f.dir.clone(),
                     expression: s.expression.clone(),
                     timezone: s.timezone.parse().map_err(|e| format!("{}: {e}", s.timezone))?,
-                    schedule: parse_expression(&s.expression)?,
+                    schedule: time::cron_schedule(&s.expression)?,
                     handler,
                     running: AtomicBool::new(false),
                     fired: AtomicU64::new(0),
@@ -112,7 +102,7 @@ impl Scheduler {
         }
         let app = app.clone();
         tokio::spawn(async move {
-            let result = call(&app, &entry).await;
+            let result = call(&app, &entry, serde_json::Map::new()).await;
             entry.running.store(false, Ordering::SeqCst);
             if let Err(e) = result {
                 tracing::error!(schedule = %entry.name, error = %e, "scheduled run failed");
@@ -121,9 +111,14 @@ impl Scheduler {
     }
 
     /// Runs a schedule's function now (`POST /_local/run/sync-hourly`), returning its summary.
-    pub async fn run_now(&self, app: &Arc<App>, function: &str) -> Option<Result<Value, ApiError>> {
+    pub async fn run_now(
+        &self,
+        app: &Arc<App>,
+        function: &str,
+        extra: serde_json::Map<String, Value>,
+    ) -> Option<Result<Value, ApiError>> {
         let entry = self.entries.iter().find(|e| e.function == function || e.name == function)?;
-        Some(call(app, entry).await)
+        Some(call(app, entry, extra).await)
     }
 
     pub fn status(&self) -> Value {
@@ -147,33 +142,23 @@ impl Scheduler {
     }
 }
 
-/// The event EventBridge Scheduler sends (the template's `Input`), then the function.
-async fn call(app: &App, entry: &Entry) -> Result<Value, ApiError> {
+/// The event EventBridge Scheduler sends (the template's `Input`) with `extra` fields, then the
+/// function.
+async fn call(app: &App, entry: &Entry, extra: serde_json::Map<String, Value>) -> Result<Value, ApiError> {
     let Handler::Event(handler) = entry.handler else {
         return Err(ApiError::Internal(format!("{} is not an event function", entry.function)));
     };
-    let event = json!({
+    let mut event = json!({
         "scheduled_time": time::rfc3339(app.clock.now()),
         "execution_id": format!("local-{}", uuid::Uuid::new_v4()),
     });
+    if let Some(map) = event.as_object_mut() {
+        map.extend(extra);
+    }
     entry.fired.fetch_add(1, Ordering::SeqCst);
-    let result = handler(app, event).await;
+    let result = handler(app, event, Invocation::default()).await;
     if let Ok(summary) = &result {
         *entry.last.lock().await = Some(summary.clone());
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn eventbridge_cron_is_read_in_tokyo_time() {
-        let hourly = parse_expression("cron(0 * * * ? *)").unwrap();
-        let daily = parse_expression("cron(5 0 * * ? *)").unwrap();
-        let t = time::parse_stamp("2026-11-22T10:20:00+09:00").unwrap().with_timezone(&chrono_tz::Asia::Tokyo);
-        assert_eq!(time::rfc3339(hourly.after(&t).next().unwrap().with_timezone(&Utc)), "2026-11-22T11:00:00+09:00");
-        assert_eq!(time::rfc3339(daily.after(&t).next().unwrap().with_timezone(&Utc)), "2026-11-23T00:05:00+09:00");
-    }
 }

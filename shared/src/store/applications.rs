@@ -73,7 +73,7 @@ pub async fn apply_usage(app: &App, ctx: &Ctx, account: &Account) -> Result<Appl
         Expr::new().name("#kind", "kind").value(":faculty", s("faculty")).value(":staff", s("staff")),
     )?];
     let staged =
-        changes::stage(app, ctx.now, Change::switch(&account.id, ChangeKind::Eccs, true, ctx.now), &mut items)?;
+        changes::stage(app, ctx.now, vec![Change::switch(&account.id, ChangeKind::Eccs, true, ctx.now)], &mut items)?;
     let record = Application::new(ApplicationType::EccsUsage, &account.id, &account.id, None, today, ctx.now);
     items.push(tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?);
     items.push(
@@ -86,7 +86,7 @@ pub async fn apply_usage(app: &App, ctx: &Ctx, account: &Account) -> Result<Appl
     );
     match tx::commit(store, items).await {
         Ok(()) => {
-            changes::apply_staged(app, ctx, &account.key(), staged.into_iter().collect()).await;
+            changes::apply_staged(app, ctx, &account.key(), staged).await;
             Ok(record)
         }
         Err(TxError::Refused(r)) => Err(explain(&r, 0, |a| a.check_usage_application(today))),
@@ -160,31 +160,41 @@ pub async fn apply_proxy(app: &App, ctx: &Ctx, holder: &Account, target_id: &str
     };
     let store = &app.store;
     let dept = target.department.code.clone();
-    let mut items = vec![
-        // 0: the holder still holds a permission that covers the target's department.
-        tx::check(
+    // The holder still holds a permission that covers the target's department; when holder and
+    // target are one account, that condition joins the grant (a transaction touches an item once).
+    let permission = "#status = :active AND #kind IN (:faculty, :staff) \
+                      AND (contains(proxy_scope, :dept) OR contains(proxy_scope, :all))";
+    let permission_values = |expr: Expr| {
+        expr.name("#status", "status")
+            .name("#kind", "kind")
+            .value(":active", s("active"))
+            .value(":faculty", s("faculty"))
+            .value(":staff", s("staff"))
+            .value(":dept", s(dept.clone()))
+            .value(":all", s("*"))
+    };
+    let same_account = holder.id == target.id;
+    let mut items = Vec::new();
+    if !same_account {
+        // 0: the holder.
+        items.push(tx::check(
             &store.tables.accounts,
             accounts::key(Realm::Utokyo, &holder.id),
-            "#status = :active AND #kind IN (:faculty, :staff) AND (contains(proxy_scope, :dept) OR contains(proxy_scope, :all))",
-            Expr::new()
-                .name("#status", "status")
-                .name("#kind", "kind")
-                .value(":active", s("active"))
-                .value(":faculty", s("faculty"))
-                .value(":staff", s("staff"))
-                .value(":dept", s(dept.clone()))
-                .value(":all", s("*")),
-        )?,
-        // 1: the target, still in the same department.
-        grant(
-            store,
-            ctx,
-            &target,
-            " AND #department.#code = :dept",
-            Expr::new().name("#department", "department").name("#code", "code").value(":dept", s(dept)),
-        )?,
-    ];
-    let staged = changes::stage(app, ctx.now, Change::switch(&target.id, ChangeKind::Eccs, true, ctx.now), &mut items)?;
+            permission,
+            permission_values(Expr::new()),
+        )?);
+    }
+    // The target, still in the same department.
+    let extra = if same_account {
+        format!(" AND #department.#code = :dept AND {permission}")
+    } else {
+        " AND #department.#code = :dept".to_owned()
+    };
+    let expr = Expr::new().name("#department", "department").name("#code", "code");
+    let expr = if same_account { permission_values(expr) } else { expr.value(":dept", s(dept.clone())) };
+    items.push(grant(store, ctx, &target, &extra, expr)?);
+    let staged =
+        changes::stage(app, ctx.now, vec![Change::switch(&target.id, ChangeKind::Eccs, true, ctx.now)], &mut items)?;
     let record = Application::new(ApplicationType::EccsProxy, &holder.id, &target.id, None, today, ctx.now);
     items.push(tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?);
     if holder.id != target.id {
@@ -201,10 +211,10 @@ pub async fn apply_proxy(app: &App, ctx: &Ctx, holder: &Account, target_id: &str
     );
     match tx::commit(store, items).await {
         Ok(()) => {
-            changes::apply_staged(app, ctx, &holder.key(), staged.into_iter().collect()).await;
+            changes::apply_staged(app, ctx, &holder.key(), staged).await;
             Ok(record)
         }
-        Err(TxError::Refused(r)) if r.failed(0) => Err(ApiError::ProxyPermissionRequired),
+        Err(TxError::Refused(r)) if !same_account && r.failed(0) => Err(ApiError::ProxyPermissionRequired),
         Err(TxError::Refused(_)) => Err(ApiError::TargetNotFoundOrNotEligible),
         Err(TxError::Failed(e)) => Err(e),
     }

@@ -168,29 +168,43 @@ impl Change {
     }
 }
 
-/// Adds `change` to a transaction. A change effective now goes through a target that can join
-/// the transaction and is recorded as applied; otherwise it is recorded pending, and returned
-/// when it is due now so that the caller applies it right after the commit.
+/// Adds the changes of one account to a transaction. Changes effective now go through a target
+/// that can join the transaction (in one write) and are recorded as applied; otherwise they are
+/// recorded pending, and those due now are returned for the caller to apply right after the
+/// commit.
 pub fn stage(
     app: &App,
     now: DateTime<Utc>,
-    mut change: Change,
+    changes: Vec<Change>,
     items: &mut Vec<TransactWriteItem>,
-) -> Result<Option<Change>, ApiError> {
-    let due_now = change.effective_at <= now;
-    if let Some(joined) = due_now.then(|| app.target.join(&change)).flatten() {
-        items.push(joined?);
-        change.state = ChangeState::Applied;
-        change.applied_at = Some(now);
-        change.target = Some(app.target.name().to_owned());
-        change.q = None;
-        change.due = None;
-        change.password_crypt = None;
-        items.push(tx::put(&app.store.tables.changes, to_item(&change)?, None, Expr::new())?);
-        return Ok(None);
+) -> Result<Vec<Change>, ApiError> {
+    let (due, later): (Vec<Change>, Vec<Change>) = changes.into_iter().partition(|c| c.effective_at <= now);
+    let joined = if due.is_empty() { None } else { app.target.join(&due) };
+    let mut after_commit = Vec::new();
+    match joined {
+        Some(write) => {
+            items.push(write?);
+            for mut change in due {
+                change.state = ChangeState::Applied;
+                change.applied_at = Some(now);
+                change.target = Some(app.target.name().to_owned());
+                change.q = None;
+                change.due = None;
+                change.password_crypt = None;
+                items.push(tx::put(&app.store.tables.changes, to_item(&change)?, None, Expr::new())?);
+            }
+        }
+        None => {
+            for change in due {
+                items.push(tx::put(&app.store.tables.changes, to_item(&change)?, None, Expr::new())?);
+                after_commit.push(change);
+            }
+        }
     }
-    items.push(tx::put(&app.store.tables.changes, to_item(&change)?, None, Expr::new())?);
-    Ok(due_now.then_some(change))
+    for change in later {
+        items.push(tx::put(&app.store.tables.changes, to_item(&change)?, None, Expr::new())?);
+    }
+    Ok(after_commit)
 }
 
 /// What happened to a change handed to [`apply`].

@@ -61,7 +61,7 @@ pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &s
         )?,
     ];
     let change = Change::mail_address(&account.id, address, ctx.now);
-    changes::stage(app, ctx.now, change.clone(), &mut items)?;
+    changes::stage(app, ctx.now, vec![change.clone()], &mut items)?;
     items.push(
         AuditRecord::new(ctx, &account.key(), &account.key(), "mail_address.requested")
             .change(
@@ -110,7 +110,7 @@ pub async fn change_password(
     )?];
     let change = Change::mail_password(&account.id, crypt, ctx.now);
     let effective_at = change.effective_at;
-    changes::stage(app, ctx.now, change, &mut items)?;
+    changes::stage(app, ctx.now, vec![change], &mut items)?;
     items.push(
         AuditRecord::new(ctx, &account.key(), &account.key(), "mail_password.requested")
             .change(json!({}), json!({ "effective_at": time::rfc3339(effective_at) }))

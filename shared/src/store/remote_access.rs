@@ -70,7 +70,7 @@ pub async fn set(app: &App, ctx: &Ctx, account: &Account, enabled: bool) -> Resu
         )?);
     }
     let change = Change::switch(&account.id, ChangeKind::RemoteAccess, enabled, ctx.now);
-    let staged = changes::stage(app, ctx.now, change, &mut items)?;
+    let staged = changes::stage(app, ctx.now, vec![change], &mut items)?;
     items.push(
         AuditRecord::new(
             ctx,
@@ -83,7 +83,7 @@ pub async fn set(app: &App, ctx: &Ctx, account: &Account, enabled: bool) -> Resu
     );
     match tx::commit(store, items).await {
         Ok(()) => {
-            changes::apply_staged(app, ctx, &account.key(), staged.into_iter().collect()).await;
+            changes::apply_staged(app, ctx, &account.key(), staged).await;
             Ok(enabled)
         }
         Err(TxError::Refused(refusal)) => {

@@ -171,6 +171,7 @@ impl From<ApiError> for TxError {
 /// retried a few times with jitter; a failed condition is returned as a [`Refusal`].
 pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
     const ATTEMPTS: u32 = 6;
+    refuse_repeated_items(&items)?;
     for attempt in 1..=ATTEMPTS {
         let result = store.db.transact_write_items().set_transact_items(Some(items.clone())).send().await;
         let err = match result {
@@ -209,8 +210,59 @@ pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), 
     Err(TxError::Failed(ApiError::ServiceUnavailable { retry_after: 1 }))
 }
 
+/// DynamoDB refuses a transaction that touches one item twice; some emulators accept it. Refuse
+/// it here too, so that such a transaction fails the tests instead of production.
+fn refuse_repeated_items(items: &[TransactWriteItem]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        let (table, key) = if let Some(p) = &item.put {
+            // Every table is keyed by `pk` (and `sk`), except `addresses` by `address`.
+            let names: &[&str] = if p.item.contains_key("pk") { &["pk", "sk"] } else { &["address"] };
+            let key: Vec<_> = names.iter().map(|n| p.item.get(*n)).collect();
+            (&p.table_name, format!("{key:?}"))
+        } else if let Some(u) = &item.update {
+            (&u.table_name, format!("{:?}", sorted(&u.key)))
+        } else if let Some(c) = &item.condition_check {
+            (&c.table_name, format!("{:?}", sorted(&c.key)))
+        } else if let Some(d) = &item.delete {
+            (&d.table_name, format!("{:?}", sorted(&d.key)))
+        } else {
+            continue;
+        };
+        if !seen.insert((table.clone(), key.clone())) {
+            return Err(ApiError::Internal(format!("a transaction touches {table} {key} twice")));
+        }
+    }
+    Ok(())
+}
+
+fn sorted(key: &Item) -> std::collections::BTreeMap<&String, &AttributeValue> {
+    key.iter().collect()
+}
+
 fn jitter(attempt: u32) -> Duration {
     let spread = u64::from(attempt) * 20;
     let random = (uuid::Uuid::new_v4().as_u128() % u128::from(spread.max(1))) as u64;
     Duration::from_millis(5 + random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::s;
+
+    fn key(pk: &str) -> Item {
+        Item::from([("pk".to_owned(), s(pk))])
+    }
+
+    #[test]
+    fn a_transaction_may_touch_an_item_only_once_as_in_dynamodb() {
+        let a = update("directory", key("1"), None, Expr::new().set("x = :x").value(":x", s("1"))).unwrap();
+        let b = check("directory", key("1"), "attribute_exists(pk)", Expr::new()).unwrap();
+        let c = update("directory", key("2"), None, Expr::new().set("x = :x").value(":x", s("1"))).unwrap();
+        let d = put("accounts", key("1"), None, Expr::new()).unwrap();
+        assert!(refuse_repeated_items(&[a.clone(), c.clone(), d.clone()]).is_ok(), "same key, other table");
+        assert!(refuse_repeated_items(&[a, c, b]).is_err());
+        assert!(refuse_repeated_items(&[d.clone(), d]).is_err());
+    }
 }
