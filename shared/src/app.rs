@@ -9,7 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
 use crate::auth::{Keys, TokenSettings};
-use crate::config::{Config, KeySource};
+use crate::config::{Config, KeySource, Schedules};
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
 use crate::time::Clock;
@@ -24,6 +24,8 @@ pub struct App {
     pub target: Arc<dyn Target>,
     /// Changes one schedule run handles before it stops cleanly (R-SYNC-3).
     pub item_budget: usize,
+    /// The EventBridge schedules the ops function manages.
+    pub schedules: Schedules,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
             mail_domain: config.mail_domain,
             target,
             item_budget: config.item_budget,
+            schedules: config.schedules,
         }
     }
 

@@ -11,6 +11,8 @@
 //! | `JWT_KEY_FILE` | a private key PEM file, generated if missing (local only) | |
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
 //! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
+//! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
+//! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests) | AWS |
 
 use std::path::PathBuf;
 
@@ -86,6 +88,24 @@ pub enum KeySource {
     Pem(String),
 }
 
+/// The EventBridge schedules (their stable names from the template) the ops function manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedules {
+    pub endpoint: Option<String>,
+    pub group: String,
+    pub names: Vec<String>,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            group: "default".into(),
+            names: vec!["eccs-sync-hourly".into(), "eccs-sweep-daily".into()],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub tables: Tables,
@@ -94,6 +114,7 @@ pub struct Config {
     pub key_source: KeySource,
     pub mail_domain: String,
     pub item_budget: usize,
+    pub schedules: Schedules,
 }
 
 impl Config {
@@ -118,6 +139,13 @@ impl Config {
             key_source,
             mail_domain: var("MAIL_DOMAIN").unwrap_or_else(|| DEFAULT_MAIL_DOMAIN.into()),
             item_budget: var("SYNC_ITEM_BUDGET").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ITEM_BUDGET),
+            schedules: Schedules {
+                endpoint: var("SCHEDULER_ENDPOINT"),
+                group: var("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
+                names: var("SCHEDULE_NAMES")
+                    .map(|v| v.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
+                    .unwrap_or_else(|| Schedules::default().names),
+            },
         })
     }
 
@@ -130,6 +158,7 @@ impl Config {
             key_source,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
             item_budget: DEFAULT_ITEM_BUDGET,
+            schedules: Schedules::default(),
         }
     }
 }

@@ -11,10 +11,26 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::schedule::Invocation;
 
+/// Crates that log request or response bodies at debug or trace level — the embedded DynamoDB
+/// engine does — are held at info whatever `RUST_LOG` asks, so that no item (a hash) reaches a log.
+const BODY_LOGGERS: [&str; 6] =
+    ["dynoxide", "aws_smithy_runtime", "aws_smithy_http_client", "aws_sdk_dynamodb", "hyper", "h2"];
+
+/// The log filter: `RUST_LOG` (or `default`), with [`BODY_LOGGERS`] held at info.
+pub fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    for target in BODY_LOGGERS {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// JSON log lines to stdout (CloudWatch), `RUST_LOG` to filter; no ANSI colours.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter("info");
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

@@ -185,3 +185,74 @@ impl Env {
         out
     }
 }
+
+/// `moto_server` (pip `moto[server]`, installed into `.venv/` by scripts/test.sh) on a free
+/// loopback port; killed by its PID when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub async fn start() -> Self {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let bin = std::env::var("MOTO_SERVER")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| root.join(".venv/bin/moto_server"));
+        assert!(bin.exists(), "{} is missing: scripts/test.sh installs moto[server] into .venv/", bin.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        // Owned from here on: dropped (killed and waited for) on every path.
+        let moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return moto;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not start on port {port}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every log line of this test process, captured from the first call on: a global JSON
+/// subscriber with the Lambdas' filter, asked for everything (trace), writing into memory.
+pub fn captured_logs() -> String {
+    static BUFFER: OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = OnceLock::new();
+    let buffer = BUFFER.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(shared::lambda::log_filter("trace"))
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    });
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}
+
+struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -14,6 +14,8 @@ mod events;
 mod input;
 mod login;
 mod menus;
+mod ops;
 mod remote_access;
 mod schedules;
+mod secrets;
 mod workshop;

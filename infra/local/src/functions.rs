@@ -56,6 +56,7 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("proxy-targets", http!(eccs_proxy_targets)),
         ("sync-hourly", event!(eccs_sync_hourly)),
         ("sweep-daily", event!(eccs_sweep_daily)),
+        ("schedules", event!(eccs_schedules)),
     ]
 }
 

@@ -84,11 +84,14 @@ fn key_source(storage: &Storage) -> Result<KeySource, String> {
 }
 
 /// The engine, the tables and the App, without a server: what `invoke` needs.
+/// `scheduler_endpoint`: where the `schedules` ops function finds EventBridge Scheduler (moto in
+/// tests, `SCHEDULER_ENDPOINT` for `invoke`); AWS when absent.
 pub async fn prepare(
     storage: &Storage,
     issuer: &str,
     key: Option<KeySource>,
     demo: bool,
+    scheduler_endpoint: Option<String>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
     let template = Template::embedded()?;
     let engine = Engine::start(storage).await?;
@@ -96,7 +99,9 @@ pub async fn prepare(
         Some(k) => k,
         None => key_source(storage)?,
     };
-    let app = App::local(Config::local(&engine.endpoint, issuer, key), Clock::settable())?;
+    let mut config = Config::local(&engine.endpoint, issuer, key);
+    config.schedules.endpoint = scheduler_endpoint;
+    let app = App::local(config, Clock::settable())?;
     engine::create_tables(&app.store, &template).await?;
     let loaded = if demo { Some(demo::load(&app).await?) } else { None };
     Ok((engine, Arc::new(app), loaded))
@@ -109,7 +114,7 @@ impl Runner {
             tokio::net::TcpListener::bind(&options.addr).await.map_err(|e| format!("bind {}: {e}", options.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let url = format!("http://{addr}");
-        let (engine, app, loaded) = prepare(&options.storage, &url, options.key, options.demo).await?;
+        let (engine, app, loaded) = prepare(&options.storage, &url, options.key, options.demo, None).await?;
         let app = match options.target {
             Some(make) => {
                 let app = Arc::try_unwrap(app).map_err(|_| "app is shared")?;

@@ -38,7 +38,8 @@ enum Command {
     },
     /// Run one function once with an event file, as `sam local invoke` would, and print its response.
     Invoke {
-        /// The function's folder under functions/ (e.g. `me`, `sync-hourly`).
+        /// The function's folder under functions/ (e.g. `me`, `sync-hourly`). `schedules` talks to
+        /// EventBridge Scheduler: AWS, or the endpoint in SCHEDULER_ENDPOINT (e.g. moto_server).
         function: String,
         /// An event file, e.g. events/me/get.json. `${TOKEN:utokyo:0000000001}` in it becomes a
         /// fresh token for that account.
@@ -104,7 +105,8 @@ async fn serve(
 async fn invoke(function: &str, event: &PathBuf, data: Option<PathBuf>, demo: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(event).map_err(|e| format!("{}: {e}", event.display()))?;
     let storage = Storage::Dir(data.unwrap_or_else(default_data_dir));
-    let (_engine, app, _) = prepare(&storage, "http://127.0.0.1:3000", None, demo).await?;
+    let scheduler = std::env::var("SCHEDULER_ENDPOINT").ok();
+    let (_engine, app, _) = prepare(&storage, "http://127.0.0.1:3000", None, demo, scheduler).await?;
     let output = eccs_local::invoke(&app, function, &text).await?;
     println!("{}", serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?);
     Ok(())

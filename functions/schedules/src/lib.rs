@@ -1,0 +1,142 @@
+//! Ops: the state of the two EventBridge schedules (state, expression, time zone, next fire time
+//! in JST), and pausing or resuming them — during mail maintenance, say. Invoked by an operator:
+//!
+//! ```sh
+//! aws lambda invoke --function-name <SchedulesFunction> --payload '{"action":"status"}' out.json
+//! aws lambda invoke ... --payload '{"action":"pause","schedule":"eccs-sync-hourly"}' out.json
+//! ```
+//!
+//! Without `schedule`, pause and resume act on both. The template grants this function
+//! `scheduler:GetSchedule` and `scheduler:UpdateSchedule` on those two schedules only.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::config::{Credentials, Region};
+use aws_sdk_scheduler::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use aws_sdk_scheduler::types::ScheduleState;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::config::Schedules;
+use shared::schedule::Invocation;
+use shared::{ApiError, App, time};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Status,
+    Pause,
+    Resume,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    pub action: Action,
+    /// One schedule's name; all of them when absent.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+pub async fn handle(app: &App, event: Value, _invocation: Invocation) -> Result<Value, ApiError> {
+    let command: Command = serde_json::from_value(event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let client = client(&app.schedules).await;
+    run(&client, &app.schedules, command, app.clock.now()).await
+}
+
+/// The Scheduler client: the Lambda role's credentials in AWS, fixed ones for an emulator.
+pub async fn client(settings: &Schedules) -> Client {
+    match &settings.endpoint {
+        Some(endpoint) => Client::from_conf(
+            aws_sdk_scheduler::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("ap-northeast-1"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "eccs-local"))
+                .endpoint_url(endpoint)
+                .build(),
+        ),
+        None => Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await),
+    }
+}
+
+pub async fn run(
+    client: &Client,
+    settings: &Schedules,
+    command: Command,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, ApiError> {
+    let names: Vec<String> = match &command.schedule {
+        Some(name) if settings.names.contains(name) => vec![name.clone()],
+        Some(_) => return Err(ApiError::NotFound),
+        None => settings.names.clone(),
+    };
+    let mut out = Vec::new();
+    for name in &names {
+        let current = get(client, settings, name).await?;
+        let schedule = match command.action {
+            Action::Status => current,
+            Action::Pause => set_state(client, settings, current, ScheduleState::Disabled).await?,
+            Action::Resume => set_state(client, settings, current, ScheduleState::Enabled).await?,
+        };
+        out.push(view(&schedule, now));
+    }
+    Ok(json!({ "schedules": out }))
+}
+
+async fn get(client: &Client, settings: &Schedules, name: &str) -> Result<GetScheduleOutput, ApiError> {
+    client.get_schedule().name(name).group_name(&settings.group).send().await.map_err(|e| {
+        if e.as_service_error().and_then(|s| s.code()) == Some("ResourceNotFoundException") {
+            ApiError::NotFound
+        } else {
+            ApiError::Internal(format!("get schedule {name}: {}", DisplayErrorContext(&e)))
+        }
+    })
+}
+
+/// UpdateSchedule replaces the whole definition: everything is sent back as it was, but the state.
+async fn set_state(
+    client: &Client,
+    settings: &Schedules,
+    current: GetScheduleOutput,
+    state: ScheduleState,
+) -> Result<GetScheduleOutput, ApiError> {
+    let name = current.name().unwrap_or_default().to_owned();
+    client
+        .update_schedule()
+        .name(&name)
+        .group_name(&settings.group)
+        .set_schedule_expression(current.schedule_expression().map(str::to_owned))
+        .set_schedule_expression_timezone(current.schedule_expression_timezone().map(str::to_owned))
+        .set_flexible_time_window(current.flexible_time_window().cloned())
+        .set_target(current.target().cloned())
+        .set_description(current.description().map(str::to_owned))
+        .set_start_date(current.start_date().cloned())
+        .set_end_date(current.end_date().cloned())
+        .set_kms_key_arn(current.kms_key_arn().map(str::to_owned))
+        .set_action_after_completion(current.action_after_completion().cloned())
+        .state(state)
+        .send()
+        .await
+        .map_err(|e| ApiError::Internal(format!("update schedule {name}: {}", DisplayErrorContext(&e))))?;
+    tracing::info!(schedule = %name, from = ?current.state(), "schedule state changed");
+    get(client, settings, &name).await
+}
+
+fn view(s: &GetScheduleOutput, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let expression = s.schedule_expression().unwrap_or_default();
+    let zone: chrono_tz::Tz = s.schedule_expression_timezone().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
+    let enabled = s.state() == Some(&ScheduleState::Enabled);
+    let next = enabled
+        .then(|| time::cron_schedule(expression).ok())
+        .flatten()
+        .and_then(|c| time::next_fire(&c, zone, now))
+        .map(time::rfc3339);
+    json!({
+        "name": s.name(),
+        "state": s.state().map(|x| x.as_str()),
+        "expression": expression,
+        "timezone": zone.name(),
+        "next_fire_time": next,
+        "target": s.target().map(|t| t.arn()),
+    })
+}
