@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, from a fresh clone: installs the tools it needs (into .venv/ and node_modules/),
-# then formatting, lints, the Rust unit and integration tests, and the template checks.
+# then formatting, lints, the Rust unit and integration tests, the template checks and the
+# schema fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0 CARGO_TERM_COLOR=never
@@ -25,5 +26,8 @@ step "template: cfn-lint"
 
 step "template: sam validate --lint"
 .venv/bin/sam validate --lint --template infra/template.yaml --region ap-northeast-1
+
+step "schema fuzzing: schemathesis against eccs-local serve --memory --demo"
+scripts/fuzz-api.sh
 
 step "all tests passed"

@@ -49,7 +49,10 @@ pub enum ApiError {
     TargetNotFoundOrNotEligible,
     OperatorRequired,
     NotFound,
-    MethodNotAllowed,
+    /// With the methods the resource does serve (the `Allow` header, RFC 9110).
+    MethodNotAllowed {
+        allow: String,
+    },
     /// The database could not be reached; the client may retry.
     ServiceUnavailable {
         retry_after: u64,
@@ -80,7 +83,7 @@ impl ApiError {
             | EccsRightAlreadyValid
             | EccsRightNotValid => StatusCode::CONFLICT,
             TargetNotFoundOrNotEligible | NotFound => StatusCode::NOT_FOUND,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,7 +114,7 @@ impl ApiError {
             TargetNotFoundOrNotEligible => "target_not_found_or_not_eligible",
             OperatorRequired => "operator_required",
             NotFound => "not_found",
-            MethodNotAllowed => "method_not_allowed",
+            MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable { .. } => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -159,7 +162,7 @@ impl ApiError {
             }
             OperatorRequired => "ヘルプデスク担当者のみ利用できます / Only help-desk operators can use this",
             NotFound => "見つかりません / Not found",
-            MethodNotAllowed => "このメソッドは使えません / Method not allowed",
+            MethodNotAllowed { .. } => "このメソッドは使えません / Method not allowed",
             ServiceUnavailable { .. } => {
                 "ただいま処理できません。しばらくしてから再度お試しください / The service is unavailable; please retry shortly"
             }
@@ -189,6 +192,14 @@ impl ApiError {
         }
     }
 
+    /// The `Allow` header of a 405.
+    pub fn allow(&self) -> Option<&str> {
+        match self {
+            ApiError::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+
     /// Seconds the client should wait, sent also as the `Retry-After` header.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
@@ -201,6 +212,71 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         json!({ "error": { "code": self.code(), "message": self.message(), "details": self.details() } })
+    }
+}
+
+impl ApiError {
+    /// One of each kind, for the contract tests (the exhaustive match below fails to compile
+    /// when a kind is added and not listed here).
+    pub fn examples() -> Vec<ApiError> {
+        use ApiError::*;
+        let all = vec![
+            BadRequest(String::new()),
+            PayloadTooLarge,
+            Unauthorized,
+            TokenExpired,
+            InvalidCredentials,
+            TooManyAttempts { retry_after: 1 },
+            RealmNotAllowed,
+            EccsRightRequired,
+            RemoteAccessCapacityExceeded { capacity: 0, in_use: 0 },
+            InitialPasswordNotChanged,
+            InvalidAddress { reasons: vec![] },
+            AddressTaken,
+            ChangeTooSoon { next_change_allowed_at: String::new() },
+            PasswordPolicy { violations: vec![] },
+            NotFacultyOrStaff,
+            EccsRightAlreadyValid,
+            EccsRightNotValid,
+            InvalidStopDate { earliest: String::new(), latest: None },
+            ProxyPermissionRequired,
+            TargetNotFoundOrNotEligible,
+            OperatorRequired,
+            NotFound,
+            MethodNotAllowed { allow: String::new() },
+            ServiceUnavailable { retry_after: 1 },
+            Internal(String::new()),
+        ];
+        for e in &all {
+            match e {
+                BadRequest(_)
+                | PayloadTooLarge
+                | Unauthorized
+                | TokenExpired
+                | InvalidCredentials
+                | TooManyAttempts { .. }
+                | RealmNotAllowed
+                | EccsRightRequired
+                | RemoteAccessCapacityExceeded { .. }
+                | InitialPasswordNotChanged
+                | InvalidAddress { .. }
+                | AddressTaken
+                | ChangeTooSoon { .. }
+                | PasswordPolicy { .. }
+                | NotFacultyOrStaff
+                | EccsRightAlreadyValid
+                | EccsRightNotValid
+                | InvalidStopDate { .. }
+                | ProxyPermissionRequired
+                | TargetNotFoundOrNotEligible
+                | OperatorRequired
+                | NotFound
+                | MethodNotAllowed { .. }
+                | ServiceUnavailable { .. }
+                | Internal(_) => {}
+            }
+        }
+        all
     }
 }
 

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::account::{Account, Holder, Realm, WorkshopAccount};
+use crate::account::{Account, Holder, WorkshopAccount};
 use crate::app::App;
 use crate::auth::Claims;
 use crate::ctx::Ctx;
@@ -79,35 +79,24 @@ pub fn claims(app: &App, ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
 /// once (401), whatever its remaining lifetime.
 pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiError> {
     let claims = claims(app, ctx, req)?;
-    holder(app, ctx, &claims).await
-}
-
-async fn holder(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Holder, ApiError> {
     match app.store.holder(claims.realm, &claims.sub).await? {
         Some(holder) if holder.is_usable(ctx.today()) => Ok(holder),
         _ => Err(ApiError::Unauthorized),
     }
 }
 
-/// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` without a read.
+/// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` (after the account is read, so
+/// that a revoked or expired account gets its 401 everywhere).
 pub async fn utokyo_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
-    let claims = claims(app, ctx, req)?;
-    if claims.realm != Realm::Utokyo {
-        return Err(ApiError::RealmNotAllowed);
-    }
-    match holder(app, ctx, &claims).await? {
+    match caller(app, ctx, req).await? {
         Holder::Utokyo(a) => Ok(*a),
         Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
     }
 }
 
-/// A workshop caller; a UTokyo token gets 403 `realm_not_allowed` without a read.
+/// A workshop caller; a UTokyo token gets 403 `realm_not_allowed`.
 pub async fn workshop_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<WorkshopAccount, ApiError> {
-    let claims = claims(app, ctx, req)?;
-    if claims.realm != Realm::Workshop {
-        return Err(ApiError::RealmNotAllowed);
-    }
-    match holder(app, ctx, &claims).await? {
+    match caller(app, ctx, req).await? {
         Holder::Workshop(w) => Ok(w),
         Holder::Utokyo(_) => Err(ApiError::RealmNotAllowed),
     }
@@ -115,7 +104,11 @@ pub async fn workshop_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Work
 
 /// 405 for a method the function does not serve.
 pub fn method_not_allowed(req: &Request, allowed: &[Method]) -> Result<Reply, ApiError> {
-    if allowed.contains(req.method()) { Err(ApiError::NotFound) } else { Err(ApiError::MethodNotAllowed) }
+    if allowed.contains(req.method()) {
+        Err(ApiError::NotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed { allow: allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ") })
+    }
 }
 
 /// Renders the outcome and writes the request's log line.
@@ -145,6 +138,9 @@ pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("x-request-id", HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("-")));
+    if let Some(allow) = error.as_ref().and_then(ApiError::allow).and_then(|a| HeaderValue::from_str(a).ok()) {
+        headers.insert(http::header::ALLOW, allow);
+    }
     if let Some(seconds) = error.as_ref().and_then(ApiError::retry_after) {
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }

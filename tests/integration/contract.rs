@@ -97,3 +97,57 @@ fn only_login_health_and_discovery_are_open_routes() {
             .collect();
     assert_eq!(open, expected);
 }
+
+/// `(METHOD, path)` of every operation in `openapi.yaml`.
+fn documented_routes() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_hash().unwrap() {
+        for method in item.as_hash().unwrap().keys().filter_map(|k| k.as_str()) {
+            if ["get", "put", "post", "delete", "patch"].contains(&method) {
+                routes.insert(format!("{} {}", method.to_uppercase(), path.as_str().unwrap()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn openapi_documents_exactly_the_routes_the_template_serves() {
+    let template = Template::embedded().unwrap();
+    let served: BTreeSet<String> =
+        template.functions.iter().flat_map(|f| f.routes.iter().map(|r| format!("{} {}", r.method, r.path))).collect();
+    let documented = documented_routes();
+    assert_eq!(
+        served.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "served but not documented in openapi.yaml"
+    );
+    assert_eq!(
+        documented.difference(&served).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "documented but not served by any function"
+    );
+}
+
+#[test]
+fn openapi_lists_every_error_code_the_code_can_answer() {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let documented: BTreeSet<String> =
+        doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+    let answered: BTreeSet<String> = shared::ApiError::examples().iter().map(|e| e.code().to_owned()).collect();
+    let internal: BTreeSet<String> = ["internal_error".to_owned()].into();
+    assert_eq!(
+        answered.difference(&documented).cloned().collect::<BTreeSet<_>>(),
+        internal,
+        "only a 500 is undocumented"
+    );
+    assert_eq!(documented.difference(&answered).count(), 0, "documented codes the code never answers");
+}

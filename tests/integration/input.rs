@@ -76,6 +76,9 @@ async fn unknown_routes_and_methods_answer_in_the_api_error_shape() {
     assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
     let r = env.call(Method::DELETE, "/api/me", None, None).await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(r.headers["allow"], "GET");
+    let r = env.call(Method::PATCH, "/api/remote-access", None, None).await;
+    assert_eq!(r.headers["allow"], "GET, PUT");
     let r = env.get("/api/health", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["cache-control"], "no-store");

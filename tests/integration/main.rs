@@ -8,6 +8,7 @@ mod harness;
 
 mod admin;
 mod applications;
+mod authz;
 mod cloud_mail;
 mod contract;
 mod events;

@@ -71,7 +71,12 @@ pub async fn serve(listener: tokio::net::TcpListener, local: Arc<Local>) -> Resu
 }
 
 fn error(e: &ApiError) -> Response {
-    (e.status(), [("content-type", "application/json; charset=utf-8")], e.body().to_string()).into_response()
+    let mut response =
+        (e.status(), [("content-type", "application/json; charset=utf-8")], e.body().to_string()).into_response();
+    if let Some(allow) = e.allow().and_then(|a| HeaderValue::from_str(a).ok()) {
+        response.headers_mut().insert("allow", allow);
+    }
+    response
 }
 
 async fn gateway(
@@ -94,8 +99,17 @@ async fn gateway(
         if !api && (method == Method::GET || method == Method::HEAD) {
             return web(local.web_dir.as_deref(), &path);
         }
-        let other_method = local.routes.iter().any(|(r, _)| match_path(&r.path, &path).is_some());
-        return error(if other_method { &ApiError::MethodNotAllowed } else { &ApiError::NotFound });
+        let allowed: Vec<&str> = local
+            .routes
+            .iter()
+            .filter(|(r, _)| match_path(&r.path, &path).is_some())
+            .map(|(r, _)| r.method.as_str())
+            .collect();
+        return error(&if allowed.is_empty() {
+            ApiError::NotFound
+        } else {
+            ApiError::MethodNotAllowed { allow: allowed.join(", ") }
+        });
     };
     let Handler::Http(handler) = handler else {
         return error(&ApiError::NotFound);

@@ -1,0 +1,94 @@
+//! The authorization matrix: every endpoint × every kind of caller → the expected status, in
+//! one table. Bodies are chosen so that an allowed caller gets past authorization without
+//! changing anything (a rule answers instead), so the cells do not depend on their order.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::Env;
+
+const CALLERS: [&str; 10] =
+    ["none", "student", "unchanged", "faculty", "proxy", "out_of_scope", "operator", "workshop", "revoked", "expired"];
+
+fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
+    //                                                                 none stu  unch fac  prox oos  op   ws   rev  exp
+    vec![
+        (Method::GET, "/api/me", None, [401, 200, 200, 200, 200, 200, 200, 200, 401, 401]),
+        (Method::GET, "/api/remote-access", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/remote-access",
+            Some(json!({ "enabled": false })),
+            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401],
+        ),
+        (Method::GET, "/api/cloud-mail/address", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/cloud-mail/address",
+            Some(json!({ "address": "!" })),
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+        ),
+        (
+            Method::PUT,
+            "/api/cloud-mail/password",
+            Some(json!({ "password": "x" })),
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/applications",
+            Some(json!({ "type": "eccs_suspension", "stop_date": "2000-01-01" })),
+            [401, 403, 403, 400, 400, 409, 400, 403, 401, 401],
+        ),
+        (Method::GET, "/api/applications", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/proxy-targets/0000000006", None, [401, 403, 403, 403, 200, 403, 403, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/workshop/password",
+            Some(json!({ "password": "x" })),
+            [401, 403, 403, 403, 403, 403, 403, 400, 401, 401],
+        ),
+        (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/admin/settings",
+            Some(json!({ "remote_access_capacity": -1 })),
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+        ),
+        (Method::GET, "/api/health", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        (Method::GET, "/.well-known/jwks.json", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_for_every_kind_of_caller() {
+    let env = Env::start().await;
+    env.set_clock("2026-11-22T10:00:00+09:00").await;
+    let expired = env.token("0000000001");
+    env.set_clock("2026-11-22T10:31:00+09:00").await;
+    let tokens: Vec<Option<String>> = CALLERS
+        .iter()
+        .map(|c| match *c {
+            "none" => None,
+            "student" => Some(env.token("0000000001")),
+            "unchanged" => Some(env.token("0000000002")),
+            "faculty" => Some(env.token("0000000004")),
+            "proxy" => Some(env.token("0000000005")),
+            "out_of_scope" => Some(env.token("0000000007")),
+            "operator" => Some(env.token("0000000009")),
+            "workshop" => Some(env.token("ws0001")),
+            "revoked" => Some(env.token("0000000008")),
+            _ => Some(expired.clone()),
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for (method, path, body, expected) in endpoints() {
+        for ((caller, token), want) in CALLERS.iter().zip(&tokens).zip(expected) {
+            let r = env.call(method.clone(), path, token.as_deref(), body.clone()).await;
+            if r.status != StatusCode::from_u16(want).unwrap() {
+                wrong.push(format!("{method} {path} as {caller}: {} (expected {want}) {}", r.status.as_u16(), r.text));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
