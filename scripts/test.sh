@@ -30,4 +30,16 @@ step "template: sam validate --lint"
 step "schema fuzzing: schemathesis against eccs-local serve --memory --demo"
 scripts/fuzz-api.sh
 
+step "browser: Debian Chromium and a Japanese font (apt-get, when missing), playwright-core (npm ci)"
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "IPAGothic"; then
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null
+fi
+npm ci --prefix tests/e2e --no-audit --no-fund --silent
+
+step "browser: end-to-end tests of the UI (screenshots in test-output/screens/)"
+cargo build --quiet -p eccs-local
+npm test --prefix tests/e2e --silent
+
 step "all tests passed"

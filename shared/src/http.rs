@@ -111,6 +111,19 @@ pub fn method_not_allowed(req: &Request, allowed: &[Method]) -> Result<Reply, Ap
     }
 }
 
+/// The one log line of a request: request id, route, status, latency, error code.
+pub fn log_request(ctx: &Ctx, status: u16, error: Option<&str>) {
+    let latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        request_id = %ctx.request_id,
+        route = %ctx.route,
+        status,
+        latency_ms = (latency_ms * 10.0).round() / 10.0,
+        error,
+        "request"
+    );
+}
+
 /// Renders the outcome and writes the request's log line.
 pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
     let (status, body, error) = match outcome {
@@ -122,15 +135,7 @@ pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
             (e.status(), e.body(), Some(e))
         }
     };
-    let latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(
-        request_id = %ctx.request_id,
-        route = %ctx.route,
-        status = status.as_u16(),
-        latency_ms = (latency_ms * 10.0).round() / 10.0,
-        error = error.as_ref().map(ApiError::code),
-        "request"
-    );
+    log_request(ctx, status.as_u16(), error.as_ref().map(ApiError::code));
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -51,7 +51,6 @@ impl Env {
             addr: "127.0.0.1:0".into(),
             storage: Storage::Memory,
             demo: true,
-            web_dir: eccs_local::default_web_dir(),
             key: Some(KeySource::Pem(test_key())),
             target: None,
             schedules: false,

@@ -54,6 +54,7 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("admin-settings", http!(eccs_admin_settings)),
         ("applications", http!(eccs_applications)),
         ("proxy-targets", http!(eccs_proxy_targets)),
+        ("web", http!(eccs_web)),
         ("sync-hourly", event!(eccs_sync_hourly)),
         ("sweep-daily", event!(eccs_sweep_daily)),
         ("schedules", event!(eccs_schedules)),

@@ -5,7 +5,6 @@
 //! controls under `/_local/` (never part of a Lambda binary).
 
 use std::net::SocketAddr;
-use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -31,18 +30,13 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub struct Local {
     pub app: Arc<App>,
     pub routes: Vec<(Route, Handler)>,
-    pub web_dir: Option<PathBuf>,
     pub scheduler: Arc<Scheduler>,
 }
 
 impl Local {
-    /// The routes of every function in the template.
-    pub fn new(
-        app: Arc<App>,
-        template: &Template,
-        web_dir: Option<PathBuf>,
-        scheduler: Arc<Scheduler>,
-    ) -> Result<Self, String> {
+    /// The routes of every function in the template, most specific first, as API Gateway picks
+    /// them: literal paths, then paths with parameters, then greedy `{proxy+}` paths.
+    pub fn new(app: Arc<App>, template: &Template, scheduler: Arc<Scheduler>) -> Result<Self, String> {
         let mut routes = Vec::new();
         for f in &template.functions {
             for route in &f.routes {
@@ -50,7 +44,10 @@ impl Local {
                 routes.push((route.clone(), handler));
             }
         }
-        Ok(Self { app, routes, web_dir, scheduler })
+        routes.sort_by_key(|(r, _)| {
+            (r.path.contains("+}"), r.path.matches('{').count(), std::cmp::Reverse(r.path.len()))
+        });
+        Ok(Self { app, routes, scheduler })
     }
 }
 
@@ -88,23 +85,24 @@ async fn gateway(
     body: AxumBody,
 ) -> Response {
     let path = uri.path().to_owned();
+    // HEAD is answered as GET, without the body.
+    let head = method == Method::HEAD;
+    let as_method = if head { Method::GET } else { method.clone() };
     let matched = local.routes.iter().find_map(|(route, handler)| {
-        (route.method == method.as_str())
+        (route.method == as_method.as_str())
             .then(|| match_path(&route.path, &path))
             .flatten()
             .map(|params| (route, *handler, params))
     });
     let Some((route, handler, params)) = matched else {
-        let api = path.starts_with("/api/") || path.starts_with("/.well-known/");
-        if !api && (method == Method::GET || method == Method::HEAD) {
-            return web(local.web_dir.as_deref(), &path);
-        }
-        let allowed: Vec<&str> = local
+        let mut allowed: Vec<&str> = local
             .routes
             .iter()
             .filter(|(r, _)| match_path(&r.path, &path).is_some())
             .map(|(r, _)| r.method.as_str())
             .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
         return error(&if allowed.is_empty() {
             ApiError::NotFound
         } else {
@@ -118,8 +116,13 @@ async fn gateway(
         Ok(b) => b,
         Err(_) => return error(&ApiError::PayloadTooLarge),
     };
-    let event = event(route, &method, &uri, &headers, &body, params, peer, local.app.clock.now());
+    let event = event(route, &as_method, &uri, &headers, &body, params, peer, local.app.clock.now());
     match invoke_http(&local.app, handler, event).await {
+        Ok(v) if head => {
+            let mut response = lambda_response(&v);
+            *response.body_mut() = AxumBody::empty();
+            response
+        }
         Ok(v) => lambda_response(&v),
         Err(e) => {
             tracing::error!(error = %e, "gateway");
@@ -128,10 +131,21 @@ async fn gateway(
     }
 }
 
-/// Matches a template path (`/api/proxy-targets/{account}`) against a request path.
+/// Matches a template path (`/api/proxy-targets/{account}`, `/{proxy+}`) against a request path.
 pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
-    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
-    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let t: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(name) = t.last().and_then(|s| s.strip_prefix('{')).and_then(|s| s.strip_suffix("+}")) {
+        // Greedy: the literal prefix, then one or more segments.
+        let prefix = t.len() - 1;
+        if p.len() <= prefix || p.get(prefix).is_some_and(|s| s.is_empty()) {
+            return None;
+        }
+        let mut params =
+            match_path(&format!("/{}", t.get(..prefix)?.join("/")), &format!("/{}", p.get(..prefix)?.join("/")))?;
+        params.push((name.to_owned(), percent_decode(&p.get(prefix..)?.join("/"))));
+        return Some(params);
+    }
     if t.len() != p.len() {
         return None;
     }
@@ -289,56 +303,6 @@ pub fn lambda_response(v: &Value) -> Response {
     response
 }
 
-// ---------------------------------------------------------------- the browser UI
-
-/// The security headers of every UI response (the same the `web` function sends in AWS).
-pub const UI_HEADERS: [(&str, &str); 6] = [
-    (
-        "content-security-policy",
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-         font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
-    ("cross-origin-opener-policy", "same-origin"),
-];
-
-fn web(dir: Option<&Path>, path: &str) -> Response {
-    let Some(dir) = dir else {
-        return error(&ApiError::NotFound);
-    };
-    let relative = path.trim_start_matches('/');
-    let relative = if relative.is_empty() { "index.html" } else { relative };
-    let rel = Path::new(relative);
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return error(&ApiError::NotFound);
-    }
-    let file = dir.join(rel);
-    let Ok(bytes) = std::fs::read(&file) else {
-        return error(&ApiError::NotFound);
-    };
-    let content_type = match file.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("ico") => "image/x-icon",
-        _ => "application/octet-stream",
-    };
-    let mut response = Response::new(AxumBody::from(bytes));
-    let headers = response.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static(content_type));
-    headers.insert("cache-control", HeaderValue::from_static("no-cache"));
-    for (k, v) in UI_HEADERS {
-        headers.insert(k, HeaderValue::from_static(v));
-    }
-    response
-}
-
 // ---------------------------------------------------------------- local-only controls
 
 async fn get_clock(State(local): State<Arc<Local>>) -> Response {
@@ -402,6 +366,10 @@ mod tests {
             Some(vec![("account".into(), "0000000006".into())])
         );
         assert_eq!(match_path("/api/proxy-targets/{account}", "/api/proxy-targets/"), None);
+        assert_eq!(match_path("/{proxy+}", "/app.js"), Some(vec![("proxy".into(), "app.js".into())]));
+        assert_eq!(match_path("/{proxy+}", "/a/b.css"), Some(vec![("proxy".into(), "a/b.css".into())]));
+        assert_eq!(match_path("/{proxy+}", "/"), None);
+        assert_eq!(match_path("/", "/"), Some(vec![]));
         assert_eq!(percent_decode("a%20b%zz"), "a b%zz");
     }
 }

@@ -3,7 +3,7 @@
 //! - [`engine`] — dynoxide, the embedded DynamoDB engine, on loopback; tables from the template
 //! - [`template`] — reads `infra/template.yaml`, the one source of truth
 //! - [`functions`] — every function crate's handler, by folder name
-//! - [`gateway`] — routes like API Gateway's HTTP API (payload 2.0); the UI; `/_local/*` controls
+//! - [`gateway`] — routes like API Gateway's HTTP API (payload 2.0); `/_local/*` controls
 //! - [`scheduler`] — fires the template's schedules by the settable Clock
 //! - [`demo`] — the demo data
 //!
@@ -16,7 +16,6 @@ pub mod gateway;
 pub mod scheduler;
 pub mod template;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use shared::App;
@@ -37,7 +36,6 @@ pub struct Options {
     pub addr: String,
     pub storage: Storage,
     pub demo: bool,
-    pub web_dir: Option<PathBuf>,
     /// Where the JWT key comes from; by default a file in the data folder (generated once), or a
     /// fresh key for `--memory`.
     pub key: Option<KeySource>,
@@ -53,18 +51,11 @@ impl Default for Options {
             addr: "127.0.0.1:3000".into(),
             storage: Storage::Dir(engine::default_data_dir()),
             demo: false,
-            web_dir: default_web_dir(),
             key: None,
             target: None,
             schedules: true,
         }
     }
-}
-
-/// `web/` of this repository, when it is there.
-pub fn default_web_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web"));
-    dir.join("index.html").exists().then_some(dir)
 }
 
 /// A running local service.
@@ -124,7 +115,7 @@ impl Runner {
             None => app,
         };
         let scheduler = Arc::new(Scheduler::from_template(&template)?);
-        let local = Arc::new(Local::new(app.clone(), &template, options.web_dir, scheduler.clone())?);
+        let local = Arc::new(Local::new(app.clone(), &template, scheduler.clone())?);
         tokio::spawn(async move {
             if let Err(e) = gateway::serve(listener, local).await {
                 tracing::error!(error = %e, "gateway stopped");

@@ -32,9 +32,6 @@ enum Command {
         /// Load the demo accounts (existing ones are kept).
         #[arg(long)]
         demo: bool,
-        /// Serve the UI from DIR (default: this repository's web/).
-        #[arg(long)]
-        web: Option<PathBuf>,
     },
     /// Run one function once with an event file, as `sam local invoke` would, and print its response.
     Invoke {
@@ -56,7 +53,7 @@ enum Command {
 async fn main() -> ExitCode {
     shared::lambda::init_tracing();
     let result = match Cli::parse().command {
-        Command::Serve { addr, data, memory, demo, web } => serve(addr, data, memory, demo, web).await,
+        Command::Serve { addr, data, memory, demo } => serve(addr, data, memory, demo).await,
         Command::Invoke { function, event, data, demo } => invoke(&function, &event, data, demo).await,
     };
     match result {
@@ -68,20 +65,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(
-    addr: String,
-    data: Option<PathBuf>,
-    memory: bool,
-    demo: bool,
-    web: Option<PathBuf>,
-) -> Result<(), String> {
+async fn serve(addr: String, data: Option<PathBuf>, memory: bool, demo: bool) -> Result<(), String> {
     let storage = if memory { Storage::Memory } else { Storage::Dir(data.unwrap_or_else(default_data_dir)) };
     let where_ = match &storage {
         Storage::Memory => "in memory".to_owned(),
         Storage::Dir(d) => format!("under {}", d.display()),
     };
-    let web_dir = web.or_else(eccs_local::default_web_dir);
-    let runner = Runner::start(Options { addr, storage, demo, web_dir, ..Options::default() }).await?;
+    let runner = Runner::start(Options { addr, storage, demo, ..Options::default() }).await?;
     println!("ECCS account service (local) — {}", runner.url);
     println!("  UI      {}/", runner.url);
     println!("  health  {}/api/health", runner.url);

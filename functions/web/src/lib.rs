@@ -1,0 +1,76 @@
+//! `GET /` and `GET /{proxy+}` — the browser UI (`web/`, embedded at build time) with a strict
+//! Content-Security-Policy and the other security headers. Any other path under `/api/` that no
+//! function serves answers the API's 404.
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use shared::http::respond;
+use shared::{ApiError, App, Ctx};
+
+include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
+
+/// The security headers of every UI response.
+pub const SECURITY_HEADERS: [(&str, &str); 7] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+];
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let path = req.uri().path().trim_start_matches('/');
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return respond(&ctx, Err(ApiError::MethodNotAllowed { allow: "GET".into() }));
+    }
+    let wanted = if path.is_empty() { "index.html" } else { path };
+    match FILES.iter().find(|(name, _)| *name == wanted) {
+        Some((name, bytes)) if !wanted.starts_with("api/") => {
+            let mut response = Response::new(Body::Binary(bytes.to_vec()));
+            *response.status_mut() = StatusCode::OK;
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            for (k, v) in SECURITY_HEADERS {
+                headers.insert(k, HeaderValue::from_static(v));
+            }
+            shared::http::log_request(&ctx, 200, None);
+            response
+        }
+        _ => respond(&ctx, Err(ApiError::NotFound)),
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ui_is_embedded() {
+        let names: Vec<_> = FILES.iter().map(|(n, _)| *n).collect();
+        for wanted in ["index.html", "app.js", "i18n.js", "style.css"] {
+            assert!(names.contains(&wanted), "{wanted} in {names:?}");
+        }
+        assert_eq!(content_type("app.js"), "text/javascript; charset=utf-8");
+    }
+}

@@ -1,0 +1,339 @@
+// End-to-end tests of the UI in headless Debian Chromium (playwright-core, no downloaded
+// browser) against `eccs-local serve --memory --demo`: every flow of the manual for the demo
+// accounts, one error path each, the language switch, session expiry, and a screenshot of every
+// screen in test-output/screens/.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const screens = path.join(root, "test-output", "screens");
+mkdirSync(screens, { recursive: true });
+
+let server;
+let browser;
+let base;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth() {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`${base}/api/health`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("eccs-local did not start");
+}
+
+async function api(method, pathname, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(`${base}${pathname}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  return r.json();
+}
+
+async function setClock(now) {
+  await api("POST", "/_local/clock", { now });
+}
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(path.join(root, "target/debug/eccs-local"), ["serve", "--memory", "--demo", "--addr", `127.0.0.1:${port}`], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitForHealth();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+/** A fresh browser context (its own sessionStorage), logged in as `account`. */
+async function login(account, password, realm = "utokyo") {
+  const context = await browser.newContext({ locale: "ja-JP", timezoneId: "Asia/Tokyo" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.errors = errors;
+  await page.goto(`${base}/#/login`);
+  if (realm === "workshop") await page.getByLabel("講習会アカウント").check();
+  await page.getByLabel("アカウント", { exact: true }).fill(account);
+  await page.getByLabel("パスワード", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "ログイン" }).click();
+  await page.waitForURL(/#\/(menu|workshop)/);
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(screens, `${name}.png`), fullPage: true });
+}
+
+async function confirmOk(page) {
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  await shot(page, `${new URL(page.url()).hash.replace(/^#\//, "") || "top"}-confirm`);
+  await dialog.getByRole("button", { name: "OK" }).click();
+}
+
+async function messageText(page) {
+  const box = page.locator("#messages");
+  await box.locator("p").first().waitFor();
+  return box.innerText();
+}
+
+describe("login", () => {
+  test("the login page is bilingual and a wrong password gets the manual's message", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    assert.equal(await page.getAttribute("html", "lang"), "ja");
+    await shot(page, "login-ja");
+    await page.getByLabel("アカウント", { exact: true }).fill("0000000001");
+    await page.getByLabel("パスワード", { exact: true }).fill("wrong-password");
+    await page.getByRole("button", { name: "ログイン" }).click();
+    assert.match(await messageText(page), /アカウントもしくはパスワードに誤りがあります/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "messages", "focus moves to the message");
+    await page.getByRole("button", { name: "English" }).click();
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    await page.getByRole("button", { name: "Log in" }).waitFor();
+    await shot(page, "login-en");
+    assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
+    await context.close();
+  });
+});
+
+describe("user menu", () => {
+  test("the top page lists the menus, unavailable ones with their reason", async () => {
+    const page = await login("0000000001", "Demo-Student-1");
+    await page.getByRole("heading", { name: /東大 太郎/ }).waitFor();
+    const nav = await page.locator("nav").innerText();
+    assert.match(nav, /リモートアクセス環境 利用申請/);
+    assert.match(nav, /ECCS利用申請[\s\S]*教職員の方のみ申請できます/);
+    assert.ok(await page.evaluate(() => !!sessionStorage.getItem("token")), "token in sessionStorage");
+    await shot(page, "top-student");
+    assert.deepEqual(page.errors, []);
+  });
+
+  test("remote access: 利用する → 保存 → OK → done; when full, the capacity message", async () => {
+    const page = await login("0000000001", "Demo-Student-1");
+    await page.getByRole("link", { name: "リモートアクセス環境 利用申請" }).click();
+    await page.getByLabel("利用する", { exact: true }).check();
+    await shot(page, "remote-access");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /利用申請が完了しました/);
+    await shot(page, "remote-access-done");
+    // Full: the operator sets the capacity to the users there are.
+    const op = (await api("POST", "/api/session", { realm: "utokyo", account: "0000000009", password: "Demo-Operator-9" })).token;
+    await api("PUT", "/api/admin/settings", { remote_access_capacity: 1 }, op);
+    const other = await login("0000000004", "Demo-Faculty-4");
+    await other.getByRole("link", { name: "リモートアクセス環境 利用申請" }).click();
+    await other.getByLabel("利用する", { exact: true }).check();
+    await other.getByRole("button", { name: "保存" }).click();
+    await confirmOk(other);
+    assert.match(await messageText(other), /上限に達している/);
+    await shot(other, "remote-access-full");
+    await api("PUT", "/api/admin/settings", { remote_access_capacity: 1000 }, op);
+  });
+
+  test("cloud-mail address: pending with when it takes effect; a second change within 30 days is refused", async () => {
+    const page = await login("1000000001", "Demo-Bulk-Pass");
+    await page.getByRole("link", { name: "ECCS クラウドメール", exact: true }).click();
+    await page.getByLabel("メールアドレス", { exact: true }).fill("bulk.student");
+    await shot(page, "cloud-mail-address");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    const done = await messageText(page);
+    assert.match(done, /毎時0分に反映されます（\d{2}:\d{2} に反映されます）/);
+    assert.match(await page.locator("#view").innerText(), /bulk\.student@g\.ecc\.u-tokyo\.ac\.jp に変更予定です/);
+    await shot(page, "cloud-mail-address-pending");
+    await page.getByLabel("メールアドレス", { exact: true }).fill("bulk.again");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /30日間/);
+    await shot(page, "cloud-mail-address-too-soon");
+  });
+
+  test("cloud-mail address: the rule's reasons are listed", async () => {
+    const page = await login("1000000002", "Demo-Bulk-Pass");
+    await page.getByRole("link", { name: "ECCS クラウドメール", exact: true }).click();
+    await page.getByLabel("メールアドレス", { exact: true }).fill("1234567");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /数字だけのアドレスは使えません/);
+  });
+
+  test("cloud-mail password: every broken rule listed, then a good one accepted", async () => {
+    const page = await login("0000000001", "Demo-Student-1");
+    await page.getByRole("link", { name: "ECCS クラウドメール（パスワード変更）" }).click();
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("todai");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("todai");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    const text = await messageText(page);
+    for (const rule of ["8文字以上", "英大文字", "数字を1文字以上", "氏名を含めないでください"]) assert.match(text, new RegExp(rule));
+    await shot(page, "cloud-mail-password-policy");
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Demo-Student-1");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Demo-Student-1");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /UTokyo Account のパスワードと同じ値は使えません/);
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Kx7#mQ2v-Rt9");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Kx7#mQ2v-Rt9");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /毎時0分に反映されます/);
+    await shot(page, "cloud-mail-password-done");
+  });
+
+  test("the initial password not changed: cloud mail is shown unavailable with the reason", async () => {
+    const page = await login("0000000002", "Demo-Student-2");
+    assert.match(await page.locator("nav").innerText(), /初期パスワードを変更してから利用してください/);
+    assert.equal(await page.getByRole("link", { name: "ECCS クラウドメール", exact: true }).count(), 0);
+    await shot(page, "top-initial-password");
+  });
+});
+
+describe("application menu", () => {
+  test("usage: 申請 → OK → done at once; the menu then shows the right as valid", async () => {
+    const page = await login("0000000003", "Demo-Faculty-3");
+    await page.getByRole("link", { name: "ECCS利用申請", exact: true }).click();
+    await shot(page, "apply-usage");
+    await page.getByRole("button", { name: "申請" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /申請内容は即時反映されます/);
+    assert.match(await page.locator("nav").innerText(), /既にECCS利用権が有効です/);
+    await shot(page, "apply-usage-done");
+  });
+
+  test("suspension: a past date is refused; a stop date is accepted with its effective day", async () => {
+    const page = await login("0000000004", "Demo-Faculty-4");
+    await page.getByRole("link", { name: "ECCS利用停止申請" }).click();
+    await page.getByLabel("ECCS停止希望日", { exact: true }).fill("2000-01-01");
+    await page.getByRole("button", { name: "申請" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /停止希望日は本日以降/);
+    const tomorrow = new Date(Date.now() + 9 * 3600e3 + 24 * 3600e3).toISOString().slice(0, 10);
+    await page.getByLabel("ECCS停止希望日", { exact: true }).fill(tomorrow);
+    await shot(page, "apply-suspension");
+    await page.getByRole("button", { name: "申請" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), new RegExp(`${tomorrow} に無効化されます`));
+    await shot(page, "apply-suspension-done");
+  });
+
+  test("proxy: out of scope is not found; a target in scope is shown and applied for", async () => {
+    const page = await login("0000000005", "Demo-Staff-5");
+    await page.getByRole("link", { name: "ECCS利用申請（代理）" }).click();
+    await page.getByLabel("対象者の UTokyo Account", { exact: true }).fill("0000000007");
+    await page.getByRole("button", { name: "対象者検索" }).click();
+    assert.match(await messageText(page), /対象者が存在しないか/);
+    await shot(page, "apply-proxy-not-found");
+    await page.getByLabel("対象者の UTokyo Account", { exact: true }).fill("0000000006");
+    await page.getByRole("button", { name: "対象者検索" }).click();
+    await page.getByText("白金 四郎").waitFor();
+    await shot(page, "apply-proxy-found");
+    await page.locator("#target-found").getByRole("button", { name: "申請" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /申請が完了しました/);
+    await page.getByRole("link", { name: "申請履歴" }).click();
+    await page.getByRole("table").waitFor();
+    assert.match(await page.locator("table").innerText(), /ECCS利用申請（代理）\s+0000000005\s+0000000006/);
+    await shot(page, "history");
+  });
+});
+
+describe("workshop and operator", () => {
+  test("workshop: only the password page; a weak password refused, a good one changed at once", async () => {
+    const page = await login("ws0001", "Demo-Workshop-1", "workshop");
+    assert.match(page.url(), /#\/workshop/);
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("ws0001");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("ws0001");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /アカウント名を含めないでください/);
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Lq8#vN3z-Wp5");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Lq8#vN3z-Wp5");
+    await shot(page, "workshop");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /パスワード変更が完了しました/);
+    const again = await api("POST", "/api/session", { realm: "workshop", account: "ws0001", password: "Lq8#vN3z-Wp5" });
+    assert.ok(again.token, "the new password works at once");
+  });
+
+  test("operator: the capacity setting", async () => {
+    const page = await login("0000000009", "Demo-Operator-9");
+    await page.getByRole("link", { name: "リモートアクセス環境の上限" }).click();
+    await page.getByLabel("上限", { exact: true }).fill("800");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /保存しました/);
+    await shot(page, "settings");
+    await api("PUT", "/api/admin/settings", { remote_access_capacity: 1000 }, (await api("POST", "/api/session", { realm: "utokyo", account: "0000000009", password: "Demo-Operator-9" })).token);
+  });
+});
+
+describe("language and session", () => {
+  test("the English switch translates the menus and keeps the page", async () => {
+    const page = await login("0000000005", "Demo-Staff-5");
+    await page.getByRole("button", { name: "English" }).click();
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    await page.getByRole("link", { name: "Remote-access environment" }).click();
+    await page.getByLabel("Use", { exact: true }).waitFor();
+    await shot(page, "remote-access-en");
+    await page.getByRole("button", { name: "日本語" }).click();
+    await page.getByLabel("利用する", { exact: true }).waitFor();
+  });
+
+  test("an expired session says so and returns to the login", async () => {
+    const page = await login("0000000001", "Demo-Student-1");
+    const later = new Date(Date.now() + 31 * 60e3).toISOString();
+    await setClock(later);
+    try {
+      await page.getByRole("link", { name: "リモートアクセス環境 利用申請" }).click();
+      assert.match(await messageText(page), /セッションの有効期限が切れました/);
+      await page.getByRole("button", { name: "ログイン" }).waitFor();
+      await shot(page, "session-expired");
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("token")), null);
+    } finally {
+      await setClock(null);
+    }
+  });
+
+  test("logout forgets the token", async () => {
+    const page = await login("0000000004", "Demo-Faculty-4");
+    await page.getByRole("button", { name: "ログアウト" }).click();
+    assert.match(await messageText(page), /ログアウトしました/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("token")), null);
+  });
+
+  test("the UI is served with a strict CSP and security headers", async () => {
+    const r = await fetch(`${base}/`);
+    assert.match(r.headers.get("content-security-policy"), /default-src 'none'; script-src 'self'/);
+    assert.equal(r.headers.get("x-frame-options"), "DENY");
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+  });
+});

@@ -1,0 +1,499 @@
+// The ECCS account service UI: the manual's three entry points (user menu, application menu,
+// workshop password) as one page. Every action follows the manual's flow: edit → 保存/申請 →
+// a confirmation dialog (OK) → a completion message. The token lives in sessionStorage only and
+// goes out as a bearer header; nothing is written with innerHTML.
+
+import { TEXT } from "./i18n.js";
+
+const state = {
+  lang: sessionStorage.getItem("lang") === "en" ? "en" : "ja",
+  token: sessionStorage.getItem("token"),
+  expiresAt: sessionStorage.getItem("expires_at"),
+  me: null,
+  expiryTimer: null,
+  // A message to show once the next page is drawn (after a redirect to the login).
+  flash: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function t(key, ...args) {
+  const value = key.split(".").reduce((o, k) => (o == null ? o : o[k]), TEXT[state.lang]);
+  return typeof value === "function" ? value(...args) : value ?? key;
+}
+
+/** Builds an element: el("p", { class: "hint" }, "text", child). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v === true) node.setAttribute(k, "");
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c != null && c !== false) node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+/** The server's "日本語 / English" message, in the chosen language. */
+function localized(message) {
+  const [ja, en] = String(message ?? "").split(" / ");
+  return state.lang === "en" && en ? en : ja;
+}
+
+/** An instant of the API (RFC 3339) as a JST time: "15:00", or "11/23 00:05" on another day. */
+function jst(instant, withDate = false) {
+  const d = new Date(instant);
+  const opts = { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hour12: false };
+  const today = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", dateStyle: "short" }).format(new Date());
+  const day = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", dateStyle: "short" }).format(d);
+  if (withDate || day !== today) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
+  return new Intl.DateTimeFormat(state.lang === "en" ? "en-GB" : "ja-JP", opts).format(d);
+}
+
+// ------------------------------------------------------------------ messages and dialogs
+
+// Any form sent clears the previous answer first.
+document.addEventListener("submit", () => clearMessage(), true);
+
+function message(kind, text, items = []) {
+  const box = $("messages");
+  box.className = `messages ${kind}`;
+  box.replaceChildren(el("p", {}, text));
+  if (items.length) box.append(el("ul", {}, items.map((i) => el("li", {}, i))));
+  box.focus();
+}
+
+function clearMessage() {
+  $("messages").className = "messages";
+  $("messages").replaceChildren();
+}
+
+/** The manual's confirmation step: resolves true on OK. */
+function confirmStep(text) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("confirm-ok").focus();
+  });
+}
+
+/** An API error as a message, with the details a person needs to fix it. */
+function showError(error) {
+  const code = error?.code;
+  const details = error?.details ?? {};
+  let items = [];
+  if (code === "password_policy") items = (details.violations ?? []).map((v) => t(`violations.${v}`));
+  if (code === "invalid_address") items = (details.reasons ?? []).map((r) => t(`address_reasons.${r}`));
+  if (code === "change_too_soon" && details.next_change_allowed_at) items = [t("cma_next", jst(details.next_change_allowed_at, true))];
+  if (code === "too_many_attempts") items = [t("retry_in", Math.max(1, Math.ceil((details.retry_after ?? 60) / 60)))];
+  const intro = code === "password_policy" ? `${localized(error.message)} ${t("violations_intro")}` : localized(error?.message);
+  message("error", intro, items);
+}
+
+// ------------------------------------------------------------------ the API
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    message("error", t("network_error"));
+    throw new Error("network");
+  }
+  const json = await response.json().catch(() => ({}));
+  if (response.status === 401 && path !== "/api/session") {
+    endSession(t("session_expired"));
+    throw new Error("session");
+  }
+  return { status: response.status, ok: response.ok, body: json };
+}
+
+/** Runs an action: on an error answer, shows it and returns null. */
+async function act(method, path, body) {
+  const r = await api(method, path, body);
+  if (!r.ok) {
+    showError(r.body.error);
+    return null;
+  }
+  return r.body;
+}
+
+// ------------------------------------------------------------------ session
+
+function startSession(token, expiresAt) {
+  state.token = token;
+  state.expiresAt = expiresAt;
+  sessionStorage.setItem("token", token);
+  sessionStorage.setItem("expires_at", expiresAt);
+  armExpiry();
+}
+
+function armExpiry() {
+  clearTimeout(state.expiryTimer);
+  if (!state.expiresAt) return;
+  const left = new Date(state.expiresAt).getTime() - Date.now();
+  state.expiryTimer = setTimeout(() => endSession(t("session_expired")), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+}
+
+function endSession(text) {
+  clearTimeout(state.expiryTimer);
+  state.token = null;
+  state.me = null;
+  sessionStorage.removeItem("token");
+  sessionStorage.removeItem("expires_at");
+  state.flash = { kind: text === t("logged_out") ? "ok" : "error", text };
+  if (location.hash === "#/login") render();
+  else location.hash = "#/login";
+}
+
+async function loadMe() {
+  const r = await api("GET", "/api/me");
+  state.me = r.ok ? r.body : null;
+  return state.me;
+}
+
+// ------------------------------------------------------------------ frame: header and menus
+
+const MENU = [
+  { group: "user_menu", items: [["remote_access", "remote-access"], ["cloud_mail_address", "cloud-mail"], ["cloud_mail_password", "cloud-mail-password"]] },
+  { group: "application_menu", items: [["eccs_usage", "apply-usage"], ["eccs_suspension", "apply-suspension"], ["eccs_proxy", "apply-proxy"]] },
+];
+
+function renderFrame(route) {
+  document.documentElement.lang = state.lang;
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("lang").textContent = t("switch_language");
+  $("lang").lang = state.lang === "ja" ? "en" : "ja";
+  const me = state.me;
+  $("logout").hidden = !me;
+  $("nav").hidden = !me;
+  $("who").textContent = me ? (me.profile.realm === "workshop" ? me.profile.account : `${me.profile.account} ${state.lang === "en" ? me.profile.name.en : me.profile.name.ja}`) : "";
+  if (!me) return;
+  const link = (key, to, item) => {
+    if (item && !item.available) {
+      return el("li", {}, el("span", { class: "unavailable", "aria-disabled": "true" }, t(key), el("span", { class: "reason" }, `${t("unavailable")}: ${t(`reasons.${item.reason}`)}`)));
+    }
+    return el("li", {}, el("a", { href: `#/${to}`, "aria-current": route === to ? "page" : false }, t(key)));
+  };
+  const body = [];
+  if (me.profile.realm === "workshop") {
+    body.push(el("h3", {}, t("workshop_password")), el("ul", {}, link("workshop_password", "workshop")));
+  } else {
+    body.push(el("ul", {}, link("top_title", "menu")));
+    for (const { group, items } of MENU) {
+      body.push(el("h3", {}, t(group)), el("ul", {}, items.map(([key, to]) => link(key, to, me.menus[key]))));
+    }
+    body.push(el("ul", {}, link("history", "history")));
+    if (me.profile.operator) body.push(el("h3", {}, t("operator_menu")), el("ul", {}, link("settings", "settings")));
+  }
+  $("nav-body").replaceChildren(...body);
+}
+
+// ------------------------------------------------------------------ views
+
+const views = {
+  login: viewLogin,
+  menu: viewTop,
+  "remote-access": viewRemoteAccess,
+  "cloud-mail": viewCloudMail,
+  "cloud-mail-password": viewCloudMailPassword,
+  "apply-usage": viewUsage,
+  "apply-suspension": viewSuspension,
+  "apply-proxy": viewProxy,
+  history: viewHistory,
+  settings: viewSettings,
+  workshop: viewWorkshop,
+};
+
+function field(id, label, input, hint) {
+  return [el("label", { for: id }, label), input, hint ? el("p", { class: "hint", id: `${id}-hint` }, hint) : null];
+}
+
+function viewLogin() {
+  const form = el("form", { class: "panel", "aria-labelledby": "login-title" },
+    el("h2", { id: "login-title" }, t("login_title")),
+    el("p", {}, t("login_intro")),
+    el("fieldset", {},
+      el("legend", {}, t("realm")),
+      el("label", { class: "choice" }, el("input", { type: "radio", name: "realm", value: "utokyo", checked: location.hash !== "#/login/workshop" }), t("realm_utokyo")),
+      el("label", { class: "choice" }, el("input", { type: "radio", name: "realm", value: "workshop", checked: location.hash === "#/login/workshop" }), t("realm_workshop"))),
+    field("account", t("account"), el("input", { id: "account", name: "account", type: "text", autocomplete: "username", required: true, autocapitalize: "off", spellcheck: "false" })),
+    field("password", t("password"), el("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("login"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const r = await api("POST", "/api/session", { realm: data.get("realm"), account: data.get("account").trim(), password: data.get("password") });
+    if (!r.ok) return showError(r.body.error);
+    clearMessage();
+    startSession(r.body.token, r.body.expires_at);
+    await loadMe();
+    location.hash = r.body.account.realm === "workshop" ? "#/workshop" : "#/menu";
+  });
+  return form;
+}
+
+function viewTop() {
+  const { profile, right } = state.me;
+  const facts = el("dl", { class: "facts" },
+    el("dt", {}, t("account")), el("dd", {}, profile.account),
+    el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? profile.department.en : profile.department.ja),
+    el("dt", {}, t("kind_label")), el("dd", {}, t(`kind.${profile.kind}`)));
+  const rightText = right.valid
+    ? [t("right_valid", right.valid_until), right.stop_on ? ` — ${t("right_stop", right.stop_on)}` : ""].join("")
+    : t("right_none");
+  return el("section", { "aria-labelledby": "top-title" },
+    el("h2", { id: "top-title" }, t("welcome", state.lang === "en" ? profile.name.en : profile.name.ja)),
+    el("p", {}, t("top_intro")), facts, el("p", {}, rightText));
+}
+
+async function viewRemoteAccess() {
+  const r = await api("GET", "/api/remote-access");
+  if (!r.ok) return showError(r.body.error), el("div");
+  const s = r.body;
+  const form = el("form", { class: "panel", "aria-labelledby": "ra-title" },
+    el("h2", { id: "ra-title" }, t("remote_access")),
+    el("p", {}, t("ra_intro")),
+    el("p", { class: "hint" }, t("ra_usage", s.in_use, s.capacity)),
+    el("fieldset", {}, el("legend", {}, t("remote_access")),
+      el("label", { class: "choice" }, el("input", { type: "radio", name: "enabled", value: "true", checked: s.enabled }), t("ra_use")),
+      el("label", { class: "choice" }, el("input", { type: "radio", name: "enabled", value: "false", checked: !s.enabled }), t("ra_not_use"))),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const enabled = new FormData(form).get("enabled") === "true";
+    if (!(await confirmStep(t("ra_confirm")))) return;
+    const done = await act("PUT", "/api/remote-access", { enabled });
+    if (done) {
+      await loadMe();
+      await render();
+      message("ok", done.enabled ? t("ra_done_on") : t("ra_done_off"));
+    }
+  });
+  return form;
+}
+
+function pendingLine(p, text) {
+  const lines = [el("p", { class: "pending" }, text)];
+  if (p.state === "retrying") lines.push(el("p", { class: "hint" }, t("retrying", p.last_error, p.attempts)));
+  return lines;
+}
+
+async function viewCloudMail() {
+  const r = await api("GET", "/api/cloud-mail/address");
+  if (!r.ok) return showError(r.body.error), el("div");
+  const s = r.body;
+  const domain = s.address.split("@")[1];
+  const info = el("section", { class: "panel" },
+    el("h3", {}, t("cma_current")), el("p", { id: "current-address" }, s.address),
+    s.pending ? pendingLine(s.pending, t("cma_pending", s.pending.address, jst(s.pending.effective_at))) : null,
+    s.next_change_allowed_at ? el("p", { class: "hint" }, t("cma_next", jst(s.next_change_allowed_at, true))) : null);
+  const input = el("input", { id: "address", name: "address", type: "text", required: true, autocomplete: "off", autocapitalize: "off", spellcheck: "false", "aria-describedby": "address-hint", value: s.address.split("@")[0] });
+  const form = el("form", { class: "panel" },
+    el("label", { for: "address" }, t("cma_new")),
+    el("div", { class: "address-input" }, input, el("span", {}, `@${domain}`)),
+    el("p", { class: "hint", id: "address-hint" }, t("cma_hint")),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const address = input.value.trim();
+    if (!(await confirmStep(t("cma_confirm", `${address}@${domain}`)))) return;
+    const done = await act("PUT", "/api/cloud-mail/address", { address });
+    if (done) {
+      await render();
+      message("ok", t("cma_done", jst(done.pending.effective_at)));
+    }
+  });
+  return el("div", {}, el("h2", {}, t("cloud_mail_address")), info, form);
+}
+
+function passwordForm(id, onSubmit) {
+  const first = el("input", { id: `${id}-new`, type: "password", autocomplete: "new-password", required: true, "aria-describedby": `${id}-hint` });
+  const again = el("input", { id: `${id}-again`, type: "password", autocomplete: "new-password", required: true });
+  const form = el("form", { class: "panel" },
+    field(`${id}-new`, t("cmp_new"), first),
+    el("p", { class: "hint", id: `${id}-hint` }, t("cmp_hint")),
+    field(`${id}-again`, t("cmp_again"), again),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (first.value !== again.value) return message("error", t("cmp_mismatch"));
+    await onSubmit(first.value, () => form.reset());
+  });
+  return form;
+}
+
+async function viewCloudMailPassword() {
+  const r = await api("GET", "/api/cloud-mail/address");
+  if (!r.ok) return showError(r.body.error), el("div");
+  const pending = r.body.pending_password;
+  const form = passwordForm("cmp", async (password, reset) => {
+    if (!(await confirmStep(t("cmp_confirm")))) return;
+    const done = await act("PUT", "/api/cloud-mail/password", { password });
+    if (done) {
+      reset();
+      await render();
+      message("ok", t("cmp_done", jst(done.effective_at)));
+    }
+  });
+  return el("div", {}, el("h2", {}, t("cloud_mail_password")),
+    pending ? el("section", { class: "panel" }, pendingLine(pending, t("cmp_pending", jst(pending.effective_at)))) : null, form);
+}
+
+function applicationForm(title, intro, fields, confirmText, body, doneText) {
+  const form = el("form", { class: "panel" }, el("h2", {}, title), el("p", {}, intro), fields,
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("apply"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!(await confirmStep(confirmText()))) return;
+    const done = await act("POST", "/api/applications", body());
+    if (done) {
+      await loadMe();
+      await render();
+      message("ok", doneText(done));
+    }
+  });
+  return form;
+}
+
+function viewUsage() {
+  return applicationForm(t("eccs_usage"), t("use_intro"), el("p", {}, el("strong", {}, t("use_template"))),
+    () => t("use_confirm"), () => ({ type: "eccs_usage" }), () => t("use_done"));
+}
+
+function viewSuspension() {
+  const until = state.me.right.valid_until ?? "";
+  const input = el("input", { id: "stop-date", type: "date", required: true, max: until, "aria-describedby": "stop-date-hint" });
+  return applicationForm(t("eccs_suspension"), t("sus_intro"),
+    field("stop-date", t("sus_date"), input, t("sus_hint", until)),
+    () => t("sus_confirm", input.value), () => ({ type: "eccs_suspension", stop_date: input.value }),
+    (done) => t("sus_done", done.effective_on));
+}
+
+function viewProxy() {
+  const input = el("input", { id: "target", type: "text", required: true, inputmode: "numeric", autocomplete: "off" });
+  const found = el("div", { id: "target-found" });
+  let target = null;
+  const search = el("form", { class: "panel" }, el("h2", {}, t("eccs_proxy")), el("p", {}, t("proxy_intro")),
+    field("target", t("proxy_target"), input), el("div", { class: "actions" }, el("button", { type: "submit" }, t("search"))));
+  search.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    target = null;
+    found.replaceChildren();
+    const r = await act("GET", `/api/proxy-targets/${encodeURIComponent(input.value.trim())}`);
+    if (!r) return;
+    clearMessage();
+    target = r;
+    const name = state.lang === "en" ? r.name.en : r.name.ja;
+    const apply = el("form", { class: "panel", "aria-labelledby": "found-title" },
+      el("h3", { id: "found-title" }, t("proxy_found")),
+      el("dl", { class: "facts" },
+        el("dt", {}, t("account")), el("dd", {}, r.account),
+        el("dt", {}, t("name")), el("dd", {}, name),
+        el("dt", {}, t("kind_label")), el("dd", {}, t(`kind.${r.kind}`)),
+        el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? r.department.en : r.department.ja)),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("apply"))));
+    apply.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!target || !(await confirmStep(t("proxy_confirm", name)))) return;
+      const done = await act("POST", "/api/applications", { type: "eccs_proxy", target: target.account });
+      if (done) {
+        found.replaceChildren();
+        message("ok", t("proxy_done"));
+      }
+    });
+    found.replaceChildren(apply);
+    apply.querySelector("button").focus();
+  });
+  return el("div", {}, search, found);
+}
+
+async function viewHistory() {
+  const r = await api("GET", "/api/applications");
+  if (!r.ok) return showError(r.body.error), el("div");
+  const rows = r.body.items.map((a) => el("tr", {},
+    el("td", {}, t(`type.${a.type}`)), el("td", {}, a.applicant), el("td", {}, a.target),
+    el("td", {}, t(`status.${a.status}`)), el("td", {}, a.effective_on), el("td", {}, jst(a.created_at, true))));
+  return el("section", {}, el("h2", {}, t("history")), rows.length === 0 ? el("p", {}, t("history_empty")) :
+    el("table", {}, el("thead", {}, el("tr", {}, ["h_type", "h_applicant", "h_target", "h_status", "h_effective", "h_created"].map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows)));
+}
+
+async function viewSettings() {
+  const r = await api("GET", "/api/admin/settings");
+  if (!r.ok) return showError(r.body.error), el("div");
+  const input = el("input", { id: "capacity", type: "number", min: "0", max: "1000000", required: true, value: String(r.body.remote_access_capacity) });
+  const form = el("form", { class: "panel" }, el("h2", {}, t("settings")), el("p", {}, t("settings_intro")),
+    el("p", { class: "hint" }, t("in_use", r.body.remote_access_in_use)), field("capacity", t("capacity"), input),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const n = Number(input.value);
+    if (!(await confirmStep(t("settings_confirm", n)))) return;
+    if (await act("PUT", "/api/admin/settings", { remote_access_capacity: n })) message("ok", t("settings_done"));
+  });
+  return form;
+}
+
+function viewWorkshop() {
+  const form = passwordForm("ws", async (password, reset) => {
+    if (!(await confirmStep(t("ws_confirm")))) return;
+    if (await act("PUT", "/api/workshop/password", { password })) {
+      reset();
+      message("ok", t("ws_done"));
+    }
+  });
+  return el("div", {}, el("h2", {}, t("workshop_password")), el("p", {}, t("ws_intro")), form);
+}
+
+// ------------------------------------------------------------------ routing
+
+async function render() {
+  const drawn = location.hash;
+  let route = location.hash.replace(/^#\//, "").split("/")[0] || "menu";
+  if (state.token && !state.me) await loadMe().catch(() => null);
+  if (!state.me) route = "login";
+  else if (route === "login") route = state.me.profile.realm === "workshop" ? "workshop" : "menu";
+  if (state.me?.profile.realm === "workshop") route = "workshop";
+  const view = views[route] ?? viewTop;
+  renderFrame(route);
+  try {
+    const node = await view();
+    $("view").replaceChildren(node);
+  } catch (e) {
+    if (e.message !== "session" && e.message !== "network") throw e;
+  }
+  // A redirect while drawing means another render follows: the message waits for it.
+  if (state.flash && location.hash === drawn) {
+    const { kind, text } = state.flash;
+    state.flash = null;
+    message(kind, text);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "ja" ? "en" : "ja";
+    sessionStorage.setItem("lang", state.lang);
+    clearMessage();
+    render();
+  });
+  $("logout").addEventListener("click", () => endSession(t("logged_out")));
+  window.addEventListener("hashchange", () => {
+    clearMessage();
+    render().then(() => {
+      if (!$("messages").hasChildNodes()) $("main").focus();
+    });
+  });
+  armExpiry();
+  render();
+});
