@@ -90,7 +90,7 @@ fn only_login_health_discovery_and_the_ui_are_open_routes() {
         "GET /.well-known/openid-configuration",
         "GET /.well-known/jwks.json",
         "GET /",
-        "GET /{proxy+}",
+        "GET /{file}",
     ]
     .iter()
     .map(|s| (*s).to_owned())

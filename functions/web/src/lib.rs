@@ -1,6 +1,6 @@
-//! `GET /` and `GET /{proxy+}` — the browser UI (`web/`, embedded at build time) with a strict
-//! Content-Security-Policy and the other security headers. Any other path under `/api/` that no
-//! function serves answers the API's 404.
+//! `GET /` and `GET /{file}` — the browser UI (`web/`, one folder of files, embedded at build
+//! time) with a strict Content-Security-Policy and the other security headers. The route takes one
+//! path segment only, so it never answers for a path of the API.
 
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use lambda_http::http::{Method, StatusCode};

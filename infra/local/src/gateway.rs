@@ -95,12 +95,13 @@ async fn gateway(
             .map(|params| (route, *handler, params))
     });
     let Some((route, handler, params)) = matched else {
-        let mut allowed: Vec<&str> = local
-            .routes
-            .iter()
-            .filter(|(r, _)| match_path(&r.path, &path).is_some())
-            .map(|(r, _)| r.method.as_str())
-            .collect();
+        // The methods of the most specific routes that match: a greedy `{proxy+}` route (the UI)
+        // counts only where nothing more specific does.
+        let matching: Vec<&Route> =
+            local.routes.iter().map(|(r, _)| r).filter(|r| match_path(&r.path, &path).is_some()).collect();
+        let specific: Vec<&Route> = matching.iter().copied().filter(|r| !r.path.contains("+}")).collect();
+        let mut allowed: Vec<&str> =
+            if specific.is_empty() { matching } else { specific }.iter().map(|r| r.method.as_str()).collect();
         allowed.sort_unstable();
         allowed.dedup();
         return error(&if allowed.is_empty() {
