@@ -21,6 +21,18 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (unit + integration, real SDK against the embedded engine)"
 cargo test --workspace
 
+step "cargo test again on a second DynamoDB engine: moto_server (one request at a time)"
+moto_port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+.venv/bin/python scripts/moto_serial.py "$moto_port" >/dev/null 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/')" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+ECCS_TEST_DYNAMODB="http://127.0.0.1:$moto_port" cargo test -p eccs-tests --test integration
+kill "$moto_pid"; trap - EXIT
+
 step "template: cfn-lint"
 .venv/bin/cfn-lint infra/template.yaml
 

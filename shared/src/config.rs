@@ -58,6 +58,27 @@ impl Tables {
         Self::from_lookup(|var| std::env::var(var).ok())
     }
 
+    /// The local names with a prefix: several services (tests) sharing one DynamoDB endpoint.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self::from_lookup(|var| Self::ALL.iter().find(|(v, _)| *v == var).map(|(_, local)| format!("{prefix}{local}")))
+    }
+
+    /// The name in use for the table whose local name is `local`.
+    pub fn name_of(&self, local: &str) -> Option<&str> {
+        let names = [
+            &self.accounts,
+            &self.changes,
+            &self.addresses,
+            &self.applications,
+            &self.audit,
+            &self.settings,
+            &self.runs,
+            &self.login_attempts,
+            &self.directory,
+        ];
+        Self::ALL.iter().zip(names).find(|((_, l), _)| *l == local).map(|(_, n)| n.as_str())
+    }
+
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |i: usize| {
             let (var, local) = Self::ALL.get(i).copied().unwrap_or(("", ""));

@@ -36,6 +36,9 @@ pub mod session;
 pub mod store;
 pub mod time;
 
+#[cfg(test)]
+mod properties;
+
 pub use app::App;
 pub use ctx::Ctx;
 pub use error::ApiError;

@@ -109,7 +109,7 @@ async fn r_app_sus_2_the_stop_is_indexed_by_its_date_for_the_sweep() {
         .store
         .db
         .query()
-        .table_name("accounts")
+        .table_name(&env.app().store.tables.accounts)
         .index_name("sweep-due")
         .key_condition_expression("sweep_q = :q AND sweep_on = :d")
         .expression_attribute_values(":q", s("due"))
@@ -214,7 +214,7 @@ async fn r_app_proxy_1_a_holder_without_a_right_may_proxy_apply_for_themself() {
         .store
         .db
         .update_item()
-        .table_name("accounts")
+        .table_name(&env.app().store.tables.accounts)
         .key("pk", s("utokyo#0000000005"))
         .update_expression("REMOVE right_until, sweep_q, sweep_on")
         .send()

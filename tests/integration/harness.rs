@@ -46,15 +46,31 @@ impl Env {
         Self::with(Options { schedules: false, ..Self::options() }).await
     }
 
+    /// A fresh in-memory engine; or, with `ECCS_TEST_DYNAMODB=http://…` (the test command sets it
+    /// for its second run, on moto_server), that endpoint with tables of this test's own prefix.
     pub fn options() -> Options {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let storage = match std::env::var("ECCS_TEST_DYNAMODB") {
+            Ok(endpoint) if !endpoint.is_empty() => {
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Storage::External { endpoint, prefix: format!("t{}-{n}-", std::process::id()) }
+            }
+            _ => Storage::Memory,
+        };
         Options {
             addr: "127.0.0.1:0".into(),
-            storage: Storage::Memory,
+            storage,
             demo: true,
             key: Some(KeySource::Pem(test_key())),
             target: None,
             schedules: false,
         }
+    }
+
+    /// Always on the embedded engine, whatever `ECCS_TEST_DYNAMODB` says: for the fault tests,
+    /// which stop and restart it.
+    pub async fn start_embedded() -> Self {
+        Self::with(Options { storage: Storage::Memory, ..Self::options() }).await
     }
 
     /// With another provisioning target (R-SYNC-4 tests).
@@ -160,11 +176,21 @@ impl Env {
         &self,
         table: &str,
     ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        // By the table's local name, whatever prefix this test's tables have.
+        let table = self.app().store.tables.name_of(table).expect("a table of the template").to_owned();
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out =
-                self.app().store.db.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+            let out = self
+                .app()
+                .store
+                .db
+                .scan()
+                .table_name(&table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {

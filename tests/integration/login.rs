@@ -186,7 +186,7 @@ async fn r_login_2_a_revoked_accounts_old_token_stops_working_at_once() {
         .store
         .db
         .update_item()
-        .table_name("accounts")
+        .table_name(&env.app().store.tables.accounts)
         .key("pk", shared::store::s("utokyo#0000000006"))
         .update_expression("SET #s = :r")
         .expression_attribute_names("#s", "status")

@@ -22,8 +22,9 @@ fn bulk(i: u64) -> String {
     format!("{:010}", 1_000_000_000 + i)
 }
 
-/// Asks for `n` address changes of bulk accounts at the current clock.
+/// Asks for `n` address changes of bulk accounts at the current clock, eight at a time.
 async fn request_changes(env: &Env, n: u64) {
+    use futures::StreamExt;
     let requests = (0..n).map(|i| {
         let token = env.token(&bulk(i));
         async move {
@@ -31,7 +32,7 @@ async fn request_changes(env: &Env, n: u64) {
             assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
         }
     });
-    futures::future::join_all(requests).await;
+    futures::stream::iter(requests).buffer_unordered(8).collect::<Vec<()>>().await;
 }
 
 /// Waits for the in-process scheduler to have fired `function` `times` times.
@@ -129,14 +130,23 @@ async fn grow_to(env: &Env, total: u64) {
                     .build()
             })
             .collect();
-        env.app().store.db.batch_write_item().request_items("accounts", requests).send().await.unwrap();
+        env.app()
+            .store
+            .db
+            .batch_write_item()
+            .request_items(env.app().store.tables.accounts.clone(), requests)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_sync_2_with_10000_accounts_and_100_due_the_run_reads_at_most_110_items() {
     let env = Env::start().await;
-    grow_to(&env, 10_000).await;
+    // 10,000 on the embedded engine; 2,000 on the slower second engine (the count read is the
+    // same either way: it follows the due changes, not the accounts).
+    grow_to(&env, if env.runner.engine.is_embedded() { 10_000 } else { 2_000 }).await;
     env.set_clock("2026-11-22T10:20:00+09:00").await;
     request_changes(&env, 100).await;
     env.set_clock("2026-11-22T11:00:00+09:00").await;

@@ -22,15 +22,23 @@ pub enum Storage {
     Memory,
     /// A folder; the database is `eccs.db` inside it.
     Dir(PathBuf),
+    /// Another DynamoDB endpoint (DynamoDB Local, moto_server); nothing is started, and the
+    /// tables get `prefix` so that several services can share it.
+    External {
+        endpoint: String,
+        prefix: String,
+    },
 }
 
 /// A running engine. Dropping it leaves the server running until the runtime ends; [`Engine::stop`]
 /// stops it (the fault tests use that to take the database away mid-request).
 pub struct Engine {
     pub endpoint: String,
-    pub addr: SocketAddr,
-    db: Database,
-    shutdown: Option<oneshot::Sender<()>>,
+    /// Where the embedded engine listens (`None` for an external one).
+    pub addr: Option<SocketAddr>,
+    /// `None` for an external engine.
+    db: Option<Database>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Engine {
@@ -41,9 +49,17 @@ impl Engine {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 Database::new(&dir.join("eccs.db").to_string_lossy())
             }
+            Storage::External { endpoint, .. } => {
+                return Ok(Self { endpoint: endpoint.clone(), addr: None, db: None, shutdown: Default::default() });
+            }
         }
         .map_err(|e| format!("dynoxide: {e}"))?;
         Self::serve(db, "127.0.0.1:0").await
+    }
+
+    /// Whether this is the embedded engine (which can be stopped and restarted).
+    pub fn is_embedded(&self) -> bool {
+        self.db.is_some()
     }
 
     async fn serve(db: Database, addr: &str) -> Result<Self, String> {
@@ -57,12 +73,17 @@ impl Engine {
             })
             .await;
         });
-        Ok(Self { endpoint: format!("http://{addr}"), addr, db, shutdown: Some(tx) })
+        Ok(Self {
+            endpoint: format!("http://{addr}"),
+            addr: Some(addr),
+            db: Some(db),
+            shutdown: std::sync::Mutex::new(Some(tx)),
+        })
     }
 
     /// Stops serving (new connections are refused; the data stays).
-    pub fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+    pub fn stop(&self) {
+        if let Some(tx) = self.shutdown.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = tx.send(());
         }
     }
@@ -70,9 +91,12 @@ impl Engine {
     /// Serves the same data again on the same port.
     pub async fn restart(&mut self) -> Result<(), String> {
         self.stop();
-        let addr = self.addr.to_string();
+        let (Some(db), Some(addr)) = (self.db.clone(), self.addr) else {
+            return Err("an external engine is not ours to restart".into());
+        };
+        let addr = addr.to_string();
         for _ in 0..50 {
-            match Self::serve(self.db.clone(), &addr).await {
+            match Self::serve(db.clone(), &addr).await {
                 Ok(again) => {
                     *self = again;
                     return Ok(());
@@ -90,13 +114,29 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 /// Creates every table of the template that does not exist yet (with its indexes and TTL), under
-/// its local name. Returns the names created.
+/// the name the store uses for it. Returns the names created.
 pub async fn create_tables(store: &Store, template: &Template) -> Result<Vec<String>, String> {
-    let existing =
-        store.db.list_tables().send().await.map_err(|e| format!("list tables: {e}"))?.table_names.unwrap_or_default();
+    let mut existing = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .db
+            .list_tables()
+            .set_exclusive_start_table_name(start)
+            .send()
+            .await
+            .map_err(|e| format!("list tables: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        existing.extend(out.table_names.unwrap_or_default());
+        start = out.last_evaluated_table_name;
+        if start.is_none() {
+            break;
+        }
+    }
     let mut created = Vec::new();
     for table in &template.tables {
-        if existing.contains(&table.local_name) {
+        let name =
+            store.tables.name_of(&table.local_name).ok_or_else(|| format!("no table named {}", table.local_name))?;
+        if existing.iter().any(|e| e == name) {
             continue;
         }
         let attributes = table
@@ -125,19 +165,19 @@ pub async fn create_tables(store: &Store, template: &Template) -> Result<Vec<Str
         store
             .db
             .create_table()
-            .table_name(&table.local_name)
+            .table_name(name)
             .set_attribute_definitions(Some(attributes))
             .set_key_schema(Some(key_schema(&table.keys)?))
             .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
-            .map_err(|e| format!("create {}: {}", table.local_name, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| format!("create {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
         if let Some(attr) = &table.ttl_attribute {
             store
                 .db
                 .update_time_to_live()
-                .table_name(&table.local_name)
+                .table_name(name)
                 .time_to_live_specification(
                     TimeToLiveSpecification::builder()
                         .attribute_name(attr)

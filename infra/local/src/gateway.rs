@@ -345,7 +345,12 @@ async fn run_schedule(State(local): State<Arc<Local>>, UrlPath(schedule): UrlPat
     };
     match local.scheduler.run_now(&local.app, &schedule, extra).await {
         Some(Ok(summary)) => axum::Json(summary).into_response(),
-        Some(Err(e)) => error(&e),
+        Some(Err(e)) => {
+            if let ApiError::Internal(detail) = &e {
+                tracing::error!(schedule = %schedule, detail = %detail, "scheduled run failed");
+            }
+            error(&e)
+        }
         None => error(&ApiError::NotFound),
     }
 }

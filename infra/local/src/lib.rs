@@ -70,7 +70,7 @@ pub struct Runner {
 fn key_source(storage: &Storage) -> Result<KeySource, String> {
     Ok(match storage {
         Storage::Dir(dir) => KeySource::File(dir.join("jwt-private.pem")),
-        Storage::Memory => KeySource::Pem(shared::auth::Keys::generate_pem()?),
+        Storage::Memory | Storage::External { .. } => KeySource::Pem(shared::auth::Keys::generate_pem()?),
     })
 }
 
@@ -92,6 +92,9 @@ pub async fn prepare(
     };
     let mut config = Config::local(&engine.endpoint, issuer, key);
     config.schedules.endpoint = scheduler_endpoint;
+    if let Storage::External { prefix, .. } = storage {
+        config.tables = shared::config::Tables::with_prefix(prefix);
+    }
     let app = App::local(config, Clock::settable())?;
     engine::create_tables(&app.store, &template).await?;
     let loaded = if demo { Some(demo::load(&app).await?) } else { None };

@@ -27,8 +27,12 @@ enum Command {
         #[arg(long, conflicts_with = "memory")]
         data: Option<PathBuf>,
         /// Keep the data in memory only.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dynamodb")]
         memory: bool,
+        /// Use this DynamoDB-compatible endpoint (DynamoDB Local, moto_server) instead of the
+        /// embedded engine; tables are created there if missing.
+        #[arg(long, conflicts_with = "data")]
+        dynamodb: Option<String>,
         /// Load the demo accounts (existing ones are kept).
         #[arg(long)]
         demo: bool,
@@ -53,7 +57,7 @@ enum Command {
 async fn main() -> ExitCode {
     shared::lambda::init_tracing();
     let result = match Cli::parse().command {
-        Command::Serve { addr, data, memory, demo } => serve(addr, data, memory, demo).await,
+        Command::Serve { addr, data, memory, dynamodb, demo } => serve(addr, data, memory, dynamodb, demo).await,
         Command::Invoke { function, event, data, demo } => invoke(&function, &event, data, demo).await,
     };
     match result {
@@ -65,17 +69,28 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(addr: String, data: Option<PathBuf>, memory: bool, demo: bool) -> Result<(), String> {
-    let storage = if memory { Storage::Memory } else { Storage::Dir(data.unwrap_or_else(default_data_dir)) };
+async fn serve(
+    addr: String,
+    data: Option<PathBuf>,
+    memory: bool,
+    dynamodb: Option<String>,
+    demo: bool,
+) -> Result<(), String> {
+    let storage = match (memory, dynamodb) {
+        (_, Some(endpoint)) => Storage::External { endpoint, prefix: String::new() },
+        (true, None) => Storage::Memory,
+        (false, None) => Storage::Dir(data.unwrap_or_else(default_data_dir)),
+    };
     let where_ = match &storage {
         Storage::Memory => "in memory".to_owned(),
         Storage::Dir(d) => format!("under {}", d.display()),
+        Storage::External { endpoint, .. } => format!("in the DynamoDB at {endpoint}"),
     };
     let runner = Runner::start(Options { addr, storage, demo, ..Options::default() }).await?;
     println!("ECCS account service (local) — {}", runner.url);
     println!("  UI      {}/", runner.url);
     println!("  health  {}/api/health", runner.url);
-    println!("  data    {where_} (DynamoDB engine at {})", runner.engine.endpoint);
+    println!("  data    {where_} (DynamoDB endpoint {})", runner.engine.endpoint);
     println!("  clock   POST {}/_local/clock {{\"now\": \"2026-11-22T10:20:00+09:00\"}} (null: real time)", runner.url);
     println!("  runs    POST {0}/_local/run/sync-hourly, {0}/_local/run/sweep-daily", runner.url);
     if let Some(loaded) = &runner.demo {

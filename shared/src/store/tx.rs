@@ -184,7 +184,7 @@ pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), 
                 let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
                 let failed = reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
                 if failed || !conflict {
-                    return Err(TxError::Refused(Refusal {
+                    let mut refusal = Refusal {
                         reasons: reasons
                             .iter()
                             .map(|r| Reason {
@@ -192,7 +192,9 @@ pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), 
                                 item: r.item().cloned(),
                             })
                             .collect(),
-                    }));
+                    };
+                    fill_missing_items(store, &items, &mut refusal).await?;
+                    return Err(TxError::Refused(refusal));
                 }
                 if attempt < ATTEMPTS {
                     tokio::time::sleep(jitter(attempt)).await;
@@ -210,25 +212,30 @@ pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), 
     Err(TxError::Failed(ApiError::ServiceUnavailable { retry_after: 1 }))
 }
 
+/// The table and key an operation of a transaction works on. Every table is keyed by `pk` (and
+/// `sk`), except `addresses` by `address`.
+fn operation_key(item: &TransactWriteItem) -> Option<(String, Item)> {
+    let pick = |all: &Item| -> Item {
+        let names: &[&str] = if all.contains_key("pk") { &["pk", "sk"] } else { &["address"] };
+        names.iter().filter_map(|n| all.get(*n).map(|v| ((*n).to_owned(), v.clone()))).collect()
+    };
+    if let Some(p) = &item.put {
+        Some((p.table_name.clone(), pick(&p.item)))
+    } else if let Some(u) = &item.update {
+        Some((u.table_name.clone(), u.key.clone()))
+    } else if let Some(c) = &item.condition_check {
+        Some((c.table_name.clone(), c.key.clone()))
+    } else {
+        item.delete.as_ref().map(|d| (d.table_name.clone(), d.key.clone()))
+    }
+}
+
 /// DynamoDB refuses a transaction that touches one item twice; some emulators accept it. Refuse
 /// it here too, so that such a transaction fails the tests instead of production.
 fn refuse_repeated_items(items: &[TransactWriteItem]) -> Result<(), ApiError> {
     let mut seen = std::collections::HashSet::new();
-    for item in items {
-        let (table, key) = if let Some(p) = &item.put {
-            // Every table is keyed by `pk` (and `sk`), except `addresses` by `address`.
-            let names: &[&str] = if p.item.contains_key("pk") { &["pk", "sk"] } else { &["address"] };
-            let key: Vec<_> = names.iter().map(|n| p.item.get(*n)).collect();
-            (&p.table_name, format!("{key:?}"))
-        } else if let Some(u) = &item.update {
-            (&u.table_name, format!("{:?}", sorted(&u.key)))
-        } else if let Some(c) = &item.condition_check {
-            (&c.table_name, format!("{:?}", sorted(&c.key)))
-        } else if let Some(d) = &item.delete {
-            (&d.table_name, format!("{:?}", sorted(&d.key)))
-        } else {
-            continue;
-        };
+    for (table, key) in items.iter().filter_map(operation_key) {
+        let key = format!("{:?}", key.iter().collect::<std::collections::BTreeMap<_, _>>());
         if !seen.insert((table.clone(), key.clone())) {
             return Err(ApiError::Internal(format!("a transaction touches {table} {key} twice")));
         }
@@ -236,8 +243,27 @@ fn refuse_repeated_items(items: &[TransactWriteItem]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn sorted(key: &Item) -> std::collections::BTreeMap<&String, &AttributeValue> {
-    key.iter().collect()
+/// DynamoDB returns the item of a failed condition (`ALL_OLD`); an engine that does not gets it
+/// read here, so that every caller can explain the refusal the same way.
+async fn fill_missing_items(store: &Store, items: &[TransactWriteItem], refusal: &mut Refusal) -> Result<(), ApiError> {
+    for (reason, op) in refusal.reasons.iter_mut().zip(items) {
+        if !reason.failed || reason.item.is_some() {
+            continue;
+        }
+        if let Some((table, key)) = operation_key(op) {
+            let out = store
+                .db
+                .get_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(super::sdk_error)?;
+            reason.item = out.item;
+        }
+    }
+    Ok(())
 }
 
 fn jitter(attempt: u32) -> Duration {
