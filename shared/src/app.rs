@@ -59,7 +59,7 @@ impl App {
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
     pub fn local(config: Config, clock: Clock) -> Result<Self, String> {
         let endpoint = config.dynamodb_endpoint.clone().ok_or("a local App needs an endpoint")?;
-        let conf = aws_sdk_dynamodb::Config::builder()
+        let mut conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "eccs-local"))
@@ -70,9 +70,11 @@ impl App {
                     .connect_timeout(Duration::from_secs(1))
                     .operation_timeout(Duration::from_secs(10))
                     .build(),
-            )
-            .build();
-        let db = aws_sdk_dynamodb::Client::from_conf(conf);
+            );
+        if let Some(counter) = &config.call_counter {
+            conf = conf.interceptor(counter.clone());
+        }
+        let db = aws_sdk_dynamodb::Client::from_conf(conf.build());
         let keys = load_keys(&config.key_source)?;
         Ok(Self::assemble(config, db, keys, clock))
     }

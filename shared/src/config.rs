@@ -136,6 +136,8 @@ pub struct Config {
     pub mail_domain: String,
     pub item_budget: usize,
     pub schedules: Schedules,
+    /// Counts every DynamoDB call (local runner, benchmark and tests only).
+    pub call_counter: Option<crate::store::calls::CallCounter>,
 }
 
 impl Config {
@@ -167,6 +169,7 @@ impl Config {
                     .map(|v| v.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
                     .unwrap_or_else(|| Schedules::default().names),
             },
+            call_counter: None,
         })
     }
 
@@ -180,6 +183,7 @@ impl Config {
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
             item_budget: DEFAULT_ITEM_BUDGET,
             schedules: Schedules::default(),
+            call_counter: None,
         }
     }
 }

@@ -85,6 +85,24 @@ pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiEr
     }
 }
 
+/// A UTokyo caller and other items read with it in one call (`(table, key)`, in order).
+pub async fn utokyo_caller_with(
+    app: &App,
+    ctx: &Ctx,
+    req: &Request,
+    extra: &[(&str, crate::store::Item)],
+) -> Result<(Account, Vec<Option<crate::store::Item>>), ApiError> {
+    let claims = claims(app, ctx, req)?;
+    let (holder, items) = app.store.holder_with(claims.realm, &claims.sub, extra).await?;
+    match holder {
+        Some(h) if h.is_usable(ctx.today()) => match h {
+            Holder::Utokyo(a) => Ok((*a, items)),
+            Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
+        },
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
 /// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` (after the account is read, so
 /// that a revoked or expired account gets its 401 everywhere).
 pub async fn utokyo_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {

@@ -11,6 +11,7 @@ mod applications;
 mod authz;
 mod cloud_mail;
 mod contract;
+mod costs;
 mod events;
 mod faults;
 mod input;

@@ -4,8 +4,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::store::settings::MAX_CAPACITY;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::store::settings::{MAX_CAPACITY, RemoteAccessCount, settings_key};
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -24,11 +24,12 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            let operator = utokyo_caller(app, ctx, req).await?;
+            let settings = [(app.store.tables.settings.as_str(), settings_key())];
+            let (operator, items) = utokyo_caller_with(app, ctx, req, &settings).await?;
             if !operator.is_operator() {
                 return Err(ApiError::OperatorRequired);
             }
-            Ok(Reply::ok(app.store.remote_access_count().await?.json()))
+            Ok(Reply::ok(RemoteAccessCount::from_item(items.first().and_then(Option::as_ref)).json()))
         }
         Method::PUT => {
             let body: Settings = json_body(req)?;

@@ -33,8 +33,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         Method::GET => {
             no_body(req)?;
-            let account = utokyo_caller(app, ctx, req).await?;
-            let items = app.store.applications_of(&account.id, 100).await?;
+            // The caller and the applications at once (of the token's subject; shown only once
+            // the account checks out).
+            let subject = shared::http::claims(app, ctx, req)?.sub;
+            let (_account, items) =
+                tokio::try_join!(utokyo_caller(app, ctx, req), app.store.applications_of(&subject, 100))?;
             Ok(Reply::ok(json!({ "items": items.iter().map(|a| a.view(ctx.today())).collect::<Vec<_>>() })))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::POST]),

@@ -26,9 +26,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            let account = utokyo_caller(app, ctx, req).await?;
+            // The caller and their changes at once (the changes of the token's subject; they are
+            // shown only once the account checks out).
+            let subject = shared::http::claims(app, ctx, req)?.sub;
+            let (account, changes) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
-            let changes = app.store.changes_of(&account.id).await?;
             let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.state == ChangeState::Pending);
             let next = mail::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
             Ok(Reply::ok(json!({

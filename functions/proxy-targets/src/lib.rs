@@ -4,8 +4,10 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use shared::account::{Holder, Realm};
 use shared::application::{check_proxy_target, target_view};
-use shared::http::{Reply, method_not_allowed, no_body, path_param, respond, utokyo_caller};
+use shared::http::{Reply, method_not_allowed, no_body, path_param, respond, utokyo_caller_with};
+use shared::store::{Item, accounts};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -19,10 +21,19 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         return method_not_allowed(req, &[Method::GET]);
     }
     no_body(req)?;
-    let holder = utokyo_caller(app, ctx, req).await?;
-    holder.check_proxy_permission()?;
     let wanted = path_param(req, "account").unwrap_or_default();
-    let target = app.store.account(&wanted).await?;
+    // The holder and the target, in one read (a malformed id is not looked up).
+    let extra: Vec<(&str, Item)> = if Realm::Utokyo.is_valid_id(&wanted) {
+        vec![(app.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, &wanted))]
+    } else {
+        vec![]
+    };
+    let (holder, items) = utokyo_caller_with(app, ctx, req, &extra).await?;
+    holder.check_proxy_permission()?;
+    let target = match items.into_iter().next().flatten().map(accounts::holder_from_item).transpose()? {
+        Some(Holder::Utokyo(a)) => Some(*a),
+        _ => None,
+    };
     check_proxy_target(&holder, target.as_ref(), ctx.today())?;
     let target = target.ok_or(ApiError::TargetNotFoundOrNotEligible)?;
     Ok(Reply::ok(target_view(&target)))

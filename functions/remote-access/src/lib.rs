@@ -5,8 +5,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::remote_access;
+use shared::store::settings::{RemoteAccessCount, settings_key};
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -25,7 +26,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            let (account, count) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.remote_access_count())?;
+            // The caller and the counter, in one read.
+            let settings = [(app.store.tables.settings.as_str(), settings_key())];
+            let (account, items) = utokyo_caller_with(app, ctx, req, &settings).await?;
+            let count = RemoteAccessCount::from_item(items.first().and_then(Option::as_ref));
             Ok(Reply::ok(
                 json!({ "enabled": account.remote_access, "capacity": count.capacity, "in_use": count.in_use }),
             ))

@@ -43,6 +43,8 @@ pub struct Options {
     pub target: Option<MakeTarget>,
     /// Whether to fire the schedules by the clock.
     pub schedules: bool,
+    /// Counts the DynamoDB calls (benchmark, tests).
+    pub call_counter: Option<shared::store::calls::CallCounter>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             key: None,
             target: None,
             schedules: true,
+            call_counter: None,
         }
     }
 }
@@ -84,6 +87,18 @@ pub async fn prepare(
     demo: bool,
     scheduler_endpoint: Option<String>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
+    prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None).await
+}
+
+/// [`prepare`], with every DynamoDB call counted by `counter`.
+pub async fn prepare_counted(
+    storage: &Storage,
+    issuer: &str,
+    key: Option<KeySource>,
+    demo: bool,
+    scheduler_endpoint: Option<String>,
+    counter: Option<shared::store::calls::CallCounter>,
+) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
     let template = Template::embedded()?;
     let engine = Engine::start(storage).await?;
     let key = match key {
@@ -92,6 +107,7 @@ pub async fn prepare(
     };
     let mut config = Config::local(&engine.endpoint, issuer, key);
     config.schedules.endpoint = scheduler_endpoint;
+    config.call_counter = counter;
     if let Storage::External { prefix, .. } = storage {
         config.tables = shared::config::Tables::with_prefix(prefix);
     }
@@ -108,7 +124,8 @@ impl Runner {
             tokio::net::TcpListener::bind(&options.addr).await.map_err(|e| format!("bind {}: {e}", options.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let url = format!("http://{addr}");
-        let (engine, app, loaded) = prepare(&options.storage, &url, options.key, options.demo, None).await?;
+        let (engine, app, loaded) =
+            prepare_counted(&options.storage, &url, options.key, options.demo, None, options.call_counter).await?;
         let app = match options.target {
             Some(make) => {
                 let app = Arc::try_unwrap(app).map_err(|_| "app is shared")?;

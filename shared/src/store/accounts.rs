@@ -78,6 +78,63 @@ impl Store {
         out.item.map(holder_from_item).transpose()
     }
 
+    /// An account of either realm and other items, in one strongly consistent BatchGetItem:
+    /// `extra` as `(table, key)`, answered in the same order.
+    pub async fn holder_with(
+        &self,
+        realm: Realm,
+        id: &str,
+        extra: &[(&str, Item)],
+    ) -> Result<(Option<Holder>, Vec<Option<Item>>), ApiError> {
+        if !realm.is_valid_id(id) {
+            return Ok((None, vec![None; extra.len()]));
+        }
+        let mut keys: Vec<(&str, Item)> = vec![(self.tables.accounts.as_str(), key(realm, id))];
+        keys.extend(extra.iter().cloned());
+        let mut found = self.batch_get(&keys).await?.into_iter();
+        let holder = found.next().flatten().map(holder_from_item).transpose()?;
+        Ok((holder, found.collect()))
+    }
+
+    /// Items by `(table, key)`, in one BatchGetItem (strongly consistent; unprocessed keys are
+    /// asked again), answered in the same order.
+    pub async fn batch_get(&self, keys: &[(&str, Item)]) -> Result<Vec<Option<Item>>, ApiError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut wanted: std::collections::HashMap<String, Vec<Item>> = std::collections::HashMap::new();
+        for (table, k) in keys {
+            let list = wanted.entry((*table).to_owned()).or_default();
+            if !list.contains(k) {
+                list.push(k.clone());
+            }
+        }
+        let mut got: Vec<(String, Item)> = Vec::new();
+        let mut request: std::collections::HashMap<String, KeysAndAttributes> = wanted
+            .into_iter()
+            .map(|(t, ks)| {
+                let ka = KeysAndAttributes::builder().set_keys(Some(ks)).consistent_read(true).build();
+                ka.map(|ka| (t, ka)).map_err(|e| ApiError::Internal(format!("batch get: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        for _ in 0..5 {
+            let out = self.db.batch_get_item().set_request_items(Some(request)).send().await.map_err(sdk_error)?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                got.extend(items.into_iter().map(|i| (table.clone(), i)));
+            }
+            match out.unprocessed_keys {
+                Some(rest) if !rest.is_empty() => request = rest,
+                _ => break,
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|(table, k)| {
+                got.iter()
+                    .find(|(t, item)| t == table && k.iter().all(|(name, v)| item.get(name) == Some(v)))
+                    .map(|(_, item)| item.clone())
+            })
+            .collect())
+    }
+
     /// A UTokyo account, if it exists.
     pub async fn account(&self, id: &str) -> Result<Option<Account>, ApiError> {
         Ok(match self.holder(Realm::Utokyo, id).await? {

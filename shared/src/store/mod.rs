@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod calls;
 pub mod changes;
 pub mod login;
 pub mod mail;

@@ -1,0 +1,115 @@
+//! DynamoDB calls per action, counted by the SDK interceptor: a GET is one read (plus, for a
+//! list, the query it lists), a change is the caller's read and one transaction. Counts, not
+//! timings: they do not depend on the machine. The benchmark reports the same table.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::store::calls::CallCounter;
+
+use crate::harness::Env;
+
+fn calls(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_action_makes_the_calls_it_must_and_no_more() {
+    let counter = CallCounter::default();
+    let env = Env::with(eccs_local::Options { call_counter: Some(counter.clone()), ..Env::options() }).await;
+    let student = env.token("0000000001");
+    let faculty = env.token("0000000004");
+    let holder = env.token("0000000005");
+    let operator = env.token("0000000009");
+    let today = env.today();
+    let cases: Vec<(&str, Method, &str, &String, Option<Value>, BTreeMap<String, u64>)> = vec![
+        ("me", Method::GET, "/api/me", &student, None, calls(&[("GetItem", 1)])),
+        ("remote access (read)", Method::GET, "/api/remote-access", &student, None, calls(&[("BatchGetItem", 1)])),
+        (
+            "remote access on",
+            Method::PUT,
+            "/api/remote-access",
+            &student,
+            Some(json!({ "enabled": true })),
+            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        ),
+        (
+            "cloud-mail address (read)",
+            Method::GET,
+            "/api/cloud-mail/address",
+            &student,
+            None,
+            calls(&[("GetItem", 1), ("Query", 1)]),
+        ),
+        (
+            "cloud-mail address change",
+            Method::PUT,
+            "/api/cloud-mail/address",
+            &student,
+            Some(json!({ "address": "taro.todai" })),
+            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        ),
+        (
+            "cloud-mail password change",
+            Method::PUT,
+            "/api/cloud-mail/password",
+            &student,
+            Some(json!({ "password": "Kx7#mQ2v-Rt9" })),
+            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        ),
+        (
+            "suspension",
+            Method::POST,
+            "/api/applications",
+            &faculty,
+            Some(json!({ "type": "eccs_suspension", "stop_date": (today + chrono::Duration::days(30)).to_string() })),
+            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        ),
+        (
+            "applications (read)",
+            Method::GET,
+            "/api/applications",
+            &faculty,
+            None,
+            calls(&[("GetItem", 1), ("Query", 1)]),
+        ),
+        ("proxy lookup", Method::GET, "/api/proxy-targets/0000000006", &holder, None, calls(&[("BatchGetItem", 1)])),
+        (
+            "proxy application",
+            Method::POST,
+            "/api/applications",
+            &holder,
+            Some(json!({ "type": "eccs_proxy", "target": "0000000006" })),
+            calls(&[("GetItem", 2), ("TransactWriteItems", 1)]),
+        ),
+        ("settings (read)", Method::GET, "/api/admin/settings", &operator, None, calls(&[("BatchGetItem", 1)])),
+        (
+            "settings change",
+            Method::PUT,
+            "/api/admin/settings",
+            &operator,
+            Some(json!({ "remote_access_capacity": 900 })),
+            calls(&[("GetItem", 2), ("TransactWriteItems", 1)]),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, method, path, token, body, expected) in cases {
+        counter.take();
+        let r = env.call(method, path, Some(token), body).await;
+        assert!(r.status.is_success(), "{name}: {}", r.text);
+        let got = counter.take();
+        if got != expected {
+            wrong.push(format!("{name}: {got:?}, expected {expected:?}"));
+        }
+    }
+    counter.take();
+    assert!(env.login("utokyo", "0000000001", "Demo-Student-1").await.status.is_success());
+    let login = counter.take();
+    if login != calls(&[("DeleteItem", 1), ("GetItem", 1), ("UpdateItem", 1)]) {
+        wrong.push(format!("login: {login:?}"));
+    }
+    env.get("/api/health", None).await;
+    assert!(counter.take().is_empty(), "the health check reads nothing");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
