@@ -10,6 +10,9 @@ use shared::store::calls::CallCounter;
 
 use crate::harness::Env;
 
+/// `(name, method, path, token, body, expected calls)`.
+type Case<'a> = (&'a str, Method, &'a str, &'a String, Option<Value>, BTreeMap<String, u64>);
+
 fn calls(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
@@ -23,7 +26,7 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
     let holder = env.token("0000000005");
     let operator = env.token("0000000009");
     let today = env.today();
-    let cases: Vec<(&str, Method, &str, &String, Option<Value>, BTreeMap<String, u64>)> = vec![
+    let cases: Vec<Case> = vec![
         ("me", Method::GET, "/api/me", &student, None, calls(&[("GetItem", 1)])),
         ("remote access (read)", Method::GET, "/api/remote-access", &student, None, calls(&[("BatchGetItem", 1)])),
         (
