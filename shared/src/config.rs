@@ -12,6 +12,7 @@
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
 //! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
 //! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
+//! | `ECCS_WARM_UP` | `off` skips the DynamoDB call made at cold start to open the connection | on |
 //! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests) | AWS |
 
 use std::path::PathBuf;

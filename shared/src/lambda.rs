@@ -48,7 +48,10 @@ async fn cold_start() -> Result<&'static App, lambda_http::Error> {
     })?;
     // The App lives as long as the execution environment.
     let app: &'static App = Box::leak(Box::new(app));
-    app.warm().await;
+    // ECCS_WARM_UP=off skips it (the benchmark measures the difference).
+    if std::env::var("ECCS_WARM_UP").as_deref() != Ok("off") {
+        app.warm().await;
+    }
     Ok(app)
 }
 

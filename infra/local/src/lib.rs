@@ -168,7 +168,7 @@ pub async fn invoke(app: &Arc<App>, function: &str, text: &str) -> Result<serde_
 }
 
 /// Replaces `${TOKEN:realm:account}` and `${DATE:+N}` (see [`invoke`]).
-fn fill_placeholders(app: &App, text: &str) -> Result<String, String> {
+pub fn fill_placeholders(app: &App, text: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Reruns the whole benchmark table: builds the release binaries (native, for start-up; and arm64
+# with cargo-lambda for the deployed sizes unless --no-arm64 is given or `sam build` output is
+# already there), then runs eccs-bench, which prints the table and writes bench/RESULTS.md.
+# Extra arguments go to eccs-bench: --requests N, --volumes 10000,100000, --no-startup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+arm64=1
+args=()
+for a in "$@"; do
+  if [ "$a" = "--no-arm64" ]; then arm64=0; else args+=("$a"); fi
+done
+
+echo "==> release build (native): every function, the hello-world baseline, the benchmark"
+cargo build --release --workspace --bins
+
+if [ "$arm64" = 1 ] && [ ! -d infra/.aws-sam/build ]; then
+  echo "==> release build (arm64, as deployed): cargo lambda build --release --arm64"
+  if [ ! -x .venv/bin/cargo-lambda ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install --quiet cargo-lambda
+  fi
+  rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 --workspace --bins || echo "arm64 build failed: sizes will read 'not built'"
+fi
+
+echo "==> eccs-bench ${args[*]:-}"
+exec target/release/eccs-bench "${args[@]}"
