@@ -63,6 +63,10 @@ fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
         roles: vec![],
         birth_date: None,
         phone: None,
+        activation_key_hash: None,
+        activation_expires_at: None,
+        identity_linked_at: None,
+        renewal_pending: false,
     }
 }
 

@@ -131,6 +131,17 @@ pub struct Account {
     pub birth_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// R-LC-3: the SHA-256 of the account's one-time activation key, while one is outstanding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_key_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
+    pub activation_expires_at: Option<DateTime<Utc>>,
+    /// R-LC-4: when the person linked the identity verification service.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
+    pub identity_linked_at: Option<DateTime<Utc>>,
+    /// R-LC-5: a renewal has been asked for; no expiry notice meanwhile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renewal_pending: bool,
 }
 
 /// A workshop account (R-ACC-2).
@@ -177,6 +188,35 @@ impl Holder {
 }
 
 impl Account {
+    /// A new account as the registrar describes it (R-LC-1): no password yet, the initial
+    /// cloud-mail address, and for a student the ECCS right with the enrolment (R-LC-2).
+    pub fn imported(record: &crate::lifecycle::ImportRecord, mail_domain: &str) -> Self {
+        Self {
+            id: record.id.clone(),
+            kind: record.kind,
+            name: record.name(),
+            department: record.department(),
+            valid_from: record.valid_from,
+            valid_until: record.valid_until,
+            status: Status::Active,
+            initial_password_changed: false,
+            password_hash: String::new(),
+            right_until: (record.kind == Kind::Student).then_some(record.valid_until),
+            right_stop_on: None,
+            remote_access: false,
+            mail_address: crate::mail::initial_address(&record.id, mail_domain),
+            mail_changed_at: None,
+            proxy_scope: vec![],
+            roles: vec![],
+            birth_date: record.birth_date,
+            phone: record.phone.clone(),
+            activation_key_hash: None,
+            activation_expires_at: None,
+            identity_linked_at: None,
+            renewal_pending: false,
+        }
+    }
+
     pub fn key(&self) -> String {
         account_key(Realm::Utokyo, &self.id)
     }
@@ -277,6 +317,7 @@ impl Account {
             "initial_password_changed": self.initial_password_changed,
             "operator": self.is_operator(),
             "proxy_scope": self.proxy_scope,
+            "identity_linked": self.identity_linked_at.is_some(),
         })
     }
 
@@ -363,6 +404,10 @@ pub(crate) mod tests {
             roles: vec![],
             birth_date: None,
             phone: None,
+            activation_key_hash: None,
+            activation_expires_at: None,
+            identity_linked_at: None,
+            renewal_pending: false,
         }
     }
 

@@ -48,6 +48,16 @@ pub enum ApiError {
     ProxyPermissionRequired,
     TargetNotFoundOrNotEligible,
     OperatorRequired,
+    /// R-LC-1: lines of an import that break the rules, `(line, reason)`.
+    ImportInvalid {
+        lines: Vec<(usize, String)>,
+    },
+    /// R-LC-3: a wrong, expired or used activation key — one answer for all.
+    InvalidActivationKey,
+    /// R-LC-4: a reset for an account without linked identity verification or an in-person check.
+    IdentityVerificationRequired,
+    /// R-LC-3: there is no key to extend.
+    NoActivationKey,
     NotFound,
     /// With the methods the resource does serve (the `Allow` header, RFC 9110).
     MethodNotAllowed {
@@ -65,11 +75,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            BadRequest(_) | InvalidAddress { .. } | PasswordPolicy { .. } | InvalidStopDate { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            BadRequest(_)
+            | InvalidAddress { .. }
+            | PasswordPolicy { .. }
+            | InvalidStopDate { .. }
+            | ImportInvalid { .. } => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Unauthorized | TokenExpired | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Unauthorized | TokenExpired | InvalidCredentials | InvalidActivationKey => StatusCode::UNAUTHORIZED,
             TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             RealmNotAllowed
             | EccsRightRequired
@@ -81,7 +93,9 @@ impl ApiError {
             | AddressTaken
             | ChangeTooSoon { .. }
             | EccsRightAlreadyValid
-            | EccsRightNotValid => StatusCode::CONFLICT,
+            | EccsRightNotValid
+            | IdentityVerificationRequired
+            | NoActivationKey => StatusCode::CONFLICT,
             TargetNotFoundOrNotEligible | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +127,10 @@ impl ApiError {
             ProxyPermissionRequired => "proxy_permission_required",
             TargetNotFoundOrNotEligible => "target_not_found_or_not_eligible",
             OperatorRequired => "operator_required",
+            ImportInvalid { .. } => "import_invalid",
+            InvalidActivationKey => "invalid_activation_key",
+            IdentityVerificationRequired => "identity_verification_required",
+            NoActivationKey => "no_activation_key",
             NotFound => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable { .. } => "service_unavailable",
@@ -161,6 +179,16 @@ impl ApiError {
                 "対象者が存在しないか、ECCS利用権を付与する状態ではありません / The target does not exist or cannot receive the ECCS usage right"
             }
             OperatorRequired => "ヘルプデスク担当者のみ利用できます / Only help-desk operators can use this",
+            ImportInvalid { .. } => {
+                "取り込むファイルに誤りがあります。何も取り込んでいません / The file has errors; nothing was imported"
+            }
+            InvalidActivationKey => {
+                "アカウントまたは有効化キーに誤りがあるか、有効化キーの期限が切れています / The account or activation key is wrong, or the key has expired"
+            }
+            IdentityVerificationRequired => {
+                "本人確認サービスの事前連携がないため、窓口での本人確認を記録してください / Identity verification is not linked: record an in-person check"
+            }
+            NoActivationKey => "延長できる有効化キーがありません / There is no activation key to extend",
             NotFound => "見つかりません / Not found",
             MethodNotAllowed { .. } => "このメソッドは使えません / Method not allowed",
             ServiceUnavailable { .. } => {
@@ -188,6 +216,10 @@ impl ApiError {
             InvalidStopDate { earliest, latest } => {
                 json!({ "earliest": earliest, "latest": latest })
             }
+            MethodNotAllowed { allow } => json!({ "allow": allow }),
+            ImportInvalid { lines } => json!({
+                "lines": lines.iter().map(|(line, reason)| json!({ "line": line, "reason": reason })).collect::<Vec<_>>()
+            }),
             _ => json!({}),
         }
     }
@@ -242,6 +274,10 @@ impl ApiError {
             ProxyPermissionRequired,
             TargetNotFoundOrNotEligible,
             OperatorRequired,
+            ImportInvalid { lines: vec![] },
+            InvalidActivationKey,
+            IdentityVerificationRequired,
+            NoActivationKey,
             NotFound,
             MethodNotAllowed { allow: String::new() },
             ServiceUnavailable { retry_after: 1 },
@@ -270,6 +306,10 @@ impl ApiError {
                 | ProxyPermissionRequired
                 | TargetNotFoundOrNotEligible
                 | OperatorRequired
+                | ImportInvalid { .. }
+                | InvalidActivationKey
+                | IdentityVerificationRequired
+                | NoActivationKey
                 | NotFound
                 | MethodNotAllowed { .. }
                 | ServiceUnavailable { .. }

@@ -112,6 +112,12 @@ pub async fn utokyo_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Accoun
     }
 }
 
+/// A help-desk operator (403 `operator_required` for anyone else).
+pub async fn operator(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
+    let account = utokyo_caller(app, ctx, req).await?;
+    if account.is_operator() { Ok(account) } else { Err(ApiError::OperatorRequired) }
+}
+
 /// A workshop caller; a UTokyo token gets 403 `realm_not_allowed`.
 pub async fn workshop_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<WorkshopAccount, ApiError> {
     match caller(app, ctx, req).await? {

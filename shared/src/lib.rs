@@ -6,6 +6,7 @@
 //! - [`mail`] — the address rule, the 30-day rule (R-CMA)
 //! - [`password`] — the password policy (R-PWD), argon2id, SHA-512 crypt (R-CMP-3)
 //! - [`application`] — usage, suspension and proxy rules and records (R-APP-*)
+//! - [`lifecycle`] — import, activation keys, identity verification (R-LC-1..4)
 //! - [`time`] — the Clock, JST, next minute 0, `effective_on`
 //!
 //! Edges:
@@ -28,6 +29,7 @@ pub mod ctx;
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod lifecycle;
 pub mod mail;
 pub mod password;
 pub mod provision;

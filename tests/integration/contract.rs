@@ -86,6 +86,7 @@ fn only_login_health_discovery_and_the_ui_are_open_routes() {
         .collect();
     let expected: BTreeSet<String> = [
         "POST /api/session",
+        "POST /api/activation",
         "GET /api/health",
         "GET /.well-known/openid-configuration",
         "GET /.well-known/jwks.json",

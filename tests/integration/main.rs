@@ -15,6 +15,7 @@ mod costs;
 mod events;
 mod faults;
 mod input;
+mod lifecycle;
 mod login;
 mod menus;
 mod ops;

@@ -4,7 +4,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_with};
 use shared::store::settings::{MAX_CAPACITY, RemoteAccessCount, settings_key};
 use shared::{ApiError, App, Ctx};
 
@@ -32,11 +32,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             Ok(Reply::ok(RemoteAccessCount::from_item(items.first().and_then(Option::as_ref)).json()))
         }
         Method::PUT => {
+            let operator = operator(app, ctx, req).await?;
             let body: Settings = json_body(req)?;
-            let operator = utokyo_caller(app, ctx, req).await?;
-            if !operator.is_operator() {
-                return Err(ApiError::OperatorRequired);
-            }
             if !(0..=MAX_CAPACITY).contains(&body.remote_access_capacity) {
                 return Err(ApiError::BadRequest(format!(
                     "remote_access_capacity must be between 0 and {MAX_CAPACITY}"

@@ -19,8 +19,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::POST => {
-            let body: ApplicationRequest = json_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
+            let body: ApplicationRequest = json_body(req)?;
             account.check_application_menu()?;
             let record = match body {
                 ApplicationRequest::EccsUsage {} => apply_usage(app, ctx, &account).await?,

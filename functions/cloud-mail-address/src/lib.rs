@@ -41,8 +41,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             })))
         }
         Method::PUT => {
-            let body: NewAddress = json_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
+            let body: NewAddress = json_body(req)?;
             account.check_cloud_mail()?;
             let address = mail::normalise_address(&body.address, &app.mail_domain)?;
             let change = store::mail::change_address(app, ctx, &account, &address).await?;

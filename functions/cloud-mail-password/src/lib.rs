@@ -26,8 +26,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     if req.method() != Method::PUT {
         return method_not_allowed(req, &[Method::PUT]);
     }
-    let NewPassword { password } = json_body(req)?;
     let account = utokyo_caller(app, ctx, req).await?;
+    let NewPassword { password } = json_body(req)?;
     account.check_cloud_mail()?;
     let checked = account.clone();
     let (violations, crypt) = tokio::task::spawn_blocking(move || {

@@ -35,8 +35,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             ))
         }
         Method::PUT => {
-            let body: Switch = json_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
+            let body: Switch = json_body(req)?;
             let enabled = remote_access::set(app, ctx, &account, body.enabled).await?;
             Ok(Reply::ok(json!({ "enabled": enabled })))
         }

@@ -26,8 +26,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     if req.method() != Method::PUT {
         return method_not_allowed(req, &[Method::PUT]);
     }
-    let NewPassword { password } = json_body(req)?;
     let account = workshop_caller(app, ctx, req).await?;
+    let NewPassword { password } = json_body(req)?;
     let id = account.id.clone();
     let phc = tokio::task::spawn_blocking(move || {
         let person = PersonalData { account_id: &id, ..PersonalData::default() };

@@ -172,6 +172,10 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             roles: if person.operator { vec![Role::Operator] } else { vec![] },
             birth_date: (person.id == "0000000001").then(|| NaiveDate::from_ymd_opt(2005, 4, 2)).flatten(),
             phone: (person.id == "0000000001").then(|| "090-1234-5678".to_owned()),
+            activation_key_hash: None,
+            activation_expires_at: None,
+            identity_linked_at: None,
+            renewal_pending: false,
         };
         let created =
             put_new(app, &app.store.tables.accounts, "pk", account_item(&account).map_err(|e| e.to_string())?).await?;

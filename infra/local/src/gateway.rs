@@ -95,13 +95,15 @@ async fn gateway(
             .map(|params| (route, *handler, params))
     });
     let Some((route, handler, params)) = matched else {
-        // The methods of the most specific routes that match: a greedy `{proxy+}` route (the UI)
-        // counts only where nothing more specific does.
+        // The methods of the most specific routes that match: the most literal segments (a greedy
+        // `{proxy+}` route counts least), as API Gateway ranks them.
+        let specificity =
+            |r: &Route| (!r.path.contains("+}"), r.path.split('/').filter(|seg| !seg.starts_with('{')).count());
         let matching: Vec<&Route> =
             local.routes.iter().map(|(r, _)| r).filter(|r| match_path(&r.path, &path).is_some()).collect();
-        let specific: Vec<&Route> = matching.iter().copied().filter(|r| !r.path.contains("+}")).collect();
+        let best = matching.iter().map(|r| specificity(r)).max();
         let mut allowed: Vec<&str> =
-            if specific.is_empty() { matching } else { specific }.iter().map(|r| r.method.as_str()).collect();
+            matching.iter().filter(|r| Some(specificity(r)) == best).map(|r| r.method.as_str()).collect();
         allowed.sort_unstable();
         allowed.dedup();
         return error(&if allowed.is_empty() {

@@ -19,6 +19,7 @@ pub mod applications;
 pub mod audit;
 pub mod calls;
 pub mod changes;
+pub mod lifecycle;
 pub mod login;
 pub mod mail;
 pub mod remote_access;

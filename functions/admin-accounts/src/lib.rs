@@ -1,0 +1,128 @@
+//! Operators' account lifecycle (R-LC-1..5, audited): import the registrar's accounts (JSONL or
+//! CSV), look an account up, read its audit log, issue or extend its activation key (a reset for
+//! an activated account needs linked identity verification or an in-person check), and record a
+//! pending renewal.
+//!
+//! - `POST /api/admin/accounts/import` `{format: jsonl|csv, data}`
+//! - `GET /api/admin/accounts/{account}`
+//! - `GET /api/admin/accounts/{account}/audit`
+//! - `POST /api/admin/accounts/{account}/activation-key` `{action: issue|extend, in_person_check?, days?}`
+//! - `PUT /api/admin/accounts/{account}/renewal` `{pending}`
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::account::Account;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
+use shared::lifecycle::{self, ImportFormat, InPersonCheck};
+use shared::store::lifecycle as ops;
+use shared::{ApiError, App, Ctx, time};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Import {
+    format: ImportFormat,
+    data: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum KeyAction {
+    Issue,
+    Extend,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRequest {
+    action: KeyAction,
+    #[serde(default)]
+    in_person_check: Option<InPersonCheck>,
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Renewal {
+    pending: bool,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn target(app: &App, req: &Request) -> Result<Account, ApiError> {
+    let id = path_param(req, "account").unwrap_or_default();
+    app.store.account(&id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    let path = req.uri().path().trim_end_matches('/');
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let under_account = path_param(req, "account").is_some();
+    match (req.method().clone(), last, under_account) {
+        (Method::POST, "import", false) => {
+            // Authenticated first: an unauthenticated caller learns nothing about the file.
+            let op = operator(app, ctx, req).await?;
+            let body: Import = json_body(req)?;
+            let records = lifecycle::parse_import(body.format, &body.data)?;
+            Ok(Reply::ok(ops::import(app, ctx, &op, records).await?.json()))
+        }
+        (Method::GET, "audit", true) => {
+            no_body(req)?;
+            operator(app, ctx, req).await?;
+            let account = target(app, req).await?;
+            let records = app.store.audit_of(&account.key(), 100).await?;
+            Ok(Reply::ok(json!({ "items": records.iter().map(|r| json!({
+                "at": shared::time::parse_stamp(&r.at).map(time::rfc3339),
+                "action": r.action,
+                "actor": r.actor,
+                "on_behalf_of": r.on_behalf_of,
+                "before": r.before,
+                "after": r.after,
+                "request_id": r.request_id,
+                "source_ip": r.source_ip,
+            })).collect::<Vec<_>>() })))
+        }
+        (Method::POST, "activation-key", true) => {
+            let op = operator(app, ctx, req).await?;
+            let body: KeyRequest = json_body(req)?;
+            let account = target(app, req).await?;
+            if body.days.is_some_and(|d| !(1..=lifecycle::KEY_MAX_EXTEND_DAYS).contains(&d)) {
+                return Err(ApiError::BadRequest(format!("days must be 1 to {}", lifecycle::KEY_MAX_EXTEND_DAYS)));
+            }
+            match body.action {
+                KeyAction::Issue => {
+                    let (key, until) = ops::issue_key(app, ctx, &op, &account, body.in_person_check).await?;
+                    Ok(Reply::created(json!({
+                        "account": account.id, "activation_key": key, "expires_at": time::rfc3339(until),
+                    })))
+                }
+                KeyAction::Extend => {
+                    let until =
+                        ops::extend_key(app, ctx, &op, &account, body.days.unwrap_or(lifecycle::KEY_VALID_DAYS))
+                            .await?;
+                    Ok(Reply::ok(json!({ "account": account.id, "expires_at": time::rfc3339(until) })))
+                }
+            }
+        }
+        (Method::PUT, "renewal", true) => {
+            let op = operator(app, ctx, req).await?;
+            let body: Renewal = json_body(req)?;
+            let account = target(app, req).await?;
+            ops::set_renewal_pending(app, ctx, &op, &account, body.pending).await?;
+            Ok(Reply::ok(json!({ "account": account.id, "renewal_pending": body.pending })))
+        }
+        (Method::GET, _, true) => {
+            no_body(req)?;
+            operator(app, ctx, req).await?;
+            let account = target(app, req).await?;
+            Ok(Reply::ok(ops::operator_view(&account, ctx.today())))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::POST, Method::PUT]),
+    }
+}

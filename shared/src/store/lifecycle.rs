@@ -1,0 +1,453 @@
+//! The lifecycle's transactions (R-LC-1..4): importing the registrar's accounts, activation keys
+//! (issue, extend, activate), identity verification and renewals — each change one transaction
+//! with its audit record; keys never stored or logged, only their hash.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::accounts::{self, account_item, with_sweep};
+use super::audit::AuditRecord;
+use super::changes::{self, Change, ChangeKind};
+use super::tx::{self, Expr, TxError};
+use super::{b, s, to_av};
+use crate::account::{Account, Kind, Realm, Status};
+use crate::app::App;
+use crate::ctx::Ctx;
+use crate::error::ApiError;
+use crate::lifecycle::{self, ImportRecord, InPersonCheck};
+use crate::password::{self, PersonalData};
+use crate::time;
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    /// New accounts, with the activation key to print (shown this once) and its expiry.
+    pub created: Vec<(String, String, DateTime<Utc>)>,
+    pub updated: Vec<String>,
+    pub unchanged: usize,
+    /// Accounts that changed while being imported: importing the file again finishes them.
+    pub conflicts: Vec<String>,
+}
+
+impl ImportSummary {
+    pub fn json(&self) -> Value {
+        json!({
+            "created": self.created.len(),
+            "updated": self.updated.len(),
+            "unchanged": self.unchanged,
+            "conflicts": self.conflicts,
+            "activation_keys": self.created.iter().map(|(id, key, until)| json!({
+                "account": id, "activation_key": key, "expires_at": time::rfc3339(*until),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The registrar's fields of an account, for comparing and for the audit record.
+fn registrar_view(a: &Account) -> Value {
+    json!({
+        "kind": a.kind, "name": a.name, "department": a.department, "valid_from": a.valid_from,
+        "valid_until": a.valid_until, "status": a.status, "right_until": a.right_until,
+    })
+}
+
+/// R-LC-1, R-LC-2: upserts every record, one transaction each.
+pub async fn import(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    records: Vec<ImportRecord>,
+) -> Result<ImportSummary, ApiError> {
+    let mut summary = ImportSummary::default();
+    for record in records {
+        match app.store.account(&record.id).await? {
+            None => {
+                let (key, until) = create(app, ctx, operator, &record).await?;
+                summary.created.push((record.id.clone(), key, until));
+            }
+            Some(existing) => match update(app, ctx, operator, &existing, &record).await? {
+                Some(true) => summary.updated.push(record.id.clone()),
+                Some(false) => summary.unchanged += 1,
+                None => summary.conflicts.push(record.id.clone()),
+            },
+        }
+    }
+    Ok(summary)
+}
+
+async fn create(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    record: &ImportRecord,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let key = lifecycle::new_activation_key()?;
+    let until = lifecycle::key_expiry(ctx.now);
+    let mut account = Account::imported(record, &app.mail_domain);
+    account.activation_key_hash = Some(lifecycle::key_hash(&key));
+    account.activation_expires_at = Some(until);
+    let store = &app.store;
+    let mut items =
+        vec![tx::put(&store.tables.accounts, account_item(&account)?, Some("attribute_not_exists(pk)"), Expr::new())?];
+    // The mail system learns the address, the ECCS servers a student's right.
+    let mut address = Change::pending(&account.id, ChangeKind::MailAddress, ctx.now, ctx.now);
+    address.address = Some(account.mail_address.clone());
+    let mut provisioning = vec![address];
+    if account.right_valid(ctx.today()) {
+        provisioning.push(Change::switch(&account.id, ChangeKind::Eccs, true, ctx.now));
+    }
+    let staged = changes::stage(app, ctx.now, provisioning, &mut items)?;
+    items.push(
+        AuditRecord::new(ctx, &operator.key(), &account.key(), "account.imported")
+            .change(Value::Null, registrar_view(&account))
+            .put(store)?,
+    );
+    match tx::commit(store, items).await {
+        Ok(()) => {
+            changes::apply_staged(app, ctx, &operator.key(), staged).await;
+            Ok((key, until))
+        }
+        // Created meanwhile by another import: the caller imports again to update it.
+        Err(TxError::Refused(_)) => Err(ApiError::ServiceUnavailable { retry_after: 1 }),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// `Some(true)` updated, `Some(false)` nothing to change, `None` changed meanwhile.
+async fn update(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    existing: &Account,
+    record: &ImportRecord,
+) -> Result<Option<bool>, ApiError> {
+    let mut next = existing.clone();
+    next.kind = record.kind;
+    next.name = record.name();
+    next.department = record.department();
+    next.valid_from = record.valid_from;
+    next.valid_until = record.valid_until;
+    next.birth_date = record.birth_date.or(existing.birth_date);
+    next.phone = record.phone.clone().or_else(|| existing.phone.clone());
+    // A returning student (or a person whose account lapsed) is active again, with the same id.
+    if record.valid_until >= ctx.today() {
+        next.status = Status::Active;
+    }
+    // R-LC-2: a student's right follows the enrolment; a faculty or staff right stays as it is.
+    if next.kind == Kind::Student && next.right_stop_on.is_none() {
+        next.right_until = Some(record.valid_until);
+    }
+    if registrar_view(&next) == registrar_view(existing)
+        && next.birth_date == existing.birth_date
+        && next.phone == existing.phone
+    {
+        return Ok(Some(false));
+    }
+    let store = &app.store;
+    let pin = "#status = :old_status AND valid_until = :old_valid_until AND #kind = :old_kind";
+    let mut condition = pin.to_owned();
+    let mut expr = Expr::new()
+        .name("#status", "status")
+        .name("#kind", "kind")
+        .name("#name", "name")
+        .value(":old_status", to_av(&existing.status)?)
+        .value(":old_valid_until", s(existing.valid_until.to_string()))
+        .value(":old_kind", to_av(&existing.kind)?)
+        .set("#kind = :kind")
+        .set("#name = :name")
+        .set("department = :department")
+        .set("valid_from = :valid_from")
+        .set("valid_until = :valid_until")
+        .set("#status = :status")
+        .value(":kind", to_av(&next.kind)?)
+        .value(":name", to_av(&next.name)?)
+        .value(":department", to_av(&next.department)?)
+        .value(":valid_from", s(next.valid_from.to_string()))
+        .value(":valid_until", s(next.valid_until.to_string()))
+        .value(":status", to_av(&next.status)?);
+    if let Some(d) = next.birth_date {
+        expr = expr.set("birth_date = :birth_date").value(":birth_date", s(d.to_string()));
+    }
+    if let Some(p) = &next.phone {
+        expr = expr.set("phone = :phone").value(":phone", s(p.clone()));
+    }
+    if next.right_until != existing.right_until {
+        if let Some(until) = next.right_until {
+            expr = expr.set("right_until = :right_until").value(":right_until", s(until.to_string()));
+        }
+        condition.push_str(match existing.right_until {
+            Some(_) => " AND right_until = :old_right_until",
+            None => " AND attribute_not_exists(right_until)",
+        });
+        if let Some(old) = existing.right_until {
+            expr = expr.value(":old_right_until", s(old.to_string()));
+        }
+        expr = with_sweep(expr, next.sweep_on());
+    }
+    let mut items =
+        vec![tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &existing.id), Some(&condition), expr)?];
+    let today = ctx.today();
+    let staged = if next.right_valid(today) && !existing.right_valid(today) {
+        changes::stage(app, ctx.now, vec![Change::switch(&existing.id, ChangeKind::Eccs, true, ctx.now)], &mut items)?
+    } else {
+        vec![]
+    };
+    items.push(
+        AuditRecord::new(ctx, &operator.key(), &existing.key(), "account.updated")
+            .change(registrar_view(existing), registrar_view(&next))
+            .put(store)?,
+    );
+    match tx::commit(store, items).await {
+        Ok(()) => {
+            changes::apply_staged(app, ctx, &operator.key(), staged).await;
+            Ok(Some(true))
+        }
+        Err(TxError::Refused(_)) => Ok(None),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-LC-3, R-LC-4: issues a new key (the old one stops working). For an activated account this
+/// is a password reset, which needs linked identity verification or an in-person check.
+pub async fn issue_key(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    target: &Account,
+    check: Option<InPersonCheck>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let reset = target.initial_password_changed;
+    if reset && target.identity_linked_at.is_none() && check.is_none() {
+        return Err(ApiError::IdentityVerificationRequired);
+    }
+    let key = lifecycle::new_activation_key()?;
+    let until = lifecycle::key_expiry(ctx.now);
+    let store = &app.store;
+    let expr = Expr::new()
+        .set("activation_key_hash = :hash")
+        .set("activation_expires_at = :until")
+        .value(":hash", s(lifecycle::key_hash(&key)))
+        .value(":until", s(time::stamp(until)));
+    let verification = match (&check, target.identity_linked_at) {
+        (Some(c), _) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
+        (None, Some(at)) => json!({ "identity_linked_at": time::rfc3339(at) }),
+        (None, None) => Value::Null,
+    };
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &target.id),
+            Some("attribute_exists(pk)"),
+            expr,
+        )?,
+        AuditRecord::new(
+            ctx,
+            &operator.key(),
+            &target.key(),
+            if reset { "activation_key.reset" } else { "activation_key.issued" },
+        )
+        .change(
+            json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
+            json!({ "activation_expires_at": time::rfc3339(until), "verification": verification }),
+        )
+        .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok((key, until)),
+        Err(TxError::Refused(_)) => Err(ApiError::NotFound),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-LC-3: moves the outstanding key's expiry to `days` from now.
+pub async fn extend_key(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    target: &Account,
+    days: i64,
+) -> Result<DateTime<Utc>, ApiError> {
+    let Some(hash) = &target.activation_key_hash else { return Err(ApiError::NoActivationKey) };
+    let until = ctx.now + Duration::days(days.clamp(1, lifecycle::KEY_MAX_EXTEND_DAYS));
+    let store = &app.store;
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &target.id),
+            Some("activation_key_hash = :hash"),
+            Expr::new()
+                .set("activation_expires_at = :until")
+                .value(":hash", s(hash.clone()))
+                .value(":until", s(time::stamp(until))),
+        )?,
+        AuditRecord::new(ctx, &operator.key(), &target.key(), "activation_key.extended")
+            .change(
+                json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
+                json!({ "activation_expires_at": time::rfc3339(until) }),
+            )
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(until),
+        Err(TxError::Refused(_)) => Err(ApiError::NoActivationKey),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-LC-3: account id + key + new password. A wrong, expired or used key counts toward the
+/// R-LOGIN-3 limit and gets one answer.
+pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: String) -> Result<(), ApiError> {
+    if !Realm::Utokyo.is_valid_id(id) {
+        return Err(ApiError::InvalidActivationKey);
+    }
+    let attempts_key = crate::account::account_key(Realm::Utokyo, id);
+    let (reserved, found) =
+        tokio::join!(app.store.reserve_login_attempt(&attempts_key, ctx.now), app.store.account(id));
+    reserved?;
+    let account = match found? {
+        Some(a)
+            if a.status == Status::Active
+                && a.valid_until >= ctx.today()
+                && a.activation_expires_at.is_some_and(|until| until > ctx.now)
+                && a.activation_key_hash.as_deref().is_some_and(|h| lifecycle::key_matches(key, h)) =>
+        {
+            a
+        }
+        _ => return Err(ApiError::InvalidActivationKey),
+    };
+    let person = account.clone();
+    let phc = tokio::task::spawn_blocking(move || {
+        let data = PersonalData {
+            account_id: &person.id,
+            names: vec![person.name.en.as_str(), person.name.ja.as_str()],
+            birth_date: person.birth_date,
+            phone: person.phone.as_deref(),
+        };
+        match password::violations(&new_password, &data) {
+            v if v.is_empty() => password::hash(&new_password).map_err(ApiError::Internal),
+            violations => Err(ApiError::PasswordPolicy { violations }),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("activation task: {e}")))??;
+    let store = &app.store;
+    let hash = account.activation_key_hash.clone().unwrap_or_default();
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, id),
+            Some("activation_key_hash = :key"),
+            Expr::new()
+                .set("password_hash = :phc")
+                .set("initial_password_changed = :true")
+                .remove("activation_key_hash")
+                .remove("activation_expires_at")
+                .value(":key", s(hash))
+                .value(":phc", s(phc))
+                .value(":true", b(true)),
+        )?,
+        AuditRecord::new(ctx, &account.key(), &account.key(), "account.activated")
+            .change(
+                json!({ "initial_password_changed": account.initial_password_changed }),
+                json!({ "initial_password_changed": true }),
+            )
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => store.clear_login_attempts(&attempts_key).await,
+        // Used by a concurrent activation.
+        Err(TxError::Refused(_)) => Err(ApiError::InvalidActivationKey),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-LC-4: the person links (or unlinks) the identity verification service.
+pub async fn set_identity_link(
+    app: &App,
+    ctx: &Ctx,
+    account: &Account,
+    linked: bool,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let store = &app.store;
+    let expr = if linked {
+        Expr::new().set("identity_linked_at = :now").value(":now", s(time::stamp(ctx.now)))
+    } else {
+        Expr::new().remove("identity_linked_at")
+    };
+    let after = linked.then_some(ctx.now);
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &account.id),
+            Some("attribute_exists(pk)"),
+            expr,
+        )?,
+        AuditRecord::new(
+            ctx,
+            &account.key(),
+            &account.key(),
+            if linked { "identity.linked" } else { "identity.unlinked" },
+        )
+        .change(
+            json!({ "identity_linked_at": account.identity_linked_at.map(time::rfc3339) }),
+            json!({ "identity_linked_at": after.map(time::rfc3339) }),
+        )
+        .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(after),
+        Err(TxError::Refused(_)) => Err(ApiError::Unauthorized),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// R-LC-5: an operator records that a renewal was asked for (no expiry notices meanwhile), or
+/// that it is settled.
+pub async fn set_renewal_pending(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    target: &Account,
+    pending: bool,
+) -> Result<(), ApiError> {
+    let store = &app.store;
+    let expr = if pending {
+        Expr::new().set("renewal_pending = :true").value(":true", b(true))
+    } else {
+        Expr::new().remove("renewal_pending")
+    };
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &target.id),
+            Some("attribute_exists(pk)"),
+            expr,
+        )?,
+        AuditRecord::new(ctx, &operator.key(), &target.key(), "renewal.pending")
+            .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending }))
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(()),
+        Err(TxError::Refused(_)) => Err(ApiError::NotFound),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// What an operator sees of an account: everything but secrets.
+pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
+    json!({
+        "profile": a.profile(),
+        "status": a.status,
+        "right": a.right_summary(today),
+        "remote_access": a.remote_access,
+        "mail_address": a.mail_address,
+        "mail_changed_at": a.mail_changed_at.map(time::rfc3339),
+        "activation": {
+            "outstanding": a.activation_key_hash.is_some(),
+            "expires_at": a.activation_expires_at.map(time::rfc3339),
+        },
+        "identity_linked_at": a.identity_linked_at.map(time::rfc3339),
+        "renewal_pending": a.renewal_pending,
+    })
+}
