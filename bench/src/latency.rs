@@ -275,6 +275,7 @@ pub async fn run(requests: usize) -> Result<String, String> {
         target: None,
         schedules: false,
         call_counter: Some(counter.clone()),
+        smtp_url: None,
     })
     .await?;
     let app = runner.app.clone();

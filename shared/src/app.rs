@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 
 use crate::auth::{Keys, TokenSettings};
 use crate::config::{Config, KeySource, Schedules};
+use crate::mailer::{Mailer, SmtpMailer};
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
 use crate::time::Clock;
@@ -26,13 +27,28 @@ pub struct App {
     pub item_budget: usize,
     /// The EventBridge schedules the ops function manages.
     pub schedules: Schedules,
+    /// Where mail goes; `None`: it waits in the outbox.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// The portal's address, for the links in mail.
+    pub portal_url: String,
 }
 
 impl App {
     /// The Lambda set-up: configuration from the environment, the SDK clients, the key.
     pub async fn from_env() -> Result<Self, String> {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
+        if let Some(id) = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty()) {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            config.smtp_url = secrets
+                .get_secret_value()
+                .secret_id(&id)
+                .send()
+                .await
+                .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
+                .secret_string;
+        }
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
@@ -80,6 +96,15 @@ impl App {
     }
 
     fn assemble(config: Config, db: aws_sdk_dynamodb::Client, keys: Keys, clock: Clock) -> Self {
+        let mailer: Option<Arc<dyn Mailer>> =
+            match config.smtp_url.as_deref().map(|url| SmtpMailer::new(url, &config.mail_from)) {
+                Some(Ok(m)) => Some(Arc::new(m)),
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "mail is not configured; messages wait in the outbox");
+                    None
+                }
+                None => None,
+            };
         let store = Store::new(db, config.tables);
         let target: Arc<dyn Target> = Arc::new(DirectoryTarget::new(&store));
         Self {
@@ -91,6 +116,8 @@ impl App {
             target,
             item_budget: config.item_budget,
             schedules: config.schedules,
+            mailer,
+            portal_url: config.portal_url,
         }
     }
 

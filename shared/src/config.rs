@@ -3,7 +3,10 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE` | table names | the local names (`accounts`, …) |
+//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE`, `OUTBOX_TABLE` | table names | the local names (`accounts`, …) |
+//! | `SMTP_URL` | where mail goes (lettre's URL: `smtps://user:pass@email-smtp…:465`, `smtp://127.0.0.1:2525`); none: mail waits in the outbox | |
+//! | `MAIL_FROM` | the sender of notices and invitations | `ECCS <noreply@ecc.u-tokyo.ac.jp>` |
+//! | `PORTAL_URL` | the portal's address, for the links in mail | `JWT_ISSUER` |
 //! | `DYNAMODB_ENDPOINT` | another DynamoDB endpoint (DynamoDB Local, the local runner's engine) | AWS |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | token issuer URL and audience | `http://127.0.0.1:3000`, `eccs` |
 //! | `JWT_PRIVATE_KEY_SECRET` | Secrets Manager id of the private key PEM (the session function) | |
@@ -34,11 +37,12 @@ pub struct Tables {
     pub runs: String,
     pub login_attempts: String,
     pub directory: String,
+    pub outbox: String,
 }
 
 impl Tables {
     /// `(environment variable, local name)` for every table, in declaration order.
-    pub const ALL: [(&'static str, &'static str); 9] = [
+    pub const ALL: [(&'static str, &'static str); 10] = [
         ("ACCOUNTS_TABLE", "accounts"),
         ("CHANGES_TABLE", "changes"),
         ("ADDRESSES_TABLE", "addresses"),
@@ -48,6 +52,7 @@ impl Tables {
         ("RUNS_TABLE", "runs"),
         ("LOGIN_ATTEMPTS_TABLE", "login-attempts"),
         ("DIRECTORY_TABLE", "directory"),
+        ("OUTBOX_TABLE", "outbox"),
     ];
 
     /// The names the local runner gives the tables.
@@ -76,6 +81,7 @@ impl Tables {
             &self.runs,
             &self.login_attempts,
             &self.directory,
+            &self.outbox,
         ];
         Self::ALL.iter().zip(names).find(|((_, l), _)| *l == local).map(|(_, n)| n.as_str())
     }
@@ -95,6 +101,7 @@ impl Tables {
             runs: get(6),
             login_attempts: get(7),
             directory: get(8),
+            outbox: get(9),
         }
     }
 }
@@ -139,7 +146,13 @@ pub struct Config {
     pub schedules: Schedules,
     /// Counts every DynamoDB call (local runner, benchmark and tests only).
     pub call_counter: Option<crate::store::calls::CallCounter>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// The portal's address, for the links in mail.
+    pub portal_url: String,
 }
+
+pub const DEFAULT_MAIL_FROM: &str = "ECCS <noreply@ecc.u-tokyo.ac.jp>";
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
@@ -171,6 +184,11 @@ impl Config {
                     .unwrap_or_else(|| Schedules::default().names),
             },
             call_counter: None,
+            smtp_url: var("SMTP_URL"),
+            mail_from: var("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into()),
+            portal_url: var("PORTAL_URL")
+                .or_else(|| var("JWT_ISSUER"))
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into()),
         })
     }
 
@@ -185,6 +203,9 @@ impl Config {
             item_budget: DEFAULT_ITEM_BUDGET,
             schedules: Schedules::default(),
             call_counter: None,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.into(),
+            portal_url: issuer.to_owned(),
         }
     }
 }

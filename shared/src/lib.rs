@@ -7,11 +7,13 @@
 //! - [`password`] — the password policy (R-PWD), argon2id, SHA-512 crypt (R-CMP-3)
 //! - [`application`] — usage, suspension and proxy rules and records (R-APP-*)
 //! - [`lifecycle`] — import, activation keys, identity verification (R-LC-1..4)
+//! - [`notices`] — who is warned of what, and the words (R-LC-5)
 //! - [`time`] — the Clock, JST, next minute 0, `effective_on`
 //!
 //! Edges:
 //! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
 //! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
+//! - [`mailer`] — SMTP for the outbox
 //! - [`provision`] — the downstream target interface and the directory target (R-TGT)
 //! - [`session`] — login with the failure window (R-LOGIN)
 //! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
@@ -31,6 +33,8 @@ pub mod http;
 pub mod lambda;
 pub mod lifecycle;
 pub mod mail;
+pub mod mailer;
+pub mod notices;
 pub mod password;
 pub mod provision;
 pub mod schedule;

@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::store::accounts::{self, SWEEP_INDEX, SWEEP_Q, holder_from_item, with_sweep};
 use crate::store::audit::AuditRecord;
 use crate::store::changes::{self, Change, ChangeKind, Outcome, PENDING_INDEX, PENDING_Q};
+use crate::store::outbox;
 use crate::store::runs::{RunFailure, RunSummary};
 use crate::store::settings::settings_key;
 use crate::store::tx::{self, Expr, TxError};
@@ -83,7 +84,7 @@ trait Job: Sync {
     async fn remaining(&self) -> Result<(u64, usize), ApiError>;
 }
 
-async fn drive<J: Job>(app: &App, ctx: &Ctx, name: &str, limits: Limits, job: &J) -> Result<RunSummary, ApiError> {
+async fn drive<J: Job>(ctx: &Ctx, name: &str, limits: Limits, job: &J) -> Result<RunSummary, ApiError> {
     let started = Instant::now();
     let mut summary = RunSummary {
         pk: name.to_owned(),
@@ -98,6 +99,9 @@ async fn drive<J: Job>(app: &App, ctx: &Ctx, name: &str, limits: Limits, job: &J
         items_read: 0,
         stopped: "done".into(),
         failures: vec![],
+        notices_queued: 0,
+        messages_sent: 0,
+        messages_failed: 0,
     };
     let mut handled = 0usize;
     let mut start = None;
@@ -139,15 +143,34 @@ async fn drive<J: Job>(app: &App, ctx: &Ctx, name: &str, limits: Limits, job: &J
         summary.items_read += read as u64;
     }
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(summary)
+}
+
+/// Sends the outbox's due mail within what is left of the run's budget, then records the run.
+async fn finish(app: &App, ctx: &Ctx, limits: Limits, mut summary: RunSummary) -> Result<RunSummary, ApiError> {
+    let started = Instant::now();
+    if !limits.out_of_time() {
+        let left =
+            limits.item_budget.saturating_sub(usize::try_from(summary.applied + summary.failed).unwrap_or(usize::MAX));
+        let (sent, failed, read) = outbox::send_due(app, ctx, left.max(1)).await?;
+        summary.messages_sent = sent;
+        summary.messages_failed = failed;
+        summary.items_read += read;
+    }
+    summary.duration_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     summary.finished_at = time::rfc3339(app.clock.now());
     app.store.record_run(&summary).await?;
+    let name = summary.pk.clone();
     tracing::info!(
-        schedule = name,
+        schedule = %name,
         applied = summary.applied,
         failed = summary.failed,
         remaining = summary.remaining,
         items_read = summary.items_read,
         stopped = %summary.stopped,
+        notices_queued = summary.notices_queued,
+        messages_sent = summary.messages_sent,
+        messages_failed = summary.messages_failed,
         duration_ms = summary.duration_ms,
         "run"
     );
@@ -220,9 +243,11 @@ impl Job for HourlySync<'_> {
     }
 }
 
-/// R-SYNC-1..4: applies every change due by now, through the target, with a receipt each.
+/// R-SYNC-1..4: applies every change due by now, through the target, with a receipt each; then
+/// sends (or retries) the outbox's due mail.
 pub async fn sync(app: &App, ctx: &Ctx, limits: Limits) -> Result<RunSummary, ApiError> {
-    drive(app, ctx, SYNC, limits, &HourlySync { app, ctx, actor: format!("system:{SYNC}") }).await
+    let summary = drive(ctx, SYNC, limits, &HourlySync { app, ctx, actor: format!("system:{SYNC}") }).await?;
+    finish(app, ctx, limits, summary).await
 }
 
 // ---------------------------------------------------------------- the daily sweep
@@ -431,8 +456,14 @@ fn pin_right(account: &Account) -> (String, Expr) {
 /// R-SWEEP-1..2: invalidates rights whose stop date or last day has come, and expires workshop
 /// accounts past their valid_until.
 pub async fn sweep(app: &App, ctx: &Ctx, limits: Limits) -> Result<RunSummary, ApiError> {
-    let job = DailySweep { app, ctx, today: ctx.today(), actor: format!("system:{SWEEP}") };
-    drive(app, ctx, SWEEP, limits, &job).await
+    let actor = format!("system:{SWEEP}");
+    let job = DailySweep { app, ctx, today: ctx.today(), actor: actor.clone() };
+    let mut summary = drive(ctx, SWEEP, limits, &job).await?;
+    // R-LC-5: the day's notices, then the mail.
+    let (queued, read) = outbox::queue_notices(app, ctx, &actor).await?;
+    summary.notices_queued = queued;
+    summary.items_read += read;
+    finish(app, ctx, limits, summary).await
 }
 
 /// Which schedule a function runs.

@@ -65,6 +65,7 @@ impl Env {
             target: None,
             schedules: false,
             call_counter: None,
+            smtp_url: None,
         }
     }
 
@@ -280,5 +281,96 @@ impl std::io::Write for Sink {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// An SMTP sink (pip `aiosmtpd`, from `.venv/`) on a free loopback port that keeps every message
+/// it receives in a Maildir; killed by its PID when dropped. Tests read the real messages.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    pub url: String,
+    dir: std::path::PathBuf,
+}
+
+/// A message the sink received.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let python = root.join(".venv/bin/python");
+        assert!(python.exists(), "{} is missing: scripts/test.sh installs aiosmtpd into .venv/", python.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("eccs-mail-{}-{port}", std::process::id()));
+        let child = Self::spawn(&python, port, &dir);
+        let sink = Self { child, port, url: format!("smtp://127.0.0.1:{port}"), dir };
+        sink.wait_listening().await;
+        sink
+    }
+
+    fn spawn(python: &std::path::Path, port: u16, dir: &std::path::Path) -> std::process::Child {
+        std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts")
+    }
+
+    async fn wait_listening(&self) {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not start on port {}", self.port);
+    }
+
+    /// Stops accepting mail (the next sends fail).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Accepts mail again, on the same port.
+    pub async fn restart(&mut self) {
+        let python = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")).to_path_buf();
+        self.child = Self::spawn(&python, self.port, &self.dir);
+        self.wait_listening().await;
+    }
+
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Mail> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) else { continue };
+            for entry in entries.flatten() {
+                let raw = std::fs::read(entry.path()).unwrap();
+                let parsed = mailparse::parse_mail(&raw).unwrap();
+                use mailparse::MailHeaderMap;
+                out.push(Mail {
+                    to: parsed.headers.get_first_value("To").unwrap_or_default(),
+                    subject: parsed.headers.get_first_value("Subject").unwrap_or_default(),
+                    body: parsed.get_body().unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -18,6 +18,7 @@ mod input;
 mod lifecycle;
 mod login;
 mod menus;
+mod notices;
 mod ops;
 mod remote_access;
 mod schedules;

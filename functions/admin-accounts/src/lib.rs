@@ -121,7 +121,13 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             operator(app, ctx, req).await?;
             let account = target(app, req).await?;
-            Ok(Reply::ok(ops::operator_view(&account, ctx.today())))
+            let messages = app.store.outbox_of(&account.id, 20).await?;
+            let mut view = ops::operator_view(&account, ctx.today());
+            if let Some(map) = view.as_object_mut() {
+                // The mail sent to the account (notices, invitations) with its delivery state.
+                map.insert("messages".into(), json!(messages.iter().map(|m| m.view()).collect::<Vec<_>>()));
+            }
+            Ok(Reply::ok(view))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::POST, Method::PUT]),
     }

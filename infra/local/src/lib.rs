@@ -45,6 +45,8 @@ pub struct Options {
     pub schedules: bool,
     /// Counts the DynamoDB calls (benchmark, tests).
     pub call_counter: Option<shared::store::calls::CallCounter>,
+    /// Where mail goes (`smtp://127.0.0.1:2525`); none: it waits in the outbox.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             target: None,
             schedules: true,
             call_counter: None,
+            smtp_url: None,
         }
     }
 }
@@ -87,10 +90,11 @@ pub async fn prepare(
     demo: bool,
     scheduler_endpoint: Option<String>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
-    prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None).await
+    prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None, None).await
 }
 
-/// [`prepare`], with every DynamoDB call counted by `counter`.
+/// [`prepare`], with every DynamoDB call counted by `counter` and mail sent to `smtp_url`.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare_counted(
     storage: &Storage,
     issuer: &str,
@@ -98,6 +102,7 @@ pub async fn prepare_counted(
     demo: bool,
     scheduler_endpoint: Option<String>,
     counter: Option<shared::store::calls::CallCounter>,
+    smtp_url: Option<String>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
     let template = Template::embedded()?;
     let engine = Engine::start(storage).await?;
@@ -108,6 +113,7 @@ pub async fn prepare_counted(
     let mut config = Config::local(&engine.endpoint, issuer, key);
     config.schedules.endpoint = scheduler_endpoint;
     config.call_counter = counter;
+    config.smtp_url = smtp_url;
     if let Storage::External { prefix, .. } = storage {
         config.tables = shared::config::Tables::with_prefix(prefix);
     }
@@ -124,8 +130,16 @@ impl Runner {
             tokio::net::TcpListener::bind(&options.addr).await.map_err(|e| format!("bind {}: {e}", options.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let url = format!("http://{addr}");
-        let (engine, app, loaded) =
-            prepare_counted(&options.storage, &url, options.key, options.demo, None, options.call_counter).await?;
+        let (engine, app, loaded) = prepare_counted(
+            &options.storage,
+            &url,
+            options.key,
+            options.demo,
+            None,
+            options.call_counter,
+            options.smtp_url,
+        )
+        .await?;
         let app = match options.target {
             Some(make) => {
                 let app = Arc::try_unwrap(app).map_err(|_| "app is shared")?;

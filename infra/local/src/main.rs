@@ -36,6 +36,11 @@ enum Command {
         /// Load the demo accounts (existing ones are kept).
         #[arg(long)]
         demo: bool,
+        /// Send mail (notices, invitations, confirmations) to this SMTP server, e.g.
+        /// smtp://127.0.0.1:2525 (`.venv/bin/python -m aiosmtpd -n -l 127.0.0.1:2525`); without it,
+        /// mail waits in the outbox.
+        #[arg(long, env = "SMTP_URL")]
+        smtp: Option<String>,
     },
     /// Run one function once with an event file, as `sam local invoke` would, and print its response.
     Invoke {
@@ -57,7 +62,9 @@ enum Command {
 async fn main() -> ExitCode {
     shared::lambda::init_tracing();
     let result = match Cli::parse().command {
-        Command::Serve { addr, data, memory, dynamodb, demo } => serve(addr, data, memory, dynamodb, demo).await,
+        Command::Serve { addr, data, memory, dynamodb, demo, smtp } => {
+            serve(addr, data, memory, dynamodb, demo, smtp).await
+        }
         Command::Invoke { function, event, data, demo } => invoke(&function, &event, data, demo).await,
     };
     match result {
@@ -75,6 +82,7 @@ async fn serve(
     memory: bool,
     dynamodb: Option<String>,
     demo: bool,
+    smtp: Option<String>,
 ) -> Result<(), String> {
     let storage = match (memory, dynamodb) {
         (_, Some(endpoint)) => Storage::External { endpoint, prefix: String::new() },
@@ -86,12 +94,14 @@ async fn serve(
         Storage::Dir(d) => format!("under {}", d.display()),
         Storage::External { endpoint, .. } => format!("in the DynamoDB at {endpoint}"),
     };
-    let runner = Runner::start(Options { addr, storage, demo, ..Options::default() }).await?;
+    let mail = smtp.clone().map_or("waits in the outbox (no --smtp)".to_owned(), |u| format!("goes to {u}"));
+    let runner = Runner::start(Options { addr, storage, demo, smtp_url: smtp, ..Options::default() }).await?;
     println!("ECCS account service (local) — {}", runner.url);
     println!("  UI      {}/", runner.url);
     println!("  health  {}/api/health", runner.url);
     println!("  data    {where_} (DynamoDB endpoint {})", runner.engine.endpoint);
     println!("  clock   POST {}/_local/clock {{\"now\": \"2026-11-22T10:20:00+09:00\"}} (null: real time)", runner.url);
+    println!("  mail    {mail}");
     println!("  runs    POST {0}/_local/run/sync-hourly, {0}/_local/run/sweep-daily", runner.url);
     if let Some(loaded) = &runner.demo {
         println!(

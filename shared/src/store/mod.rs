@@ -4,7 +4,7 @@
 //!
 //! | table | key | what it holds |
 //! |---|---|---|
-//! | accounts | `pk` = `utokyo#id` / `workshop#id`; GSI `sweep-due` (`sweep_q`, `sweep_on`) | accounts (R-ACC) |
+//! | accounts | `pk` = `utokyo#id` / `workshop#id`; GSIs `sweep-due` (`sweep_q`, `sweep_on`), `by-valid-until`, `by-right-until` | accounts (R-ACC) |
 //! | changes | `pk`, `sk` = kind; GSI `pending-due` (`q`, `due`) | provisioning changes and their receipts (R-SYNC, R-TGT) |
 //! | addresses | `address` | every cloud-mail address ever given, with its owner (R-CMA-4) |
 //! | applications | `pk` = owner, `sk` = `created_at#id` | applications, under applicant and target (R-APP) |
@@ -13,6 +13,7 @@
 //! | runs | `pk` = schedule, `sk` = started | schedule run summaries (R-SYNC-1) |
 //! | login-attempts | `pk`; TTL `expires` | failure windows (R-LOGIN-3) |
 //! | directory | `pk` = account id | what downstream systems read (R-TGT-1) |
+//! | outbox | `pk` = message id; GSIs `outbox-due` (`q`, `due`), `by-account` | mail to send and its delivery state (R-LC-5..7) |
 
 pub mod accounts;
 pub mod applications;
@@ -22,6 +23,7 @@ pub mod changes;
 pub mod lifecycle;
 pub mod login;
 pub mod mail;
+pub mod outbox;
 pub mod remote_access;
 pub mod runs;
 pub mod settings;

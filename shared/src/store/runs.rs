@@ -28,6 +28,14 @@ pub struct RunSummary {
     pub stopped: String,
     #[serde(default)]
     pub failures: Vec<RunFailure>,
+    /// Notices queued by this run (the sweep, R-LC-5).
+    #[serde(default)]
+    pub notices_queued: u64,
+    /// Mail sent from the outbox by this run, and mail that failed (kept for a retry).
+    #[serde(default)]
+    pub messages_sent: u64,
+    #[serde(default)]
+    pub messages_failed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

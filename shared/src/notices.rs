@@ -1,0 +1,134 @@
+//! Notices (R-LC-5, seeds 001 and 003): the daily sweep tells a person 30 days before their
+//! ECCS right ends, and before their account is revoked (its valid_until passes) — with the
+//! reminder to back up their data, which is out of reach once the account is gone. None while a
+//! renewal is pending. A notice is identified by account, kind and the date it warns of, so there
+//! is at most one per account per kind per period, and a new date re-arms it.
+//!
+//! Pure: who gets which notice, and what it says (Japanese, then English).
+
+use chrono::NaiveDate;
+
+use crate::account::{Account, Status};
+
+/// How long before the date the notice goes out.
+pub const NOTICE_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// The ECCS usage right ends (before the account does).
+    RightExpiry,
+    /// The account is revoked when its valid_until passes: back up your data.
+    AccountRevocation,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::RightExpiry => "right_expiry",
+            NoticeKind::AccountRevocation => "account_revocation",
+        }
+    }
+}
+
+/// The notice's identity: one per account, kind and date.
+pub fn notice_id(account: &str, kind: NoticeKind, date: NaiveDate) -> String {
+    format!("{account}#{}#{date}", kind.as_str())
+}
+
+/// R-LC-5: the date `account` should be warned of for `kind`, if it should be warned at all today
+/// (within the window, active, no renewal pending; a right notice only where the right ends
+/// before the account, and not when the person asked to stop it).
+pub fn due_notice(account: &Account, kind: NoticeKind, today: NaiveDate) -> Option<NaiveDate> {
+    if account.status != Status::Active || account.renewal_pending {
+        return None;
+    }
+    let date = match kind {
+        NoticeKind::AccountRevocation => account.valid_until,
+        NoticeKind::RightExpiry => {
+            let until = account.right_until?;
+            if account.right_stop_on.is_some() || until >= account.valid_until {
+                return None;
+            }
+            until
+        }
+    };
+    let days = (date - today).num_days();
+    (0..=NOTICE_DAYS).contains(&days).then_some(date)
+}
+
+/// Subject and body of a notice.
+pub fn message(account: &Account, kind: NoticeKind, date: NaiveDate) -> (String, String) {
+    let id = &account.id;
+    match kind {
+        NoticeKind::AccountRevocation => (
+            format!("【ECCS】アカウント失効のお知らせ / Your account expires on {date}"),
+            format!(
+                "{name_ja} 様\n\n\
+                 UTokyo Account ({id}) は {date} をもって失効します。失効後は ECCS クラウドメールなど\
+                 各システムのデータにアクセスできなくなります。必要なデータは失効前にバックアップしてください。\n\
+                 継続して利用する場合は、所属部局で利用継続の手続きをしてください。\n\n\
+                 Dear {name_en},\n\n\
+                 Your UTokyo Account ({id}) expires on {date}. After that you cannot reach your data in ECCS \
+                 cloud mail and the other systems: back up what you need before then. To keep using it, ask your \
+                 department to renew it.\n",
+                name_ja = account.name.ja,
+                name_en = account.name.en,
+            ),
+        ),
+        NoticeKind::RightExpiry => (
+            format!("【ECCS】ECCS利用権の期限のお知らせ / Your ECCS usage right ends on {date}"),
+            format!(
+                "{name_ja} 様\n\n\
+                 ECCS利用権は {date} までです。引き続き利用する場合は ECCS申請メニューから利用申請をしてください。\
+                 期限後は ECCS の端末とリモートアクセス環境が使えなくなります。\n\n\
+                 Dear {name_en},\n\n\
+                 Your ECCS usage right ends on {date}. To keep using ECCS, apply again from the application menu. \
+                 After that date the ECCS terminals and the remote-access environment are closed to you.\n",
+                name_ja = account.name.ja,
+                name_en = account.name.en,
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Kind;
+    use crate::account::tests::{account, date};
+
+    #[test]
+    fn r_lc_5_account_notice_within_30_days_and_none_while_a_renewal_is_pending() {
+        let mut a = account(Kind::Student);
+        a.valid_until = date("2027-03-31");
+        assert_eq!(due_notice(&a, NoticeKind::AccountRevocation, date("2027-02-28")), None, "31 days before");
+        assert_eq!(due_notice(&a, NoticeKind::AccountRevocation, date("2027-03-01")), Some(date("2027-03-31")));
+        assert_eq!(due_notice(&a, NoticeKind::AccountRevocation, date("2027-03-31")), Some(date("2027-03-31")));
+        assert_eq!(due_notice(&a, NoticeKind::AccountRevocation, date("2027-04-01")), None, "after it");
+        a.renewal_pending = true;
+        assert_eq!(due_notice(&a, NoticeKind::AccountRevocation, date("2027-03-10")), None);
+    }
+
+    #[test]
+    fn r_lc_5_right_notice_only_where_the_right_ends_first_and_was_not_stopped_on_purpose() {
+        let mut a = account(Kind::Staff);
+        a.valid_until = date("2030-03-31");
+        a.right_until = Some(date("2027-03-31"));
+        assert_eq!(due_notice(&a, NoticeKind::RightExpiry, date("2027-03-15")), Some(date("2027-03-31")));
+        a.right_stop_on = Some(date("2027-03-20"));
+        assert_eq!(due_notice(&a, NoticeKind::RightExpiry, date("2027-03-15")), None);
+        a.right_stop_on = None;
+        a.right_until = Some(a.valid_until);
+        assert_eq!(due_notice(&a, NoticeKind::RightExpiry, date("2030-03-15")), None, "the account notice covers it");
+    }
+
+    #[test]
+    fn r_lc_5_one_notice_per_account_kind_and_date() {
+        assert_eq!(
+            notice_id("0000000001", NoticeKind::AccountRevocation, date("2027-03-31")),
+            "0000000001#account_revocation#2027-03-31"
+        );
+        let (subject, body) = message(&account(Kind::Student), NoticeKind::AccountRevocation, date("2027-03-31"));
+        assert!(subject.contains("2027-03-31") && body.contains("バックアップ") && body.contains("back up"));
+    }
+}
