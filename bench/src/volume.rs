@@ -67,6 +67,7 @@ fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
         activation_expires_at: None,
         identity_linked_at: None,
         renewal_pending: false,
+        mail_forwarding: None,
     }
 }
 

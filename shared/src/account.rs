@@ -142,6 +142,9 @@ pub struct Account {
     /// R-LC-5: a renewal has been asked for; no expiry notice meanwhile.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub renewal_pending: bool,
+    /// R-LC-7: where cloud mail is forwarded, as the mail system has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_forwarding: Option<String>,
 }
 
 /// A workshop account (R-ACC-2).
@@ -214,6 +217,7 @@ impl Account {
             activation_expires_at: None,
             identity_linked_at: None,
             renewal_pending: false,
+            mail_forwarding: None,
         }
     }
 
@@ -408,6 +412,7 @@ pub(crate) mod tests {
             activation_expires_at: None,
             identity_linked_at: None,
             renewal_pending: false,
+            mail_forwarding: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE`, `OUTBOX_TABLE` | table names | the local names (`accounts`, …) |
+//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE`, `OUTBOX_TABLE`, `SERVICES_TABLE` | table names | the local names (`accounts`, …) |
 //! | `SMTP_URL` | where mail goes (lettre's URL: `smtps://user:pass@email-smtp…:465`, `smtp://127.0.0.1:2525`); none: mail waits in the outbox | |
 //! | `MAIL_FROM` | the sender of notices and invitations | `ECCS <noreply@ecc.u-tokyo.ac.jp>` |
 //! | `PORTAL_URL` | the portal's address, for the links in mail | `JWT_ISSUER` |
@@ -38,11 +38,12 @@ pub struct Tables {
     pub login_attempts: String,
     pub directory: String,
     pub outbox: String,
+    pub services: String,
 }
 
 impl Tables {
     /// `(environment variable, local name)` for every table, in declaration order.
-    pub const ALL: [(&'static str, &'static str); 10] = [
+    pub const ALL: [(&'static str, &'static str); 11] = [
         ("ACCOUNTS_TABLE", "accounts"),
         ("CHANGES_TABLE", "changes"),
         ("ADDRESSES_TABLE", "addresses"),
@@ -53,6 +54,7 @@ impl Tables {
         ("LOGIN_ATTEMPTS_TABLE", "login-attempts"),
         ("DIRECTORY_TABLE", "directory"),
         ("OUTBOX_TABLE", "outbox"),
+        ("SERVICES_TABLE", "services"),
     ];
 
     /// The names the local runner gives the tables.
@@ -82,6 +84,7 @@ impl Tables {
             &self.login_attempts,
             &self.directory,
             &self.outbox,
+            &self.services,
         ];
         Self::ALL.iter().zip(names).find(|((_, l), _)| *l == local).map(|(_, n)| n.as_str())
     }
@@ -102,6 +105,7 @@ impl Tables {
             login_attempts: get(7),
             directory: get(8),
             outbox: get(9),
+            services: get(10),
         }
     }
 }

@@ -58,6 +58,10 @@ pub enum ApiError {
     IdentityVerificationRequired,
     /// R-LC-3: there is no key to extend.
     NoActivationKey,
+    /// R-LC-6: the service is already active.
+    ServiceAlreadyActive,
+    /// R-LC-6..7: a wrong, used or expired link — one answer for all.
+    LinkNotFoundOrExpired,
     NotFound,
     /// With the methods the resource does serve (the `Allow` header, RFC 9110).
     MethodNotAllowed {
@@ -95,8 +99,9 @@ impl ApiError {
             | EccsRightAlreadyValid
             | EccsRightNotValid
             | IdentityVerificationRequired
-            | NoActivationKey => StatusCode::CONFLICT,
-            TargetNotFoundOrNotEligible | NotFound => StatusCode::NOT_FOUND,
+            | NoActivationKey
+            | ServiceAlreadyActive => StatusCode::CONFLICT,
+            TargetNotFoundOrNotEligible | NotFound | LinkNotFoundOrExpired => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +136,8 @@ impl ApiError {
             InvalidActivationKey => "invalid_activation_key",
             IdentityVerificationRequired => "identity_verification_required",
             NoActivationKey => "no_activation_key",
+            ServiceAlreadyActive => "service_already_active",
+            LinkNotFoundOrExpired => "link_not_found_or_expired",
             NotFound => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable { .. } => "service_unavailable",
@@ -189,6 +196,10 @@ impl ApiError {
                 "本人確認サービスの事前連携がないため、窓口での本人確認を記録してください / Identity verification is not linked: record an in-person check"
             }
             NoActivationKey => "延長できる有効化キーがありません / There is no activation key to extend",
+            ServiceAlreadyActive => "このサービスは既に利用できます / This service is already active",
+            LinkNotFoundOrExpired => {
+                "このリンクは無効か、期限が切れています。もう一度申請してください / This link is not valid or has expired; please ask again"
+            }
             NotFound => "見つかりません / Not found",
             MethodNotAllowed { .. } => "このメソッドは使えません / Method not allowed",
             ServiceUnavailable { .. } => {
@@ -278,6 +289,8 @@ impl ApiError {
             InvalidActivationKey,
             IdentityVerificationRequired,
             NoActivationKey,
+            ServiceAlreadyActive,
+            LinkNotFoundOrExpired,
             NotFound,
             MethodNotAllowed { allow: String::new() },
             ServiceUnavailable { retry_after: 1 },
@@ -310,6 +323,8 @@ impl ApiError {
                 | InvalidActivationKey
                 | IdentityVerificationRequired
                 | NoActivationKey
+                | ServiceAlreadyActive
+                | LinkNotFoundOrExpired
                 | NotFound
                 | MethodNotAllowed { .. }
                 | ServiceUnavailable { .. }

@@ -148,15 +148,32 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<Vec<ImportRecord
     }
 }
 
-/// A fresh activation key: 16 characters of Crockford's base32 (no I, L, O, U), in groups of
-/// four — 80 bits, typed from a printed notice.
-pub fn new_activation_key() -> Result<String, ApiError> {
+/// `n` random characters of Crockford's base32 (no I, L, O, U): 5 bits each.
+pub fn random_base32(n: usize) -> Result<String, ApiError> {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut bytes = [0u8; 16];
+    let mut bytes = vec![0u8; n];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::Internal("no randomness".into()))?;
-    let chars: String =
-        bytes.iter().map(|b| char::from(*ALPHABET.get(usize::from(*b) % 32).unwrap_or(&b'A'))).collect();
+    Ok(bytes.iter().map(|b| char::from(*ALPHABET.get(usize::from(*b) % 32).unwrap_or(&b'A'))).collect())
+}
+
+/// A fresh activation key: 16 characters of Crockford's base32, in groups of four — 80 bits,
+/// typed from a printed notice.
+pub fn new_activation_key() -> Result<String, ApiError> {
+    let chars = random_base32(16)?;
     Ok(chars.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-"))
+}
+
+/// A one-time link token for mail (invitations, forwarding confirmations): the account id, a
+/// dot, 26 random characters (130 bits). Only its hash is stored.
+pub fn new_link_token(account: &str) -> Result<String, ApiError> {
+    Ok(format!("{account}.{}", random_base32(26)?))
+}
+
+/// The account a link token names, if it is shaped like one.
+pub fn link_token_account(token: &str) -> Option<&str> {
+    let (account, secret) = token.split_once('.')?;
+    (Realm::Utokyo.is_valid_id(account) && secret.len() == 26 && secret.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(account)
 }
 
 /// What a key is stored as: SHA-256 of its normalised form — upper case, separators dropped,

@@ -90,6 +90,43 @@ pub fn local_part_violations(local: &str) -> Vec<&'static str> {
     out
 }
 
+/// R-LC-7: checks a forwarding address: one ordinary address outside the cloud-mail domain
+/// (forwarding into it would loop). Returns it with the domain in lower case.
+pub fn forwarding_address(requested: &str, own_domain: &str) -> Result<String, ApiError> {
+    let requested = requested.trim();
+    let mut reasons = Vec::new();
+    let Some((local, domain)) = requested.rsplit_once('@') else {
+        return Err(ApiError::InvalidAddress { reasons: vec!["not_an_address"] });
+    };
+    let domain = domain.to_ascii_lowercase();
+    let local_ok = (1..=64).contains(&local.len())
+        && local.chars().all(|c| {
+            c.is_ascii_graphic() && !matches!(c, '@' | '"' | '\\' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '[' | ']')
+        })
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    if !local_ok {
+        reasons.push("invalid_character");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if !domain_ok {
+        reasons.push("invalid_domain");
+    }
+    if domain == own_domain.to_ascii_lowercase() || domain.ends_with(&format!(".{}", own_domain.to_ascii_lowercase())) {
+        reasons.push("own_domain");
+    }
+    if reasons.is_empty() { Ok(format!("{local}@{domain}")) } else { Err(ApiError::InvalidAddress { reasons }) }
+}
+
 /// R-CMA-3: when the next change is allowed after a change accepted at `last`.
 pub fn next_change_allowed_at(last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     last.map(|t| t + Duration::days(CHANGE_INTERVAL_DAYS))
@@ -138,6 +175,23 @@ mod tests {
         assert_eq!(reasons("taro@example.com"), vec!["wrong_domain"]);
         // Cyrillic а looks like Latin a.
         assert_eq!(reasons("tаro"), vec!["invalid_character"]);
+    }
+
+    #[test]
+    fn r_lc_7_forwarding_goes_to_one_ordinary_address_outside_our_domain() {
+        assert_eq!(forwarding_address(" Taro.Todai+eccs@Example.AC.jp ", D).unwrap(), "Taro.Todai+eccs@example.ac.jp");
+        for (bad, reason) in [
+            ("no-at-sign", "not_an_address"),
+            ("a b@example.jp", "invalid_character"),
+            ("taro@localhost", "invalid_domain"),
+            ("taro@exa_mple.jp", "invalid_domain"),
+            ("taro@g.ecc.u-tokyo.ac.jp", "own_domain"),
+        ] {
+            match forwarding_address(bad, D) {
+                Err(ApiError::InvalidAddress { reasons }) => assert!(reasons.contains(&reason), "{bad}: {reasons:?}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ impl DirectoryTarget {
             }
             let (attr, value) = match change.sk {
                 ChangeKind::MailAddress => ("mail_address", change.address.clone().map(s)),
+                ChangeKind::MailForwarding => ("mail_forwarding", change.address.clone().map(s)),
                 ChangeKind::MailPassword => ("mail_password_crypt", change.password_crypt.clone().map(s)),
                 ChangeKind::RemoteAccess => ("remote_access_allowed", change.enabled.map(b)),
                 ChangeKind::Eccs => ("eccs_enabled", change.enabled.map(b)),

@@ -102,6 +102,7 @@ async fn drive<J: Job>(ctx: &Ctx, name: &str, limits: Limits, job: &J) -> Result
         notices_queued: 0,
         messages_sent: 0,
         messages_failed: 0,
+        links_expired: 0,
     };
     let mut handled = 0usize;
     let mut start = None;
@@ -462,6 +463,10 @@ pub async fn sweep(app: &App, ctx: &Ctx, limits: Limits) -> Result<RunSummary, A
     // R-LC-5: the day's notices, then the mail.
     let (queued, read) = outbox::queue_notices(app, ctx, &actor).await?;
     summary.notices_queued = queued;
+    summary.items_read += read;
+    // R-LC-6..7: links not used in time.
+    let (expired, read) = crate::store::services::expire_links(app, ctx, &actor).await?;
+    summary.links_expired = expired;
     summary.items_read += read;
     finish(app, ctx, limits, summary).await
 }

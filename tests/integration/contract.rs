@@ -87,6 +87,8 @@ fn only_login_health_discovery_and_the_ui_are_open_routes() {
     let expected: BTreeSet<String> = [
         "POST /api/session",
         "POST /api/activation",
+        "POST /api/services/conferencing/accept",
+        "POST /api/cloud-mail/forwarding/confirm",
         "GET /api/health",
         "GET /.well-known/openid-configuration",
         "GET /.well-known/jwks.json",

@@ -23,4 +23,5 @@ mod ops;
 mod remote_access;
 mod schedules;
 mod secrets;
+mod services;
 mod workshop;

@@ -121,6 +121,7 @@ async fn grow_to(env: &Env, total: u64) {
         activation_expires_at: None,
         identity_linked_at: None,
         renewal_pending: false,
+        mail_forwarding: None,
     };
     let ids: Vec<String> = (0..total - 210).map(|i| format!("{:010}", 2_000_000_000 + i)).collect();
     for chunk in ids.chunks(25) {

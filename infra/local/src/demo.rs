@@ -176,6 +176,7 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             activation_expires_at: None,
             identity_linked_at: None,
             renewal_pending: false,
+            mail_forwarding: None,
         };
         let created =
             put_new(app, &app.store.tables.accounts, "pk", account_item(&account).map_err(|e| e.to_string())?).await?;

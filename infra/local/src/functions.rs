@@ -59,6 +59,8 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("admin-runs", http!(eccs_admin_runs)),
         ("activation", http!(eccs_activation)),
         ("identity-link", http!(eccs_identity_link)),
+        ("services", http!(eccs_services)),
+        ("cloud-mail-forwarding", http!(eccs_cloud_mail_forwarding)),
         ("sync-hourly", event!(eccs_sync_hourly)),
         ("sweep-daily", event!(eccs_sweep_daily)),
         ("schedules", event!(eccs_schedules)),

@@ -30,6 +30,8 @@ pub const PENDING_INDEX: &str = "pending-due";
 pub enum ChangeKind {
     MailAddress,
     MailPassword,
+    /// Where cloud mail is forwarded (R-LC-7); an empty address stops forwarding.
+    MailForwarding,
     RemoteAccess,
     Eccs,
 }
@@ -38,6 +40,7 @@ impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::MailAddress => "mail_address",
+            ChangeKind::MailForwarding => "mail_forwarding",
             ChangeKind::MailPassword => "mail_password",
             ChangeKind::RemoteAccess => "remote_access",
             ChangeKind::Eccs => "eccs",
@@ -132,6 +135,13 @@ impl Change {
 
     pub fn mail_address(account: &str, address: &str, now: DateTime<Utc>) -> Self {
         let mut c = Self::pending(account, ChangeKind::MailAddress, now, time::next_minute_zero(now));
+        c.address = Some(address.to_owned());
+        c
+    }
+
+    /// R-LC-7: forwarding to `address` (empty: none), applied at the next minute 0.
+    pub fn mail_forwarding(account: &str, address: &str, now: DateTime<Utc>) -> Self {
+        let mut c = Self::pending(account, ChangeKind::MailForwarding, now, time::next_minute_zero(now));
         c.address = Some(address.to_owned());
         c
     }
@@ -240,13 +250,28 @@ pub async fn apply(app: &App, ctx: &Ctx, actor: &str, change: &Change) -> Result
                 .value(":now", s(time::stamp(ctx.now)))
                 .value(":target", s(app.target.name()));
             items.push(tx::update(&store.tables.changes, change.key(), Some(still_pending), expr)?);
-            if let (ChangeKind::MailAddress, Some(address)) = (change.sk, &change.address) {
-                items.push(tx::update(
+            // What the account shows follows what the mail system now has.
+            let account_key = Item::from([("pk".to_owned(), s(change.pk.clone()))]);
+            match (change.sk, &change.address) {
+                (ChangeKind::MailAddress, Some(address)) => items.push(tx::update(
                     &store.tables.accounts,
-                    Item::from([("pk".to_owned(), s(change.pk.clone()))]),
+                    account_key,
                     Some("attribute_exists(pk)"),
                     Expr::new().set("mail_address = :address").value(":address", s(address.clone())),
-                )?);
+                )?),
+                (ChangeKind::MailForwarding, Some(address)) if !address.is_empty() => items.push(tx::update(
+                    &store.tables.accounts,
+                    account_key,
+                    Some("attribute_exists(pk)"),
+                    Expr::new().set("mail_forwarding = :address").value(":address", s(address.clone())),
+                )?),
+                (ChangeKind::MailForwarding, _) => items.push(tx::update(
+                    &store.tables.accounts,
+                    account_key,
+                    Some("attribute_exists(pk)"),
+                    Expr::new().remove("mail_forwarding"),
+                )?),
+                _ => {}
             }
             let receipt = json!({ "change_id": change.change_id, "applied_at": time::rfc3339(ctx.now), "target": app.target.name() });
             let after = with(change.summary(), [("state", json!("applied")), ("receipt", receipt)]);

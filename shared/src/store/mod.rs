@@ -13,6 +13,7 @@
 //! | runs | `pk` = schedule, `sk` = started | schedule run summaries (R-SYNC-1) |
 //! | login-attempts | `pk`; TTL `expires` | failure windows (R-LOGIN-3) |
 //! | directory | `pk` = account id | what downstream systems read (R-TGT-1) |
+//! | services | `pk` = account, `sk` = service; GSI `link-expiry` (`link_q`, `expires`) | invitations and forwarding with their one-time links (R-LC-6..7) |
 //! | outbox | `pk` = message id; GSIs `outbox-due` (`q`, `due`), `by-account` | mail to send and its delivery state (R-LC-5..7) |
 
 pub mod accounts;
@@ -26,6 +27,7 @@ pub mod mail;
 pub mod outbox;
 pub mod remote_access;
 pub mod runs;
+pub mod services;
 pub mod settings;
 pub mod tx;
 

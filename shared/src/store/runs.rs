@@ -36,6 +36,9 @@ pub struct RunSummary {
     pub messages_sent: u64,
     #[serde(default)]
     pub messages_failed: u64,
+    /// Invitation and confirmation links the sweep expired (R-LC-6..7).
+    #[serde(default)]
+    pub links_expired: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

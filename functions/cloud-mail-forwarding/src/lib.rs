@@ -1,0 +1,74 @@
+//! Cloud-mail forwarding (R-LC-7, seed 001): a forwarding address takes effect only once the link
+//! mailed to it is opened, and then at the next minute 0 like the other mail changes.
+//!
+//! - `GET /api/cloud-mail/forwarding` — the forwarding in force, and any pending request or change
+//! - `PUT /api/cloud-mail/forwarding` `{address}` — ask; the confirmation link goes to `address`
+//! - `DELETE /api/cloud-mail/forwarding` — stop at the next minute 0
+//! - `POST /api/cloud-mail/forwarding/confirm` `{token}` — the link's landing (no login)
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::changes::{ChangeKind, ChangeState};
+use shared::store::services::{self, FORWARDING, LinkBody, ServiceState};
+use shared::{ApiError, App, Ctx, mail, time};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Forwarding {
+    address: String,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    let confirm = req.uri().path().trim_end_matches('/').ends_with("/confirm");
+    match (req.method().clone(), confirm) {
+        (Method::POST, true) => {
+            let LinkBody { token } = json_body(req)?;
+            let (address, effective_at) = services::confirm_forwarding(app, ctx, &token).await?;
+            Ok(Reply::ok(json!({ "address": address, "effective_at": time::rfc3339(effective_at) })))
+        }
+        (Method::PUT, false) => {
+            let account = utokyo_caller(app, ctx, req).await?;
+            let Forwarding { address } = json_body(req)?;
+            account.check_cloud_mail()?;
+            let address = mail::forwarding_address(&address, &app.mail_domain)?;
+            let record = services::request_forwarding(app, ctx, &account, &address).await?;
+            Ok(Reply::accepted(json!({ "requested": record.view() })))
+        }
+        (Method::DELETE, false) => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            let effective_at = services::stop_forwarding(app, ctx, &account).await?;
+            Ok(Reply::accepted(json!({ "effective_at": time::rfc3339(effective_at) })))
+        }
+        (Method::GET, false) => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            account.check_cloud_mail()?;
+            let (record, changes) =
+                tokio::try_join!(app.store.service(&account.id, FORWARDING), app.store.changes_of(&account.id))?;
+            let requested = record.filter(|r| r.state == ServiceState::Invited).map(|r| r.view());
+            let pending = changes
+                .iter()
+                .find(|c| c.sk == ChangeKind::MailForwarding && c.state == ChangeState::Pending)
+                .map(|c| {
+                    json!({
+                        "address": c.address.clone().filter(|a| !a.is_empty()),
+                        "effective_at": time::rfc3339(c.effective_at),
+                    })
+                });
+            Ok(Reply::ok(json!({ "address": account.mail_forwarding, "requested": requested, "pending": pending })))
+        }
+        _ => {
+            method_not_allowed(req, if confirm { &[Method::POST] } else { &[Method::GET, Method::PUT, Method::DELETE] })
+        }
+    }
+}

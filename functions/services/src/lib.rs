@@ -1,0 +1,45 @@
+//! The conferencing service (R-LC-6, seed 002): a holder of a cloud-mail address applies and an
+//! invitation valid 15 days is mailed to the cloud mail; applying again sends a new one (the old
+//! link stops working); opening the link activates the service account.
+//!
+//! - `GET /api/services/conferencing` — the state
+//! - `POST /api/services/conferencing` — apply, or have the invitation sent again
+//! - `POST /api/services/conferencing/accept` `{token}` — the link's landing (no login: the token
+//!   is the proof)
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::services::{self, CONFERENCING, LinkBody};
+use shared::{ApiError, App, Ctx};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    let accept = req.uri().path().trim_end_matches('/').ends_with("/accept");
+    match (req.method().clone(), accept) {
+        (Method::POST, true) => {
+            let LinkBody { token } = json_body(req)?;
+            let service_account = services::accept(app, ctx, &token).await?;
+            Ok(Reply::ok(json!({ "state": "active", "service_account": service_account })))
+        }
+        (Method::POST, false) => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            let record = services::invite(app, ctx, &account).await?;
+            Ok(Reply::created(record.view()))
+        }
+        (Method::GET, false) => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            let record = app.store.service(&account.id, CONFERENCING).await?;
+            Ok(Reply::ok(record.map_or_else(|| json!({ "state": "none" }), |r| r.view())))
+        }
+        _ => method_not_allowed(req, if accept { &[Method::POST] } else { &[Method::GET, Method::POST] }),
+    }
+}
