@@ -1,9 +1,11 @@
 // The ECCS account service UI: the manual's three entry points (user menu, application menu,
-// workshop password) as one page. Every action follows the manual's flow: edit → 保存/申請 →
+// workshop password) as one page, with the lifecycle pages of lifecycle.js (activation, mailed
+// links, conferencing, forwarding, and the help desk's import, lookup and runs). Every action follows the manual's flow: edit → 保存/申請 →
 // a confirmation dialog (OK) → a completion message. The token lives in sessionStorage only and
 // goes out as a bearer header; nothing is written with innerHTML.
 
 import { TEXT } from "./i18n.js";
+import { lifecycleViews } from "./lifecycle.js";
 
 const state = {
   lang: sessionStorage.getItem("lang") === "en" ? "en" : "ja",
@@ -31,7 +33,7 @@ function el(tag, attrs = {}, ...children) {
     else if (v === true) node.setAttribute(k, "");
     else node.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c != null && c !== false) node.append(c instanceof Node ? c : String(c));
   }
   return node;
@@ -98,9 +100,13 @@ function showError(error) {
 
 // ------------------------------------------------------------------ the API
 
+// The API a person reaches without logging in: a 401 there is an answer, not an ended session.
+const OPEN_API = new Set(["/api/session", "/api/activation", "/api/services/conferencing/accept", "/api/cloud-mail/forwarding/confirm"]);
+
 async function api(method, path, body) {
   const headers = { accept: "application/json" };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  const open = OPEN_API.has(path);
+  if (state.token && !open) headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;
   try {
@@ -110,7 +116,7 @@ async function api(method, path, body) {
     throw new Error("network");
   }
   const json = await response.json().catch(() => ({}));
-  if (response.status === 401 && path !== "/api/session") {
+  if (response.status === 401 && !open) {
     endSession(t("session_expired"));
     throw new Error("session");
   }
@@ -163,10 +169,17 @@ async function loadMe() {
 
 // ------------------------------------------------------------------ frame: header and menus
 
+// [text, route, the /api/me menu that says whether it is available (by default the text's key)].
+// Conferencing and forwarding are for holders of a cloud-mail address, like its other pages.
 const MENU = [
-  { group: "user_menu", items: [["remote_access", "remote-access"], ["cloud_mail_address", "cloud-mail"], ["cloud_mail_password", "cloud-mail-password"]] },
+  {
+    group: "user_menu",
+    items: [["remote_access", "remote-access"], ["cloud_mail_address", "cloud-mail"], ["cloud_mail_password", "cloud-mail-password"],
+      ["forwarding", "cloud-mail-forwarding", "cloud_mail_address"], ["conferencing", "conferencing", "cloud_mail_address"], ["identity_link", "identity-link", null]],
+  },
   { group: "application_menu", items: [["eccs_usage", "apply-usage"], ["eccs_suspension", "apply-suspension"], ["eccs_proxy", "apply-proxy"]] },
 ];
+const OPERATOR_MENU = [["settings", "settings"], ["import_title", "admin-import"], ["lookup_title", "admin-accounts"], ["runs", "admin-runs"]];
 
 function renderFrame(route) {
   document.documentElement.lang = state.lang;
@@ -191,18 +204,25 @@ function renderFrame(route) {
   } else {
     body.push(el("ul", {}, link("top_title", "menu")));
     for (const { group, items } of MENU) {
-      body.push(el("h3", {}, t(group)), el("ul", {}, items.map(([key, to]) => link(key, to, me.menus[key]))));
+      body.push(el("h3", {}, t(group)), el("ul", {}, items.map(([key, to, menu = key]) => link(key, to, menu && me.menus[menu]))));
     }
     body.push(el("ul", {}, link("history", "history")));
-    if (me.profile.operator) body.push(el("h3", {}, t("operator_menu")), el("ul", {}, link("settings", "settings")));
+    if (me.profile.operator) body.push(el("h3", {}, t("operator_menu")), el("ul", {}, OPERATOR_MENU.map(([key, to]) => link(key, to))));
   }
   $("nav-body").replaceChildren(...body);
 }
 
 // ------------------------------------------------------------------ views
 
+const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm });
+
+// Pages anyone may open: the login, activation, and the landings of mailed links.
+const PUBLIC = { login: viewLogin, ...lifecycle.public };
+
 const views = {
-  login: viewLogin,
+  ...PUBLIC,
+  ...lifecycle.user,
+  ...lifecycle.operator,
   menu: viewTop,
   "remote-access": viewRemoteAccess,
   "cloud-mail": viewCloudMail,
@@ -229,7 +249,8 @@ function viewLogin() {
       el("label", { class: "choice" }, el("input", { type: "radio", name: "realm", value: "workshop", checked: location.hash === "#/login/workshop" }), t("realm_workshop"))),
     field("account", t("account"), el("input", { id: "account", name: "account", type: "text", autocomplete: "username", required: true, autocapitalize: "off", spellcheck: "false" })),
     field("password", t("password"), el("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
-    el("div", { class: "actions" }, el("button", { type: "submit" }, t("login"))));
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("login"))),
+    el("p", { class: "hint" }, t("activate_prompt"), " ", el("a", { href: "#/activate" }, t("activate_title"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -461,9 +482,10 @@ async function render() {
   const drawn = location.hash;
   let route = location.hash.replace(/^#\//, "").split("/")[0] || "menu";
   if (state.token && !state.me) await loadMe().catch(() => null);
-  if (!state.me) route = "login";
+  const open = route in PUBLIC && route !== "login";
+  if (!state.me && !open) route = "login";
   else if (route === "login") route = state.me.profile.realm === "workshop" ? "workshop" : "menu";
-  if (state.me?.profile.realm === "workshop") route = "workshop";
+  if (state.me?.profile.realm === "workshop" && !open) route = "workshop";
   const view = views[route] ?? viewTop;
   renderFrame(route);
   try {

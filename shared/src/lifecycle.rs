@@ -207,8 +207,21 @@ pub fn key_expiry(now: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InPersonCheck {
-    /// The document seen: `student_id_card`, `staff_id_card`, `passport`, …
-    pub document: String,
+    /// The photo identity document the operator saw.
+    pub document: IdDocument,
+}
+
+/// R-LC-4: the documents an in-person check accepts — a closed list, so the audit record holds
+/// a kind of document, never free text (or a number copied from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdDocument {
+    StudentIdCard,
+    StaffIdCard,
+    Passport,
+    ResidenceCard,
+    DriversLicense,
+    MyNumberCard,
 }
 
 #[cfg(test)]

@@ -3,111 +3,15 @@
 // accounts, one error path each, the language switch, session expiry, and a screenshot of every
 // screen in test-output/screens/.
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const screens = path.join(root, "test-output", "screens");
-mkdirSync(screens, { recursive: true });
-
-let server;
-let browser;
-let base;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealth() {
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${base}/api/health`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("eccs-local did not start");
-}
-
-async function api(method, pathname, body, token) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(`${base}${pathname}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  return r.json();
-}
-
-async function setClock(now) {
-  await api("POST", "/_local/clock", { now });
-}
-
-before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(path.join(root, "target/debug/eccs-local"), ["serve", "--memory", "--demo", "--addr", `127.0.0.1:${port}`], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  await waitForHealth();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
-
-/** A fresh browser context (its own sessionStorage), logged in as `account`. */
-async function login(account, password, realm = "utokyo") {
-  const context = await browser.newContext({ locale: "ja-JP", timezoneId: "Asia/Tokyo" });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.errors = errors;
-  await page.goto(`${base}/#/login`);
-  if (realm === "workshop") await page.getByLabel("講習会アカウント").check();
-  await page.getByLabel("アカウント", { exact: true }).fill(account);
-  await page.getByLabel("パスワード", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "ログイン" }).click();
-  await page.waitForURL(/#\/(menu|workshop)/);
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(screens, `${name}.png`), fullPage: true });
-}
-
-async function confirmOk(page) {
-  const dialog = page.getByRole("dialog");
-  await dialog.waitFor();
-  await shot(page, `${new URL(page.url()).hash.replace(/^#\//, "") || "top"}-confirm`);
-  await dialog.getByRole("button", { name: "OK" }).click();
-}
-
-async function messageText(page) {
-  const box = page.locator("#messages");
-  await box.locator("p").first().waitFor();
-  return box.innerText();
-}
+import { api, confirmOk, env, login, messageText, setClock, shot } from "./harness.mjs";
 
 describe("login", () => {
   test("the login page is bilingual and a wrong password gets the manual's message", async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${base}/`);
+    await page.goto(`${env.base}/`);
     assert.equal(await page.getAttribute("html", "lang"), "ja");
     await shot(page, "login-ja");
     await page.getByLabel("アカウント", { exact: true }).fill("0000000001");
@@ -331,7 +235,7 @@ describe("language and session", () => {
   });
 
   test("the UI is served with a strict CSP and security headers", async () => {
-    const r = await fetch(`${base}/`);
+    const r = await fetch(`${env.base}/`);
     assert.match(r.headers.get("content-security-policy"), /default-src 'none'; script-src 'self'/);
     assert.equal(r.headers.get("x-frame-options"), "DENY");
     assert.equal(r.headers.get("x-content-type-options"), "nosniff");

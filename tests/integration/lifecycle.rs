@@ -87,7 +87,16 @@ async fn r_lc_1_csv_imports_like_jsonl_and_a_bad_line_refuses_the_whole_file() {
         "nothing imported"
     );
     let good: String = csv.lines().take(2).map(|l| format!("{l}\n")).collect();
-    let r = import(&env, "csv", good).await;
+    // A dry run checks the lines and writes nothing (the UI checks every part of a file first).
+    let op = env.token("0000000009");
+    let body = |dry_run| json!({ "format": "csv", "data": good, "dry_run": dry_run });
+    let checked = env.post("/api/admin/accounts/import", Some(&op), body(true)).await;
+    assert_eq!(checked.json(), json!({ "checked": 1 }), "{}", checked.text);
+    let dry_bad = json!({ "format": "csv", "data": csv, "dry_run": true });
+    assert_eq!(env.post("/api/admin/accounts/import", Some(&op), dry_bad).await.code(), "import_invalid");
+    let lookup = env.get("/api/admin/accounts/2100000003", Some(&op)).await;
+    assert_eq!(lookup.status, StatusCode::NOT_FOUND, "the dry run wrote nothing");
+    let r = env.post("/api/admin/accounts/import", Some(&op), body(false)).await;
     assert_eq!(r.json()["created"], 1, "{}", r.text);
 }
 
@@ -238,6 +247,8 @@ async fn r_lc_4_a_password_reset_needs_linked_identity_verification_or_an_in_per
     };
     let refused = reset(json!({ "action": "issue" })).await;
     assert_eq!((refused.status, refused.code().as_str()), (StatusCode::CONFLICT, "identity_verification_required"));
+    let free_text = reset(json!({ "action": "issue", "in_person_check": { "document": "card no. 1234-5678" } })).await;
+    assert_eq!(free_text.code(), "bad_request", "a kind of document from the list, never free text");
     let in_person = reset(json!({ "action": "issue", "in_person_check": { "document": "student_id_card" } })).await;
     assert_eq!(in_person.status, StatusCode::CREATED, "{}", in_person.text);
     let audit = env.app().store.audit_of("utokyo#0000000001", 1).await.unwrap();

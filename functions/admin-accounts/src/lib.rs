@@ -3,7 +3,7 @@
 //! an activated account needs linked identity verification or an in-person check), and record a
 //! pending renewal.
 //!
-//! - `POST /api/admin/accounts/import` `{format: jsonl|csv, data}`
+//! - `POST /api/admin/accounts/import` `{format: jsonl|csv, data, dry_run?}`
 //! - `GET /api/admin/accounts/{account}`
 //! - `GET /api/admin/accounts/{account}/audit`
 //! - `POST /api/admin/accounts/{account}/activation-key` `{action: issue|extend, in_person_check?, days?}`
@@ -24,6 +24,9 @@ use shared::{ApiError, App, Ctx, time};
 struct Import {
     format: ImportFormat,
     data: String,
+    /// Check only: the UI checks every part of a large file before it imports any.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +73,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let op = operator(app, ctx, req).await?;
             let body: Import = json_body(req)?;
             let records = lifecycle::parse_import(body.format, &body.data)?;
+            if body.dry_run {
+                return Ok(Reply::ok(json!({ "checked": records.len() })));
+            }
             Ok(Reply::ok(ops::import(app, ctx, &op, records).await?.json()))
         }
         (Method::GET, "audit", true) => {

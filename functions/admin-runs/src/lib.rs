@@ -27,7 +27,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 json!({
                     "started_at": r.started_at, "finished_at": r.finished_at, "duration_ms": r.duration_ms,
                     "applied": r.applied, "failed": r.failed, "remaining": r.remaining, "items_read": r.items_read,
-                    "stopped": r.stopped, "failures": r.failures.iter().map(|f| json!({
+                    "stopped": r.stopped, "notices_queued": r.notices_queued, "messages_sent": r.messages_sent,
+                    "messages_failed": r.messages_failed, "links_expired": r.links_expired, "failures": r.failures.iter().map(|f| json!({
                         "account": f.account, "kind": f.kind, "error": f.error,
                     })).collect::<Vec<_>>(),
                 })

@@ -1,0 +1,233 @@
+// End-to-end tests of the account lifecycle pages (R-LC-1..7) in headless Debian Chromium: the
+// help desk imports a registrar file in parts with progress, the person activates with the
+// printed key, a reset needs an in-person check, and the conferencing invitation and forwarding
+// confirmation are opened from the real mail an SMTP sink received.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { api, confirmOk, login, mailTo, messageText, openPage, setClock, shot, tokenOf } from "./harness.mjs";
+
+const HEADER = "id,kind,name_ja,name_en,department_code,department_ja,department_en,valid_from,valid_until";
+
+/** A registrar CSV of `n` students from `first` on: big enough to be sent in several parts. */
+function registrarCsv(first, n, broken = null) {
+  const rows = [HEADER];
+  for (let i = 0; i < n; i++) {
+    const id = String(first + i);
+    const until = i + 2 === broken ? "2020-03-31" : "2030-03-31"; // line `broken` ends before it starts
+    rows.push(`${id},student,新入 学生${i},Student Number ${i},D03,理学部,"Faculty of Science, Graduate School",2026-04-01,${until}`);
+  }
+  return rows.join("\n") + "\n";
+}
+
+async function chooseFile(page, name, text) {
+  await page.getByLabel("ファイル（JSONL または CSV）").setInputFiles({ name, mimeType: "text/csv", buffer: Buffer.from(text) });
+}
+
+/** Waits until `selector` shows text matching `pattern` (pages draw after their fetches). */
+async function shows(page, selector, pattern) {
+  await page.locator(selector).filter({ hasText: pattern }).first().waitFor();
+  assert.match(await page.locator(selector).first().innerText(), pattern);
+}
+
+/** The one-time link in a mail body, as the path after the portal address. */
+function linkIn(body, route) {
+  const match = body.match(new RegExp(`https?://[^\\s]+/(#/${route}/[^\\s]+)`));
+  assert.ok(match, `a #/${route}/ link in the mail:\n${body}`);
+  return match[1];
+}
+
+describe("help desk: import, activation, lookup", () => {
+  const op = ["0000000009", "Demo-Operator-9"];
+
+  test("a file with one bad line imports nothing and names the line of the file", async () => {
+    const page = await login(...op);
+    await page.getByRole("link", { name: "アカウント取込" }).click();
+    await chooseFile(page, "registrar-bad.csv", registrarCsv(2200000000, 300, 251));
+    await page.getByRole("button", { name: "取り込む" }).click();
+    await confirmOk(page);
+    const text = await messageText(page);
+    assert.match(text, /何も取り込んでいません/);
+    assert.match(text, /251 行目: valid_from is after valid_until/, "the line of the whole file, not of its part");
+    assert.match(await page.locator("#import-status").innerText(), /誤りがあるため、何も取り込んでいません/);
+    await shot(page, "import-refused");
+    const lookup = await api("GET", "/api/admin/accounts/2200000000", null, await tokenOf(...op));
+    assert.equal(lookup.error.code, "not_found", "the good parts before the bad line were not imported either");
+  });
+
+  test("a large file goes in parts with progress; keys shown once; the person activates with one", async () => {
+    const page = await login(...op);
+    await page.getByRole("link", { name: "アカウント取込" }).click();
+    const file = registrarCsv(2300000000, 300);
+    assert.ok(Buffer.byteLength(file) > 2 * 16 * 1024, "more than two request bodies' worth");
+    await chooseFile(page, "registrar.csv", file);
+    await page.getByRole("button", { name: "取り込む" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /新規 300 件、更新 0 件、変更なし 0 件/);
+    assert.match(await page.locator("#import-status").innerText(), /300 件を処理しました/);
+    assert.equal(await page.locator("#import-progress").evaluate((p) => p.value), 1);
+    assert.equal(await page.locator("#keys tbody tr").count(), 300);
+    await shot(page, "import-done");
+    const download = page.waitForEvent("download");
+    await page.getByRole("link", { name: "有効化キーを CSV で保存" }).click();
+    const saved = await (await download).createReadStream();
+    let csv = "";
+    for await (const chunk of saved) csv += chunk;
+    assert.equal(csv.trim().split(/\r?\n/).length, 301, "header and one line a key");
+    const key = await page.locator("#keys tbody tr").first().locator("td.key").innerText();
+    const account = await page.locator("#keys tbody tr").first().locator("td").first().innerText();
+    assert.equal(account, "2300000000");
+
+    // Importing the same file again changes nothing.
+    await chooseFile(page, "registrar.csv", file);
+    await page.getByRole("button", { name: "取り込む" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /新規 0 件、更新 0 件、変更なし 300 件/);
+
+    // The person, from the login page: a wrong key first, then the printed one.
+    const person = await openPage("#/login");
+    await person.getByRole("link", { name: "アカウントの有効化" }).click();
+    await person.getByLabel("アカウント", { exact: true }).fill(account);
+    await person.getByLabel("有効化キー").fill("AAAA-BBBB-CCCC-DDDD");
+    await person.getByLabel("新しいパスワード", { exact: true }).fill("Vb6#pLw9-Qz2");
+    await person.getByLabel("新しいパスワード（確認）").fill("Vb6#pLw9-Qz2");
+    await person.getByRole("button", { name: "有効化する" }).click();
+    assert.match(await messageText(person), /有効化キーに誤りがある/);
+    assert.match(person.url(), /#\/activate$/, "a wrong key does not end a session it never had");
+    await person.getByLabel("有効化キー").fill(key.toLowerCase());
+    await shot(person, "activate");
+    await person.getByRole("button", { name: "有効化する" }).click();
+    await person.waitForURL(/#\/login$/);
+    assert.match(await messageText(person), /有効化しました。新しいパスワードでログインしてください/);
+    const again = await login(account, "Vb6#pLw9-Qz2");
+    await again.getByRole("heading", { name: /新入 学生0/ }).waitFor();
+    // The browser logs the refused key's 401 as a failed load; nothing else may go wrong.
+    assert.deepEqual(person.errors.filter((e) => !String(e).includes("status of 401")), []);
+  });
+
+  test("lookup: a reset for an activated account needs an in-person check; the audit shows it", async () => {
+    const page = await login(...op);
+    await page.getByRole("link", { name: "アカウント照会" }).click();
+    await page.getByLabel("アカウント", { exact: true }).fill("0000000003");
+    await page.getByRole("button", { name: "照会" }).click();
+    await page.waitForURL(/#\/admin-accounts\/0000000003$/);
+    await shows(page, "#lookup-facts", /有効化済み/);
+    const facts = await page.locator("#lookup-facts").innerText();
+    assert.match(facts, /有効化済み/);
+    assert.match(facts, /連携していません/);
+    await page.getByRole("button", { name: "発行" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /窓口での本人確認を記録してください/);
+    await page.getByLabel("窓口で確認した本人確認書類").selectOption("staff_id_card");
+    await page.getByRole("button", { name: "発行" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /発行しました/);
+    assert.match(await page.locator("#key-shown td.key").innerText(), /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+    // The audit catches up while the key is still on screen.
+    await shows(page, "#audit", /activation_key\.reset/);
+    assert.match(await page.locator("#key-shown td.key").innerText(), /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+    await shot(page, "lookup-key-issued");
+    const audit = await page.locator("#audit").innerText();
+    assert.match(audit, /activation_key\.reset/);
+    assert.match(audit, /staff_id_card/);
+    assert.doesNotMatch(audit, /[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/, "never the key");
+  });
+
+  test("runs: the last sync and sweep runs with what they did", async () => {
+    await api("POST", "/_local/run/sync-hourly");
+    const page = await login(...op);
+    await page.getByRole("link", { name: "定期処理の実行履歴" }).click();
+    await page.locator("#sync-runs tbody tr").first().waitFor();
+    assert.match(await page.locator("#sync-runs").innerText(), /完了/);
+    await shot(page, "runs");
+  });
+});
+
+describe("the person's lifecycle pages", () => {
+  test("conferencing: apply, the invitation arrives in the cloud mail, its link activates the account", async () => {
+    const page = await login("0000000001", "Demo-Student-1");
+    await page.getByRole("link", { name: "Web会議サービス" }).click();
+    await shows(page, "#conf-state", /まだ申請していません/);
+    await page.getByRole("button", { name: "申請" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /0000000001@g\.ecc\.u-tokyo\.ac\.jp に招待メールを送信しました/);
+    await shot(page, "conferencing-invited");
+    const [mail] = await mailTo("0000000001@g.ecc.u-tokyo.ac.jp");
+    assert.match(mail.subject, /Web会議サービスへの招待/);
+    const landing = await openPage(linkIn(mail.body, "accept"));
+    await landing.getByRole("button", { name: "招待を受ける" }).click();
+    assert.match(await messageText(landing), /Web会議サービスのアカウント 0000000001@g\.ecc\.u-tokyo\.ac\.jp を有効にしました/);
+    await shot(landing, "conferencing-accepted");
+    assert.ok(await landing.getByRole("button", { name: "招待を受ける" }).isDisabled(), "one press");
+    await page.reload();
+    await shows(page, "#conf-state", /利用できます/);
+    assert.equal(await page.getByRole("button", { name: "申請" }).count(), 0);
+    // The used link is gone.
+    const reused = await openPage(linkIn(mail.body, "accept"));
+    await reused.getByRole("button", { name: "招待を受ける" }).click();
+    assert.match(await messageText(reused), /リンク/);
+  });
+
+  test("forwarding: waits for the link mailed to the address, then starts at minute 0", async () => {
+    const page = await login("0000000004", "Demo-Faculty-4");
+    await page.getByRole("link", { name: "ECCS クラウドメール（転送）" }).click();
+    await shows(page, "#forwarding-current", /転送していません/);
+    await page.getByLabel("転送先メールアドレス").fill("someone@g.ecc.u-tokyo.ac.jp");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /クラウドメール自身のドメインには転送できません/);
+    await page.getByLabel("転送先メールアドレス").fill("faculty4@example.org");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /faculty4@example\.org に確認メールを送りました/);
+    assert.match(await page.locator("#view").innerText(), /faculty4@example\.org の確認待ちです/);
+    await shot(page, "forwarding-requested");
+    const [mail] = await mailTo("faculty4@example.org");
+    const landing = await openPage(linkIn(mail.body, "forwarding"));
+    await landing.getByRole("button", { name: "転送を開始する" }).click();
+    assert.match(await messageText(landing), /faculty4@example\.org への転送は .* に始まります/);
+    await page.reload();
+    await shows(page, "#view", /faculty4@example\.org への転送が始まります/);
+    await shot(page, "forwarding-pending");
+    // The hourly sync at the next minute 0 applies it.
+    const minuteZero = new Date(Math.ceil((Date.now() + 1) / 3600e3) * 3600e3 + 60e3);
+    await setClock(minuteZero.toISOString());
+    try {
+      await api("POST", "/_local/run/sync-hourly");
+    } finally {
+      await setClock(null);
+    }
+    await page.reload();
+    await shows(page, "#forwarding-current", /現在の転送先: faculty4@example\.org/);
+    await page.getByRole("button", { name: "転送を停止" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /転送は .* に停止します/);
+  });
+
+  test("identity verification link: recorded and shown", async () => {
+    const page = await login("0000000005", "Demo-Staff-5");
+    await page.getByRole("link", { name: "本人確認サービスの連携" }).click();
+    assert.match(await page.locator("#idl-state").innerText(), /連携していません/);
+    await page.getByLabel("連携する", { exact: true }).check();
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /本人確認サービスと連携しました/);
+    assert.match(await page.locator("#idl-state").innerText(), /連携済みです/);
+    await shot(page, "identity-link");
+  });
+
+  test("the initial password not changed: conferencing and forwarding are unavailable with the reason", async () => {
+    const page = await login("0000000002", "Demo-Student-2");
+    const nav = await page.locator("nav").innerText();
+    assert.match(nav, /Web会議サービス[\s\S]*初期パスワードを変更してから利用してください/);
+    assert.equal(await page.getByRole("link", { name: "Web会議サービス" }).count(), 0);
+  });
+
+  test("the lifecycle pages speak English too", async () => {
+    const page = await openPage("#/activate");
+    await page.getByRole("button", { name: "English" }).click();
+    await page.getByRole("heading", { name: "Activate your account" }).waitFor();
+    await page.getByLabel("Activation key").waitFor();
+    await shot(page, "activate-en");
+  });
+});

@@ -1,0 +1,396 @@
+// The account lifecycle pages (R-LC-1..7): activation with the printed key, the landing pages of
+// the links mailed for the conferencing service and for mail forwarding, the person's own
+// conferencing, forwarding and identity-verification pages, and the help desk's import, lookup
+// and runs pages. app.js hands in its helpers; nothing here touches innerHTML either.
+
+/** The largest JSON body one import request may carry (the API takes 16 KiB; room to spare). */
+const IMPORT_PART_BYTES = 15 * 1024;
+
+/**
+ * Splits an import file into records, each with the file line it starts on. CSV records may hold
+ * a quoted newline, so a record ends only at a newline outside quotes; the header is kept apart.
+ */
+export function splitRecords(text, format) {
+  const records = [];
+  let start = 0;
+  let line = 1;
+  let startLine = 1;
+  let quoted = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text[i];
+    if (c === '"' && format === "csv") quoted = !quoted;
+    if (i === text.length || (c === "\n" && !quoted)) {
+      const record = text.slice(start, i).replace(/\r$/, "");
+      if (record.trim() !== "") records.push({ text: record, line: startLine });
+      start = i + 1;
+      line += 1;
+      startLine = line;
+    } else if (c === "\n") {
+      line += 1;
+    }
+  }
+  if (format !== "csv") return { header: null, records };
+  return { header: records.shift() ?? null, records };
+}
+
+/**
+ * Groups records into request bodies under IMPORT_PART_BYTES. Each part keeps, for every line the
+ * server may name, the file line it came from (the server numbers a CSV part's header as line 1).
+ */
+export function importParts(text, format) {
+  const { header, records } = splitRecords(text, format);
+  const encoder = new TextEncoder();
+  const size = (s) => encoder.encode(JSON.stringify(s)).length - 2 + 2; // its JSON text plus "\n"
+  const base = encoder.encode(JSON.stringify({ format, data: "", dry_run: false })).length + (header ? size(header.text) : 0);
+  const parts = [];
+  let current = null;
+  for (const r of records) {
+    const bytes = size(r.text);
+    if (base + bytes > IMPORT_PART_BYTES) return { error: r.line };
+    if (!current || current.bytes + bytes > IMPORT_PART_BYTES) {
+      current = { bytes: base, records: [] };
+      parts.push(current);
+    }
+    current.bytes += bytes;
+    current.records.push(r);
+  }
+  return {
+    parts: parts.map((p) => ({
+      data: [header?.text, ...p.records.map((r) => r.text)].filter((x) => x != null).join("\n") + "\n",
+      fileLine: (n) => (header ? (n === 1 ? header.line : p.records[n - 2]?.line) : p.records[n - 1]?.line) ?? n,
+      count: p.records.length,
+    })),
+    total: records.length,
+  };
+}
+
+export function lifecycleViews(ui) {
+  const { state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm } = ui;
+  const date = (instant) => (instant ? jst(instant, true) : "—");
+
+  // ---------------------------------------------------------------- public pages
+
+  function viewActivate() {
+    const account = el("input", { id: "act-account", type: "text", required: true, inputmode: "numeric", autocomplete: "username", autocapitalize: "off", spellcheck: "false" });
+    const key = el("input", { id: "act-key", type: "text", required: true, autocomplete: "off", autocapitalize: "characters", spellcheck: "false", "aria-describedby": "act-key-hint" });
+    const form = passwordForm("act", async (password, reset) => {
+      const done = await act("POST", "/api/activation", { account: account.value.trim(), activation_key: key.value.trim(), password });
+      if (done) {
+        reset();
+        state.flash = { kind: "ok", text: t("act_done") };
+        location.hash = "#/login";
+      }
+    });
+    const intro = [el("h2", {}, t("activate_title")), el("p", {}, t("act_intro")),
+      field("act-account", t("account"), account), field("act-key", t("act_key"), key, t("act_key_hint"))];
+    form.prepend(...intro.flat().filter(Boolean));
+    form.querySelector("button[type=submit]").textContent = t("activate");
+    return el("div", {}, form, el("p", {}, el("a", { href: "#/login" }, t("back_to_login"))));
+  }
+
+  /** A landing page for a mailed link: a button, so that a mail scanner opening it does nothing. */
+  function landing(title, intro, button, path, done) {
+    const token = decodeURIComponent(location.hash.split("/")[2] ?? "");
+    const form = el("form", { class: "panel" }, el("h2", {}, title), el("p", {}, intro),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, button)));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await act("POST", path, { token });
+      if (!r) return;
+      form.querySelector("button").disabled = true;
+      message("ok", done(r));
+    });
+    return form;
+  }
+
+  const viewAccept = () => landing(t("conferencing"), t("accept_intro"), t("accept"), "/api/services/conferencing/accept",
+    (r) => t("accept_done", r.service_account));
+
+  const viewConfirmForwarding = () => landing(t("forwarding"), t("confirm_intro"), t("confirm_forwarding"), "/api/cloud-mail/forwarding/confirm",
+    (r) => t("confirm_done", r.address, jst(r.effective_at, true)));
+
+  // ---------------------------------------------------------------- the person's pages
+
+  async function viewConferencing() {
+    const r = await api("GET", "/api/services/conferencing");
+    if (!r.ok) return showError(r.body.error), el("div");
+    const s = r.body;
+    const status = {
+      none: [t("conf_none")],
+      invited: [t("conf_invited", date(s.expires_at))],
+      active: [t("conf_active", s.service_account, date(s.activated_at))],
+      expired: [t("conf_expired")],
+    }[s.state];
+    const panel = el("section", { class: "panel", id: "conf-state" }, el("h3", {}, t("state")), status.map((p) => el("p", {}, p)));
+    if (s.state === "active") return el("div", {}, el("h2", {}, t("conferencing")), el("p", {}, t("conf_intro")), panel);
+    const form = el("form", { class: "panel" }, el("p", { class: "hint" }, t("conf_hint")),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, s.state === "invited" ? t("resend") : t("apply"))));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(s.state === "invited" ? t("conf_confirm_resend") : t("conf_confirm")))) return;
+      const done = await act("POST", "/api/services/conferencing");
+      if (done) {
+        await render();
+        message("ok", t("conf_done", state.me.cloud_mail.address, date(done.expires_at)));
+      }
+    });
+    return el("div", {}, el("h2", {}, t("conferencing")), el("p", {}, t("conf_intro")), panel, form);
+  }
+
+  async function viewForwarding() {
+    const r = await api("GET", "/api/cloud-mail/forwarding");
+    if (!r.ok) return showError(r.body.error), el("div");
+    const s = r.body;
+    const lines = [el("p", { id: "forwarding-current" }, s.address ? t("fwd_current", s.address) : t("fwd_none"))];
+    if (s.requested?.state === "invited") lines.push(el("p", { class: "pending" }, t("fwd_requested", s.requested.address, date(s.requested.expires_at))));
+    if (s.pending) lines.push(el("p", { class: "pending" }, s.pending.address ? t("fwd_pending", s.pending.address, jst(s.pending.effective_at)) : t("fwd_pending_stop", jst(s.pending.effective_at))));
+    const input = el("input", { id: "forward-to", type: "email", required: true, autocomplete: "email", spellcheck: "false", "aria-describedby": "forward-to-hint" });
+    const form = el("form", { class: "panel" }, field("forward-to", t("fwd_address"), input, t("fwd_hint")),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const address = input.value.trim();
+      if (!(await confirmStep(t("fwd_confirm", address)))) return;
+      const done = await act("PUT", "/api/cloud-mail/forwarding", { address });
+      if (done) {
+        await render();
+        message("ok", t("fwd_done", address, date(done.requested.expires_at)));
+      }
+    });
+    // Something to stop: forwarding in force (not already stopping), or a change waiting to apply.
+    const stoppable = s.pending ? s.pending.address !== null : Boolean(s.address);
+    const stop = el("form", { class: "panel" }, el("p", {}, t("fwd_stop_intro")),
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary" }, t("fwd_stop"))));
+    stop.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(t("fwd_stop_confirm")))) return;
+      const done = await act("DELETE", "/api/cloud-mail/forwarding");
+      if (done) {
+        await render();
+        message("ok", t("fwd_stop_done", jst(done.effective_at)));
+      }
+    });
+    return el("div", {}, el("h2", {}, t("forwarding")), el("p", {}, t("fwd_intro")),
+      el("section", { class: "panel" }, lines), form, stoppable ? stop : null);
+  }
+
+  function viewIdentityLink() {
+    const linked = state.me.profile.identity_linked;
+    const form = el("form", { class: "panel" }, el("h2", {}, t("identity_link")), el("p", {}, t("idl_intro")),
+      el("p", { id: "idl-state" }, linked ? t("idl_linked") : t("idl_not_linked")),
+      el("fieldset", {}, el("legend", {}, t("identity_link")),
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "linked", value: "true", checked: linked }), t("idl_link")),
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "linked", value: "false", checked: !linked }), t("idl_unlink"))),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const want = new FormData(form).get("linked") === "true";
+      if (!(await confirmStep(want ? t("idl_confirm_link") : t("idl_confirm_unlink")))) return;
+      const done = await act("PUT", "/api/identity-link", { linked: want });
+      if (done) {
+        await loadMe();
+        await render();
+        message("ok", done.linked ? t("idl_done_link") : t("idl_done_unlink"));
+      }
+    });
+    return form;
+  }
+
+  // ---------------------------------------------------------------- help desk
+
+  function keysTable(keys) {
+    return el("table", { id: "keys" },
+      el("caption", {}, t("keys_caption")),
+      el("thead", {}, el("tr", {}, [t("account"), t("act_key"), t("expires")].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, keys.map((k) => el("tr", {}, el("td", {}, k.account), el("td", { class: "key" }, k.activation_key), el("td", {}, date(k.expires_at))))));
+  }
+
+  /** The keys as a CSV file for the printed notices: they are shown only this once. */
+  function keysDownload(keys) {
+    const rows = [["account", "activation_key", "expires_at"], ...keys.map((k) => [k.account, k.activation_key, k.expires_at])];
+    const blob = new Blob([rows.map((r) => r.join(",")).join("\r\n") + "\r\n"], { type: "text/csv" });
+    return el("a", { href: URL.createObjectURL(blob), download: "activation-keys.csv", class: "button" }, t("keys_download"));
+  }
+
+  function viewImport() {
+    const file = el("input", { id: "import-file", type: "file", required: true, accept: ".jsonl,.ndjson,.csv,text/csv,application/x-ndjson", "aria-describedby": "import-file-hint" });
+    const progress = el("progress", { id: "import-progress", max: "1", value: "0", hidden: true, "aria-labelledby": "import-status" });
+    const status = el("p", { id: "import-status", role: "status", "aria-live": "polite" });
+    const result = el("div", { id: "import-result" });
+    const button = el("button", { type: "submit" }, t("import"));
+    const form = el("form", { class: "panel" }, el("h2", {}, t("import_title")), el("p", {}, t("import_intro")),
+      field("import-file", t("import_file"), file, t("import_hint")), el("div", { class: "actions" }, button), progress, status);
+
+    async function send(parts, total, dryRun, onDone) {
+      let done = 0;
+      for (const part of parts) {
+        status.textContent = t(dryRun ? "import_checking" : "import_importing", done, total);
+        const r = await api("POST", "/api/admin/accounts/import", { format: part.format, data: part.data, dry_run: dryRun });
+        if (!r.ok) {
+          const error = r.body.error ?? {};
+          const lines = (error.details?.lines ?? []).map((l) => t("import_line", part.fileLine(l.line), l.reason));
+          showError(error);
+          if (lines.length) document.getElementById("messages").append(el("ul", {}, lines.map((i) => el("li", {}, i))));
+          return false;
+        }
+        done += part.count;
+        progress.value = done / total;
+        onDone(r.body);
+      }
+      return true;
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const chosen = file.files[0];
+      if (!chosen) return;
+      const format = /\.csv$/i.test(chosen.name) || chosen.type === "text/csv" ? "csv" : "jsonl";
+      const split = importParts(await chosen.text(), format);
+      if (split.error) return message("error", t("import_too_long", split.error));
+      if (split.total === 0) return message("error", t("import_empty"));
+      split.parts.forEach((p) => (p.format = format));
+      if (!(await confirmStep(t("import_confirm", chosen.name, split.total)))) return;
+      button.disabled = true;
+      progress.hidden = false;
+      result.replaceChildren();
+      try {
+        // Every part is checked before any is imported: a bad line anywhere imports nothing.
+        progress.value = 0;
+        if (!(await send(split.parts, split.total, true, () => {}))) return (status.textContent = t("import_nothing"));
+        const sum = { created: 0, updated: 0, unchanged: 0, conflicts: [], keys: [] };
+        progress.value = 0;
+        const ok = await send(split.parts, split.total, false, (r) => {
+          sum.created += r.created;
+          sum.updated += r.updated;
+          sum.unchanged += r.unchanged;
+          sum.conflicts.push(...r.conflicts);
+          sum.keys.push(...r.activation_keys);
+          result.replaceChildren(summary(sum));
+        });
+        status.textContent = ok ? t("import_finished", split.total) : t("import_stopped");
+        if (ok) message("ok", t("import_done", sum.created, sum.updated, sum.unchanged));
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    function summary(sum) {
+      return el("section", { class: "panel" },
+        el("dl", { class: "facts" },
+          el("dt", {}, t("created")), el("dd", { id: "sum-created" }, sum.created),
+          el("dt", {}, t("updated")), el("dd", { id: "sum-updated" }, sum.updated),
+          el("dt", {}, t("unchanged")), el("dd", { id: "sum-unchanged" }, sum.unchanged),
+          el("dt", {}, t("conflicts")), el("dd", {}, sum.conflicts.length ? sum.conflicts.join(", ") : "0")),
+        sum.keys.length ? [el("p", { class: "hint" }, t("keys_once")), keysDownload(sum.keys), keysTable(sum.keys)] : null);
+    }
+    return el("div", {}, form, result);
+  }
+
+  async function viewAccounts() {
+    const id = decodeURIComponent(location.hash.split("/")[2] ?? "");
+    const input = el("input", { id: "lookup-id", type: "text", required: true, inputmode: "numeric", autocomplete: "off", value: id });
+    const search = el("form", { class: "panel" }, el("h2", {}, t("lookup_title")), field("lookup-id", t("account"), input),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("lookup"))));
+    search.addEventListener("submit", (e) => {
+      e.preventDefault();
+      location.hash = `#/admin-accounts/${encodeURIComponent(input.value.trim())}`;
+    });
+    if (!id) return search;
+    const path = `/api/admin/accounts/${encodeURIComponent(id)}`;
+    const [r, audit] = await Promise.all([api("GET", path), api("GET", `${path}/audit`)]);
+    if (!r.ok) return showError(r.body.error), search;
+    const a = r.body;
+    const p = a.profile;
+    const facts = el("dl", { class: "facts", id: "lookup-facts" },
+      el("dt", {}, t("account")), el("dd", {}, p.account),
+      el("dt", {}, t("name")), el("dd", {}, state.lang === "en" ? p.name.en : p.name.ja),
+      el("dt", {}, t("kind_label")), el("dd", {}, t(`kind.${p.kind}`)),
+      el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? p.department.en : p.department.ja),
+      el("dt", {}, t("account_status")), el("dd", {}, t(`account_states.${a.status}`)),
+      el("dt", {}, t("valid_period")), el("dd", {}, `${p.valid_from} – ${p.valid_until}`),
+      el("dt", {}, t("eccs_right")), el("dd", {}, a.right.valid ? t("right_yes", a.right.valid_until) : t("right_no")),
+      el("dt", {}, t("cloud_mail_address")), el("dd", {}, a.mail_address),
+      el("dt", {}, t("activation")), el("dd", { id: "lookup-activation" }, p.initial_password_changed ? t("activated") :
+        a.activation.outstanding ? t("key_outstanding", date(a.activation.expires_at)) : t("no_key")),
+      el("dt", {}, t("identity_link")), el("dd", {}, a.identity_linked_at ? t("idl_linked_at", date(a.identity_linked_at)) : t("idl_not_linked")),
+      el("dt", {}, t("renewal")), el("dd", {}, a.renewal_pending ? t("renewal_pending") : t("renewal_none")));
+
+    const shown = el("div", { id: "key-shown" });
+    const docs = ["student_id_card", "staff_id_card", "passport", "residence_card", "drivers_license", "my_number_card"];
+    const doc = el("select", { id: "in-person" }, el("option", { value: "" }, t("in_person_none")), docs.map((d) => el("option", { value: d }, t(`documents.${d}`))));
+    const issue = el("form", { class: "panel" }, el("h3", {}, t("issue_key")), el("p", { class: "hint" }, t("issue_hint")),
+      field("in-person", t("in_person"), doc), el("div", { class: "actions" }, el("button", { type: "submit" }, t("issue"))), shown);
+    issue.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(t("issue_confirm", p.account)))) return;
+      const body = { action: "issue", ...(doc.value ? { in_person_check: { document: doc.value } } : {}) };
+      const done = await act("POST", `${path}/activation-key`, body);
+      if (done) {
+        message("ok", t("issue_done", date(done.expires_at)));
+        shown.replaceChildren(el("p", { class: "hint" }, t("keys_once")), keysTable([done]));
+        // The key stays on screen (it is shown only once); the audit below catches up.
+        const fresh = await api("GET", `${path}/audit`);
+        if (fresh.ok) auditPanel.replaceWith((auditPanel = auditSection(fresh.body.items)));
+      }
+    });
+    const days = el("input", { id: "extend-days", type: "number", min: "1", max: "90", required: true, value: "30" });
+    const extend = el("form", { class: "panel" }, el("h3", {}, t("extend_key")), field("extend-days", t("days"), days),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("extend"))));
+    extend.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(t("extend_confirm", Number(days.value))))) return;
+      const done = await act("POST", `${path}/activation-key`, { action: "extend", days: Number(days.value) });
+      if (done) {
+        await render();
+        message("ok", t("extend_done", date(done.expires_at)));
+      }
+    });
+    const renewal = el("form", { class: "panel" }, el("h3", {}, t("renewal")), el("p", { class: "hint" }, t("renewal_hint")),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, a.renewal_pending ? t("renewal_settle") : t("renewal_mark"))));
+    renewal.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const pending = !a.renewal_pending;
+      if (!(await confirmStep(pending ? t("renewal_mark") : t("renewal_settle")))) return;
+      if (await act("PUT", `${path}/renewal`, { pending })) {
+        await render();
+        message("ok", t("saved"));
+      }
+    });
+    const mails = (a.messages ?? []).map((m) => el("tr", {}, el("td", {}, date(m.queued_at)), el("td", {}, t(`mail_kinds.${m.kind}`)),
+      el("td", {}, m.to), el("td", {}, t(`mail_states.${m.state}`)), el("td", {}, m.attempts), el("td", {}, m.last_error ?? "")));
+    const table = (id, caption, heads, rows) => el("table", { id }, el("caption", {}, caption),
+      el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, t(h))))), el("tbody", {}, rows));
+    const auditSection = (items) => {
+      const rows = items.map((x) => el("tr", {}, el("td", {}, date(x.at)), el("td", {}, x.action),
+        el("td", {}, x.actor), el("td", {}, x.on_behalf_of ?? ""), el("td", {}, el("code", {}, JSON.stringify(x.after ?? null)))));
+      return el("section", { class: "panel" }, el("h3", {}, t("audit")),
+        rows.length ? table("audit", t("audit"), ["h_at", "h_action", "h_actor", "h_on_behalf", "h_after"], rows) : el("p", {}, t("none")));
+    };
+    let auditPanel = auditSection(audit.ok ? audit.body.items : []);
+    return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), facts), issue,
+      a.activation.outstanding && !p.initial_password_changed ? extend : null, renewal,
+      el("section", { class: "panel" }, el("h3", {}, t("mail_sent")), mails.length ? table("mails", t("mail_sent"), ["h_queued", "h_kind", "h_to", "h_state", "h_attempts", "h_error"], mails) : el("p", {}, t("none"))),
+      auditPanel);
+  }
+
+  async function viewRuns() {
+    const r = await api("GET", "/api/admin/runs");
+    if (!r.ok) return showError(r.body.error), el("div");
+    const runs = (title, id, items) => el("section", { class: "panel" }, el("h3", {}, title), items.length === 0 ? el("p", {}, t("none")) :
+      el("table", { id }, el("thead", {}, el("tr", {}, ["h_started", "h_duration", "h_applied", "h_failed", "h_remaining", "h_read", "h_stopped", "h_mail"].map((h) => el("th", { scope: "col" }, t(h))))),
+        el("tbody", {}, items.map((x) => [
+          el("tr", {}, el("td", {}, date(x.started_at)), el("td", {}, `${x.duration_ms} ms`), el("td", {}, x.applied), el("td", { class: x.failed ? "bad" : false }, x.failed),
+            el("td", {}, x.remaining), el("td", {}, x.items_read), el("td", {}, t(`stopped.${x.stopped}`)),
+            el("td", {}, t("run_mail", x.notices_queued ?? 0, x.messages_sent ?? 0, x.messages_failed ?? 0, x.links_expired ?? 0))),
+          x.failures.length ? el("tr", {}, el("td", { colspan: "8" }, el("ul", {}, x.failures.map((f) => el("li", {}, `${f.account} ${f.kind}: ${f.error}`))))) : null,
+        ]))));
+    return el("div", {}, el("h2", {}, t("runs")), el("p", {}, t("runs_intro")),
+      runs(t("sync_runs"), "sync-runs", r.body.sync_hourly), runs(t("sweep_runs"), "sweep-runs", r.body.sweep_daily));
+  }
+
+  return {
+    public: { activate: viewActivate, accept: viewAccept, forwarding: viewConfirmForwarding },
+    user: { conferencing: viewConferencing, "cloud-mail-forwarding": viewForwarding, "identity-link": viewIdentityLink },
+    operator: { "admin-import": viewImport, "admin-accounts": viewAccounts, "admin-runs": viewRuns },
+  };
+}
