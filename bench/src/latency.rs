@@ -92,6 +92,41 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
             calls_note: "the operator and the settings in one BatchGetItem",
         },
         Endpoint {
+            name: "GET /api/services/conferencing",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/services/conferencing", "0000000001"),
+            calls_note: "expected one BatchGetItem (the caller and the record)",
+        },
+        Endpoint {
+            name: "GET /api/cloud-mail/forwarding",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/cloud-mail/forwarding", "0000000001"),
+            calls_note: "+1 query at the same time: the pending changes (a new forwarding waits for minute 0)",
+        },
+        Endpoint {
+            name: "GET /api/admin/accounts/{account}",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/admin/accounts/0000000001", "0000000009"),
+            calls_note: "+2: the operator's account first (403 for anyone else), then the account and its mail at the same time",
+        },
+        Endpoint {
+            name: "GET /api/admin/accounts/{account}/audit",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/admin/accounts/0000000001/audit", "0000000009"),
+            calls_note: "+2: the operator's account first, then the account and its audit at the same time",
+        },
+        Endpoint {
+            name: "GET /api/admin/runs",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/admin/runs", "0000000009"),
+            calls_note: "+2: the operator's account first, then the sync's and the sweep's runs at the same time",
+        },
+        Endpoint {
             name: "GET /.well-known/jwks.json",
             method: Method::GET,
             kind: Kind::Static,
@@ -152,6 +187,28 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
                 )
             }),
             calls_note: "+2 reads: the operator's account, and the capacity before for the audit record",
+        },
+        Endpoint {
+            name: "PUT /api/identity-link",
+            method: Method::PUT,
+            kind: Kind::Change,
+            request: Box::new(|i| {
+                ("/api/identity-link".into(), "0000000001".into(), Some(json!({ "linked": i % 2 == 0 })))
+            }),
+            calls_note: "+1 read: the caller's account",
+        },
+        Endpoint {
+            name: "PUT /api/admin/accounts/{account}/renewal",
+            method: Method::PUT,
+            kind: Kind::Change,
+            request: Box::new(|i| {
+                (
+                    "/api/admin/accounts/0000000003/renewal".into(),
+                    "0000000009".into(),
+                    Some(json!({ "pending": i % 2 == 0 })),
+                )
+            }),
+            calls_note: "+2 reads: the operator's account, then the account (404 when there is none)",
         },
         Endpoint {
             name: "PUT /api/workshop/password",

@@ -95,6 +95,39 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             Some(json!({ "remote_access_capacity": 900 })),
             calls(&[("GetItem", 2), ("TransactWriteItems", 1)]),
         ),
+        // R-LC-6..7: the caller and their record in one read (the changes beside it).
+        (
+            "conferencing (read)",
+            Method::GET,
+            "/api/services/conferencing",
+            &student,
+            None,
+            calls(&[("BatchGetItem", 1)]),
+        ),
+        (
+            "forwarding (read)",
+            Method::GET,
+            "/api/cloud-mail/forwarding",
+            &student,
+            None,
+            calls(&[("BatchGetItem", 1), ("Query", 1)]),
+        ),
+        (
+            "identity link",
+            Method::PUT,
+            "/api/identity-link",
+            &student,
+            Some(json!({ "linked": true })),
+            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        ),
+        (
+            "account lookup",
+            Method::GET,
+            "/api/admin/accounts/0000000001",
+            &operator,
+            None,
+            calls(&[("GetItem", 2), ("Query", 1)]),
+        ),
     ];
     let mut wrong = Vec::new();
     for (name, method, path, token, body, expected) in cases {

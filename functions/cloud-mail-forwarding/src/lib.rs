@@ -10,9 +10,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::changes::{ChangeKind, ChangeState};
-use shared::store::services::{self, FORWARDING, LinkBody, ServiceState};
+use shared::store::services::{self, FORWARDING, LinkBody, ServiceRecord, ServiceState};
 use shared::{ApiError, App, Ctx, mail, time};
 
 #[derive(Deserialize)]
@@ -51,10 +51,14 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::GET, false) => {
             no_body(req)?;
-            let account = utokyo_caller(app, ctx, req).await?;
+            // The caller with their record in one read, and their changes at the same time (the
+            // token's subject's; shown only once the account checks out).
+            let subject = claims(app, ctx, req)?.sub;
+            let services = [(app.store.tables.services.as_str(), ServiceRecord::key_of(&subject, FORWARDING))];
+            let ((account, mut items), changes) =
+                tokio::try_join!(utokyo_caller_with(app, ctx, req, &services), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
-            let (record, changes) =
-                tokio::try_join!(app.store.service(&account.id, FORWARDING), app.store.changes_of(&account.id))?;
+            let record = ServiceRecord::from_read(items.pop().flatten())?;
             let requested = record.filter(|r| r.state == ServiceState::Invited).map(|r| r.view());
             let pending = changes
                 .iter()

@@ -10,8 +10,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::store::services::{self, CONFERENCING, LinkBody};
+use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::store::services::{self, CONFERENCING, LinkBody, ServiceRecord};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -36,8 +36,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::GET, false) => {
             no_body(req)?;
-            let account = utokyo_caller(app, ctx, req).await?;
-            let record = app.store.service(&account.id, CONFERENCING).await?;
+            // The caller and their record in one read (the token's subject's; shown only once the
+            // account checks out).
+            let key = ServiceRecord::key_of(&claims(app, ctx, req)?.sub, CONFERENCING);
+            let (_, mut items) = utokyo_caller_with(app, ctx, req, &[(&app.store.tables.services, key)]).await?;
+            let record = ServiceRecord::from_read(items.pop().flatten())?;
             Ok(Reply::ok(record.map_or_else(|| json!({ "state": "none" }), |r| r.view())))
         }
         _ => method_not_allowed(req, if accept { &[Method::POST] } else { &[Method::GET, Method::POST] }),

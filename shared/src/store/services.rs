@@ -83,8 +83,14 @@ impl std::fmt::Debug for ServiceRecord {
 }
 
 impl ServiceRecord {
-    fn key_of(account: &str, service: &str) -> Item {
+    /// The key of `account`'s record of `service` (to read it with the caller, in one call).
+    pub fn key_of(account: &str, service: &str) -> Item {
         Item::from([("pk".to_owned(), s(account_key(Realm::Utokyo, account))), ("sk".to_owned(), s(service))])
+    }
+
+    /// The record from an item read by key, if there was one.
+    pub fn from_read(item: Option<Item>) -> Result<Option<Self>, ApiError> {
+        item.map(from_item).transpose()
     }
 
     /// What the person sees: never the token or its hash.
