@@ -55,6 +55,63 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
             Some(json!({ "remote_access_capacity": -1 })),
             [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
         ),
+        // The account lifecycle (R-LC-…): the person's pages, the open link landings, the help desk.
+        (Method::GET, "/api/services/conferencing", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/cloud-mail/forwarding", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/cloud-mail/forwarding",
+            Some(json!({ "address": "not an address" })),
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+        ),
+        (
+            Method::PUT,
+            "/api/identity-link",
+            Some(json!({ "linked": false })),
+            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/services/conferencing/accept",
+            Some(json!({ "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })),
+            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            Method::POST,
+            "/api/cloud-mail/forwarding/confirm",
+            Some(json!({ "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })),
+            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+        ),
+        (
+            Method::POST,
+            "/api/activation",
+            // Not an id: answered before the attempt is counted (R-LOGIN-3 would lock a real one).
+            Some(
+                json!({ "account": "not-an-id", "activation_key": "AAAA-AAAA-AAAA-AAAA", "password": "Kx7#mQ2v-Rt9" }),
+            ),
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+        ),
+        (Method::GET, "/api/admin/accounts/0000000001", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (Method::GET, "/api/admin/accounts/0000000001/audit", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (
+            Method::POST,
+            "/api/admin/accounts/import",
+            Some(json!({ "format": "jsonl", "data": "{", "dry_run": true })),
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/admin/accounts/0000000001/activation-key",
+            Some(json!({ "action": "extend", "days": 0 })),
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+        ),
+        (
+            Method::PUT,
+            "/api/admin/accounts/0000000001/renewal",
+            Some(json!({ "pending": false })),
+            [401, 403, 403, 403, 403, 403, 200, 403, 401, 401],
+        ),
+        (Method::GET, "/api/admin/runs", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
         (Method::GET, "/api/health", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/.well-known/jwks.json", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ]

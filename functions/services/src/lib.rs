@@ -39,7 +39,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             // The caller and their record in one read (the token's subject's; shown only once the
             // account checks out).
             let key = ServiceRecord::key_of(&claims(app, ctx, req)?.sub, CONFERENCING);
-            let (_, mut items) = utokyo_caller_with(app, ctx, req, &[(&app.store.tables.services, key)]).await?;
+            let (account, mut items) = utokyo_caller_with(app, ctx, req, &[(&app.store.tables.services, key)]).await?;
+            // Only a holder of a cloud-mail address has the service, as the menu says.
+            account.check_cloud_mail()?;
             let record = ServiceRecord::from_read(items.pop().flatten())?;
             Ok(Reply::ok(record.map_or_else(|| json!({ "state": "none" }), |r| r.view())))
         }
