@@ -54,6 +54,35 @@ async fn r_lc_6_an_invitation_is_mailed_resent_with_a_new_link_and_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_6_a_link_opened_twice_at_once_is_used_once() {
+    let sink = SmtpSink::start().await;
+    let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
+    let operator = env.token("0000000009");
+    // Several accounts, each link opened 32 times at once: the read-then-close window is small,
+    // and only the transaction's condition (the link is still the one read) keeps it to one use.
+    for account in ["0000000001", "0000000004", "0000000005", "1000000000"] {
+        let invited =
+            env.call(reqwest::Method::POST, "/api/services/conferencing", Some(&env.token(account)), None).await;
+        assert_eq!(invited.status, StatusCode::CREATED, "{account}: {}", invited.text);
+        let mail = sink.messages().into_iter().find(|m| m.to.starts_with(account)).expect("the invitation");
+        let token = link_token(&mail.body, "#/accept/");
+        let requests = (0..32).map(|_| {
+            let (env, token) = (&env, token.clone());
+            async move { env.post("/api/services/conferencing/accept", None, json!({ "token": token })).await }
+        });
+        let responses = futures::future::join_all(requests).await;
+        let accepted = responses.iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(accepted, 1, "{account}: {:?}", responses.iter().map(|r| &r.text).collect::<Vec<_>>());
+        assert!(
+            responses.iter().filter(|r| r.status != StatusCode::OK).all(|r| r.code() == "link_not_found_or_expired")
+        );
+        let audit = env.get(&format!("/api/admin/accounts/{account}/audit"), Some(&operator)).await.json();
+        let used = audit["items"].as_array().unwrap().iter().filter(|x| x["action"] == "service.activated").count();
+        assert_eq!(used, 1, "{account}: one audit record for the one use: {audit}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_lc_6_an_unused_invitation_expires_at_the_sweep_after_15_days() {
     let sink = SmtpSink::start().await;
     let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
