@@ -22,7 +22,12 @@ if [ "$arm64" = 1 ] && [ ! -d infra/.aws-sam/build ]; then
     .venv/bin/pip install --quiet cargo-lambda
   fi
   rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
-  PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 --workspace --bins || echo "arm64 build failed: sizes will read 'not built'"
+  # Only what is deployed, and the baseline: every function crate, and hello.
+  packages=()
+  for manifest in functions/*/Cargo.toml bench/hello/Cargo.toml; do
+    packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
+  done
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 "${packages[@]}" || echo "arm64 build failed: sizes will read 'not built'"
 fi
 
 echo "==> eccs-bench ${args[*]:-}"

@@ -470,7 +470,7 @@ pub async fn run(requests: usize) -> Result<String, String> {
     let _ = writeln!(
         md,
         "argon2id with m = 19 MiB (19456 KiB), t = 2, p = 1 (OWASP's recommendation). POST /api/session p50 {:.1} ms, p99 {:.1} ms over \
-         {} logins; argon2id verification alone p50 {:.1} ms on this machine. DynamoDB calls per login: {}. The session, \
+         {} logins; argon2id verification alone p50 {:.1} ms on this machine. DynamoDB calls per login: {}. The session, activation, \
          cloud-mail-password and workshop-password functions get 512 MB in the template (argon2id needs the 19 MiB, and Lambda's CPU \
          share grows with memory).\n",
         login_stats.p50,

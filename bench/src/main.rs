@@ -107,6 +107,16 @@ async fn main() {
         chrono::Utc::now().format("%Y-%m-%d")
     );
     let _ = writeln!(md, "Machine: {}.\n", machine());
+    // scripts/bench.sh passes the same environment to the builds and to this run.
+    let overrides: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("CARGO_PROFILE_RELEASE_"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let _ = writeln!(
+        md,
+        "Native release builds (this benchmark, and the functions whose start-up is measured): the workspace's release profile (`lto = true`, `codegen-units = 1`){}.\n",
+        if overrides.is_empty() { String::new() } else { format!(", overridden by {}", overrides.join(" ")) }
+    );
     let _ = writeln!(
         md,
         "Every figure below is measured, none is written by hand; the notes under each table explain the figures worse than their floor.\n"
