@@ -199,10 +199,11 @@ export function lifecycleViews(ui) {
   // ---------------------------------------------------------------- help desk
 
   function keysTable(keys) {
-    return el("table", { id: "keys" },
+    // A long list scrolls in its own box (the heading stays in view); the download holds them all.
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("keys_caption") }, el("table", { id: "keys" },
       el("caption", {}, t("keys_caption")),
       el("thead", {}, el("tr", {}, [t("account"), t("act_key"), t("expires")].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, keys.map((k) => el("tr", {}, el("td", {}, k.account), el("td", { class: "key" }, k.activation_key), el("td", {}, date(k.expires_at))))));
+      el("tbody", {}, keys.map((k) => el("tr", {}, el("td", {}, k.account), el("td", { class: "key" }, k.activation_key), el("td", {}, date(k.expires_at)))))));
   }
 
   /** The keys as a CSV file for the printed notices: they are shown only this once. */
