@@ -3,6 +3,7 @@
 # with cargo-lambda for the deployed sizes unless --no-arm64 is given or `sam build` output is
 # already there), then runs eccs-bench, which prints the table and writes bench/RESULTS.md.
 # Extra arguments go to eccs-bench: --requests N, --volumes 10000,100000, --no-startup.
+# CARGO_PROFILE_RELEASE_* in the environment override the native builds only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,9 @@ if [ "$arm64" = 1 ] && [ ! -d infra/.aws-sam/build ]; then
   for manifest in functions/*/Cargo.toml bench/hello/Cargo.toml; do
     packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
   done
-  PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 "${packages[@]}" || echo "arm64 build failed: sizes will read 'not built'"
+  # As deployed: the workspace's release profile, whatever overrides the native build was given.
+  env $(env | sed -n 's/^\(CARGO_PROFILE_RELEASE_[A-Z_]*\)=.*/-u \1/p') PATH="$PWD/.venv/bin:$PATH" \
+    cargo lambda build --release --arm64 "${packages[@]}" || echo "arm64 build failed: sizes will read 'not built'"
 fi
 
 echo "==> eccs-bench ${args[*]:-}"

@@ -403,7 +403,10 @@ pub async fn run(requests: usize) -> Result<String, String> {
          gateway's HTTP hop and payload 2.0 conversion, RS256 verification and JSON. The reads that list (the address with its \
          changes, the applications) make a second call at the same time. The password endpoints spend their time in argon2id, \
          slow by design: R-CMP-2 verifies the new cloud-mail password against the account's hash, and the workshop password is \
-         hashed (see Login below).\n",
+         hashed (see Login below). The help desk's reads are two round trips: the operator's account first (anyone else gets 403 \
+         before anything about the account is read), then the account with its mail or audit, or the runs, at the same time. A \
+         read of one call pays, besides its GetItem, the work every request has — the gateway's HTTP hop, the payload 2.0 \
+         event, RS256 verification, JSON — whose lower bound the health check (no token, no database) shows.\n",
         get_floor.p50,
         five_floor.p50,
         get_floor.p50 + five_floor.p50

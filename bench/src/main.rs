@@ -136,13 +136,11 @@ async fn main() {
             let _ = writeln!(md, "volume: failed: {e}\n");
         }
     }
-    if args.startup {
-        eprintln!("== binary sizes and start-up");
-        match startup::run().await {
-            Ok(section) => md.push_str(&section),
-            Err(e) => {
-                let _ = writeln!(md, "start-up: failed: {e}\n");
-            }
+    eprintln!("== binary sizes{}", if args.startup { " and start-up" } else { "" });
+    match startup::run(args.startup).await {
+        Ok(section) => md.push_str(&section),
+        Err(e) => {
+            let _ = writeln!(md, "start-up: failed: {e}\n");
         }
     }
     let _ = writeln!(md, "\nThe whole run took {:.0} s.", started.elapsed().as_secs_f64());
