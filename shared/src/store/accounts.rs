@@ -152,7 +152,7 @@ pub async fn set_workshop_password(
     phc: String,
 ) -> Result<(), ApiError> {
     use super::audit::AuditRecord;
-    use super::tx::{self, TxError};
+    use super::tx;
     let expr = Expr::new()
         .name("#status", "status")
         .set("password_hash = :hash")
@@ -169,9 +169,5 @@ pub async fn set_workshop_password(
             )
             .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(()),
-        Err(TxError::Refused(_)) => Err(ApiError::Unauthorized),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::Unauthorized).await
 }

@@ -102,15 +102,10 @@ async fn create(
             .change(Value::Null, registrar_view(&account))
             .put(store)?,
     );
-    match tx::commit(store, items).await {
-        Ok(()) => {
-            changes::apply_staged(app, ctx, &operator.key(), staged).await;
-            Ok((key, until))
-        }
-        // Created meanwhile by another import: the caller imports again to update it.
-        Err(TxError::Refused(_)) => Err(ApiError::ServiceUnavailable { retry_after: 1 }),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    // Refused: created meanwhile by another import; the caller imports again to update it.
+    tx::commit_or(store, items, ApiError::ServiceUnavailable { retry_after: 1 }).await?;
+    changes::apply_staged(app, ctx, &operator.key(), staged).await;
+    Ok((key, until))
 }
 
 /// `Some(true)` updated, `Some(false)` nothing to change, `None` changed meanwhile.
@@ -252,11 +247,8 @@ pub async fn issue_key(
         )
         .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => Ok((key, until)),
-        Err(TxError::Refused(_)) => Err(ApiError::NotFound),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::NotFound).await?;
+    Ok((key, until))
 }
 
 /// R-LC-3: moves the outstanding key's expiry to `days` from now.
@@ -287,11 +279,8 @@ pub async fn extend_key(
             )
             .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(until),
-        Err(TxError::Refused(_)) => Err(ApiError::NoActivationKey),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::NoActivationKey).await?;
+    Ok(until)
 }
 
 /// R-LC-3: account id + key + new password. A wrong, expired or used key counts toward the
@@ -353,12 +342,9 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
             )
             .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => store.clear_login_attempts(&attempts_key).await,
-        // Used by a concurrent activation.
-        Err(TxError::Refused(_)) => Err(ApiError::InvalidActivationKey),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    // Refused: the key was used by a concurrent activation.
+    tx::commit_or(store, items, ApiError::InvalidActivationKey).await?;
+    store.clear_login_attempts(&attempts_key).await
 }
 
 /// R-LC-4: the person links (or unlinks) the identity verification service.
@@ -394,11 +380,8 @@ pub async fn set_identity_link(
         )
         .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(after),
-        Err(TxError::Refused(_)) => Err(ApiError::Unauthorized),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::Unauthorized).await?;
+    Ok(after)
 }
 
 /// R-LC-5: an operator records that a renewal was asked for (no expiry notices meanwhile), or
@@ -427,11 +410,7 @@ pub async fn set_renewal_pending(
             .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending }))
             .put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(()),
-        Err(TxError::Refused(_)) => Err(ApiError::NotFound),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::NotFound).await
 }
 
 /// What an operator sees of an account: everything but secrets.

@@ -58,12 +58,27 @@ impl Store {
 
     /// The items of one partition, newest (highest sort key) first: one query.
     pub async fn newest<T: DeserializeOwned>(&self, table: &str, pk: &str, limit: i32) -> Result<Vec<T>, ApiError> {
+        self.newest_by(table, None, "pk", pk, limit).await
+    }
+
+    /// The items whose partition key `attribute` (of the table or of its `index`) is `value`,
+    /// newest (highest sort key) first: one query.
+    pub async fn newest_by<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        attribute: &str,
+        value: &str,
+        limit: i32,
+    ) -> Result<Vec<T>, ApiError> {
         let out = self
             .db
             .query()
             .table_name(table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pk))
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", attribute)
+            .expression_attribute_values(":v", s(value))
             .scan_index_forward(false)
             .limit(limit)
             .send()

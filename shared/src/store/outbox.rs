@@ -283,18 +283,6 @@ pub const BY_ACCOUNT_INDEX: &str = "by-account";
 impl Store {
     /// The latest messages to an account, newest first (the `by-account` index).
     pub async fn outbox_of(&self, account: &str, limit: i32) -> Result<Vec<OutboxMessage>, ApiError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.tables.outbox)
-            .index_name(BY_ACCOUNT_INDEX)
-            .key_condition_expression("account = :a")
-            .expression_attribute_values(":a", s(account))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+        self.newest_by(&self.tables.outbox, Some(BY_ACCOUNT_INDEX), "account", account, limit).await
     }
 }

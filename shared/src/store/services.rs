@@ -173,11 +173,8 @@ async fn commit_with_mail(
         message.queue(store)?,
         audit.put(store)?,
     ];
-    match tx::commit(store, items).await {
-        Ok(()) => super::outbox::send_now(app, ctx, &message).await,
-        Err(TxError::Refused(_)) => Err(ApiError::ServiceUnavailable { retry_after: 1 }),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::ServiceUnavailable { retry_after: 1 }).await?;
+    super::outbox::send_now(app, ctx, &message).await
 }
 
 /// R-LC-6: invites (or invites again) the caller to the conferencing service.
@@ -227,6 +224,12 @@ async fn open_link(app: &App, ctx: &Ctx, token: &str, service: &str) -> Result<S
     }
 }
 
+/// What closing a record's link adds to the update setting its new `#state`: the link's hash goes,
+/// and so does its entry in the `link-expiry` index.
+fn without_link(expr: Expr) -> Expr {
+    expr.name("#state", "state").remove("token_hash").remove("link_q")
+}
+
 /// Closes a link: the new state, its audit record, and the caller's extra items, in one
 /// transaction that holds only while the link is the one opened.
 async fn close_link(
@@ -239,11 +242,7 @@ async fn close_link(
     mut extra: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
 ) -> Result<(), ApiError> {
     let store = &app.store;
-    let expr = set
-        .name("#state", "state")
-        .remove("token_hash")
-        .remove("link_q")
-        .value(":hash", s(record.token_hash.clone().unwrap_or_default()));
+    let expr = without_link(set).value(":hash", s(record.token_hash.clone().unwrap_or_default()));
     let mut items = vec![tx::update(
         &store.tables.services,
         ServiceRecord::key_of(&record.account, &record.sk),
@@ -252,11 +251,7 @@ async fn close_link(
     )?];
     items.append(&mut extra);
     items.push(AuditRecord::new(ctx, &record.pk, &record.pk, action).change(record.view(), after).put(store)?);
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(()),
-        Err(TxError::Refused(_)) => Err(ApiError::LinkNotFoundOrExpired),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::LinkNotFoundOrExpired).await
 }
 
 /// R-LC-6: accepting the invitation records the service account.
@@ -343,12 +338,7 @@ pub async fn stop_forwarding(app: &App, ctx: &Ctx, account: &Account) -> Result<
         &store.tables.services,
         ServiceRecord::key_of(&account.id, FORWARDING),
         None,
-        Expr::new()
-            .name("#state", "state")
-            .set("#state = :expired")
-            .remove("token_hash")
-            .remove("link_q")
-            .value(":expired", s("expired"))
+        without_link(Expr::new().set("#state = :expired").value(":expired", s("expired")))
             .set("account = :account")
             .value(":account", s(account.id.clone()))
             .set("requested_at = :now")
@@ -362,11 +352,8 @@ pub async fn stop_forwarding(app: &App, ctx: &Ctx, account: &Account) -> Result<
             )
             .put(store)?,
     );
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(effective_at),
-        Err(TxError::Refused(_)) => Err(ApiError::Unauthorized),
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    tx::commit_or(store, items, ApiError::Unauthorized).await?;
+    Ok(effective_at)
 }
 
 /// R-LC-6, R-LC-7: the daily sweep expires the links not used in time; returns (expired, read).
@@ -392,12 +379,7 @@ pub async fn expire_links(app: &App, ctx: &Ctx, actor: &str) -> Result<(u64, u64
                 &store.tables.services,
                 ServiceRecord::key_of(&record.account, &record.sk),
                 Some("token_hash = :hash"),
-                Expr::new()
-                    .name("#state", "state")
-                    .set("#state = :expired")
-                    .remove("token_hash")
-                    .remove("link_q")
-                    .value(":expired", s("expired"))
+                without_link(Expr::new().set("#state = :expired").value(":expired", s("expired")))
                     .value(":hash", s(record.token_hash.clone().unwrap_or_default())),
             )?,
             AuditRecord::new(ctx, actor, &record.pk, &format!("{}.link_expired", record.sk))

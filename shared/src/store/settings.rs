@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::audit::AuditRecord;
-use super::tx::{self, Expr, TxError};
+use super::tx::{self, Expr};
 use super::{Item, Store, get_n, n, s, sdk_error};
 use crate::ctx::Ctx;
 use crate::error::ApiError;
@@ -68,10 +68,7 @@ impl Store {
                 json!({ "remote_access_capacity": capacity }),
             );
         let items = vec![tx::update(&self.tables.settings, settings_key(), None, expr)?, audit.put(self)?];
-        match tx::commit(self, items).await {
-            Ok(()) => Ok(RemoteAccessCount { capacity, in_use: before.in_use }),
-            Err(TxError::Refused(_)) => Err(ApiError::ServiceUnavailable { retry_after: 1 }),
-            Err(TxError::Failed(e)) => Err(e),
-        }
+        tx::commit_or(self, items, ApiError::ServiceUnavailable { retry_after: 1 }).await?;
+        Ok(RemoteAccessCount { capacity, in_use: before.in_use })
     }
 }

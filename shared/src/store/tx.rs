@@ -167,6 +167,15 @@ impl From<ApiError> for TxError {
     }
 }
 
+/// [`commit`] for a change with one answer to any refused condition: `refused`.
+pub async fn commit_or(store: &Store, items: Vec<TransactWriteItem>, refused: ApiError) -> Result<(), ApiError> {
+    match commit(store, items).await {
+        Ok(()) => Ok(()),
+        Err(TxError::Refused(_)) => Err(refused),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
 /// Commits `items` as one transaction. A conflict with another transaction on the same items is
 /// retried a few times with jitter; a failed condition is returned as a [`Refusal`].
 pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
