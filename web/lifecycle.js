@@ -40,7 +40,8 @@ export function splitRecords(text, format) {
 export function importParts(text, format) {
   const { header, records } = splitRecords(text, format);
   const encoder = new TextEncoder();
-  const size = (s) => encoder.encode(JSON.stringify(s)).length - 2 + 2; // its JSON text plus "\n"
+  // A record's bytes in the body: its JSON-escaped text without the quotes, plus its "\n".
+  const size = (s) => encoder.encode(JSON.stringify(s)).length;
   const base = encoder.encode(JSON.stringify({ format, data: "", dry_run: false })).length + (header ? size(header.text) : 0);
   const parts = [];
   let current = null;
@@ -67,6 +68,9 @@ export function importParts(text, format) {
 export function lifecycleViews(ui) {
   const { state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm } = ui;
   const date = (instant) => (instant ? jst(instant, true) : "—");
+  /** A table: its caption (or none), its column heads (message keys), its rows. */
+  const table = (id, caption, heads, rows) => el("table", { id }, caption ? el("caption", {}, caption) : null,
+    el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, t(h))))), el("tbody", {}, rows));
 
   // ---------------------------------------------------------------- public pages
 
@@ -200,10 +204,9 @@ export function lifecycleViews(ui) {
 
   function keysTable(keys) {
     // A long list scrolls in its own box (the heading stays in view); the download holds them all.
-    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("keys_caption") }, el("table", { id: "keys" },
-      el("caption", {}, t("keys_caption")),
-      el("thead", {}, el("tr", {}, [t("account"), t("act_key"), t("expires")].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, keys.map((k) => el("tr", {}, el("td", {}, k.account), el("td", { class: "key" }, k.activation_key), el("td", {}, date(k.expires_at)))))));
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("keys_caption") },
+      table("keys", t("keys_caption"), ["account", "act_key", "expires"],
+        keys.map((k) => el("tr", {}, el("td", {}, k.account), el("td", { class: "key" }, k.activation_key), el("td", {}, date(k.expires_at))))));
   }
 
   /** The keys as a CSV file for the printed notices: they are shown only this once. */
@@ -359,8 +362,6 @@ export function lifecycleViews(ui) {
     });
     const mails = (a.messages ?? []).map((m) => el("tr", {}, el("td", {}, date(m.queued_at)), el("td", {}, t(`mail_kinds.${m.kind}`)),
       el("td", {}, m.to), el("td", {}, t(`mail_states.${m.state}`)), el("td", {}, m.attempts), el("td", {}, m.last_error ?? "")));
-    const table = (id, caption, heads, rows) => el("table", { id }, el("caption", {}, caption),
-      el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, t(h))))), el("tbody", {}, rows));
     const auditSection = (items) => {
       const rows = items.map((x) => el("tr", {}, el("td", {}, date(x.at)), el("td", {}, x.action),
         el("td", {}, x.actor), el("td", {}, x.on_behalf_of ?? ""), el("td", {}, el("code", {}, JSON.stringify(x.after ?? null)))));
@@ -378,13 +379,13 @@ export function lifecycleViews(ui) {
     const r = await api("GET", "/api/admin/runs");
     if (!r.ok) return showError(r.body.error), el("div");
     const runs = (title, id, items) => el("section", { class: "panel" }, el("h3", {}, title), items.length === 0 ? el("p", {}, t("none")) :
-      el("table", { id }, el("thead", {}, el("tr", {}, ["h_started", "h_duration", "h_applied", "h_failed", "h_remaining", "h_read", "h_stopped", "h_mail"].map((h) => el("th", { scope: "col" }, t(h))))),
-        el("tbody", {}, items.map((x) => [
+      table(id, null, ["h_started", "h_duration", "h_applied", "h_failed", "h_remaining", "h_read", "h_stopped", "h_mail"],
+        items.map((x) => [
           el("tr", {}, el("td", {}, date(x.started_at)), el("td", {}, `${x.duration_ms} ms`), el("td", {}, x.applied), el("td", { class: x.failed ? "bad" : false }, x.failed),
             el("td", {}, x.remaining), el("td", {}, x.items_read), el("td", {}, t(`stopped.${x.stopped}`)),
             el("td", {}, t("run_mail", x.notices_queued ?? 0, x.messages_sent ?? 0, x.messages_failed ?? 0, x.links_expired ?? 0))),
           x.failures.length ? el("tr", {}, el("td", { colspan: "8" }, el("ul", {}, x.failures.map((f) => el("li", {}, `${f.account} ${f.kind}: ${f.error}`))))) : null,
-        ]))));
+        ])));
     return el("div", {}, el("h2", {}, t("runs")), el("p", {}, t("runs_intro")),
       runs(t("sync_runs"), "sync-runs", r.body.sync_hourly), runs(t("sweep_runs"), "sweep-runs", r.body.sweep_daily));
   }
