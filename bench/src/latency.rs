@@ -227,7 +227,7 @@ fn token(app: &shared::App, who: &str) -> Option<String> {
         return None;
     }
     let realm = if who.starts_with("ws") { Realm::Workshop } else { Realm::Utokyo };
-    app.keys.issue(&app.tokens, realm, who, app.clock.now()).ok().map(|t| t.0)
+    app.keys.issue(&app.tokens, realm, who, 0, app.clock.now()).ok().map(|t| t.0)
 }
 
 /// Accounts 3000000000… for the address changes (one each: the 30-day rule).

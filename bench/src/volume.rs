@@ -68,6 +68,9 @@ fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
         identity_linked_at: None,
         renewal_pending: false,
         mail_forwarding: None,
+        credentials_version: 0,
+        credentials_changed_at: None,
+        lock: None,
     }
 }
 

@@ -145,6 +145,29 @@ pub struct Account {
     /// R-LC-7: where cloud mail is forwarded, as the mail system has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_forwarding: Option<String>,
+    /// Raised by every change of credentials (a reset by activation key, a lock): tokens carry
+    /// the version they were issued at, and an older one stops working (R-CRED-1, R-SEC-4).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credentials_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
+    pub credentials_changed_at: Option<DateTime<Utc>>,
+    /// R-SEC-4: locked by the help desk; nothing but the help desk opens it (not an import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+}
+
+/// R-SEC-4: why and by whom an account was locked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    pub reason: String,
+    /// The operator's account id.
+    pub by: String,
+    /// Stored stamp.
+    pub at: String,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A workshop account (R-ACC-2).
@@ -157,6 +180,9 @@ pub struct WorkshopAccount {
     pub password_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// As on [`Account::credentials_version`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credentials_version: u64,
 }
 
 /// Whatever a token's subject turns out to be.
@@ -174,6 +200,13 @@ impl Holder {
         }
     }
 
+    pub fn id(&self) -> &str {
+        match self {
+            Holder::Utokyo(a) => &a.id,
+            Holder::Workshop(w) => &w.id,
+        }
+    }
+
     pub fn password_hash(&self) -> &str {
         match self {
             Holder::Utokyo(a) => &a.password_hash,
@@ -181,10 +214,18 @@ impl Holder {
         }
     }
 
-    /// May log in and use a token: active and within its validity (R-LOGIN-2).
+    pub fn credentials_version(&self) -> u64 {
+        match self {
+            Holder::Utokyo(a) => a.credentials_version,
+            Holder::Workshop(w) => w.credentials_version,
+        }
+    }
+
+    /// May log in and use a token: active, within its validity and not locked (R-LOGIN-2,
+    /// R-SEC-4).
     pub fn is_usable(&self, today: NaiveDate) -> bool {
         match self {
-            Holder::Utokyo(a) => a.status == Status::Active && a.valid_from <= today && today <= a.valid_until,
+            Holder::Utokyo(a) => a.is_usable(today),
             Holder::Workshop(w) => w.status == Status::Active && today <= w.valid_until,
         }
     }
@@ -218,11 +259,20 @@ impl Account {
             identity_linked_at: None,
             renewal_pending: false,
             mail_forwarding: None,
+            credentials_version: 0,
+            credentials_changed_at: None,
+            lock: None,
         }
     }
 
     pub fn key(&self) -> String {
         account_key(Realm::Utokyo, &self.id)
+    }
+
+    /// Active, within its dates and not locked: may log in, use a token, a link or a key
+    /// (R-LOGIN-2, R-SEC-3, R-SEC-4).
+    pub fn is_usable(&self, today: NaiveDate) -> bool {
+        self.status == Status::Active && self.valid_from <= today && today <= self.valid_until && self.lock.is_none()
     }
 
     /// The right is valid today: granted, not past its last day, and not stopped.
@@ -413,6 +463,9 @@ pub(crate) mod tests {
             identity_linked_at: None,
             renewal_pending: false,
             mail_forwarding: None,
+            credentials_version: 0,
+            credentials_changed_at: None,
+            lock: None,
         }
     }
 

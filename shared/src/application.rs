@@ -23,8 +23,13 @@ pub enum ApplicationType {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ApplicationRequest {
     EccsUsage {},
-    EccsSuspension { stop_date: NaiveDate },
-    EccsProxy { target: String },
+    EccsSuspension {
+        #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
+        stop_date: NaiveDate,
+    },
+    EccsProxy {
+        target: String,
+    },
 }
 
 /// One application, stored under each account it concerns (applicant and target), so that both

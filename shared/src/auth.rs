@@ -30,6 +30,15 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The account's credentials version when the token was issued: a password change, a reset
+    /// or a lock raises the account's version, and every older token stops working at once
+    /// (R-CRED-1, R-SEC-4). Absent in tokens of accounts that never changed (version 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cv: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Who issues and who may accept tokens.
@@ -126,6 +135,7 @@ impl Keys {
         settings: &TokenSettings,
         realm: Realm,
         sub: &str,
+        cv: u64,
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
         let signing = self.signing.as_ref().ok_or_else(|| ApiError::Internal("no signing key here".into()))?;
@@ -139,6 +149,7 @@ impl Keys {
             nbf: now.timestamp(),
             exp: expires.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
+            cv,
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
@@ -189,7 +200,7 @@ pub fn discovery_document(issuer: &str) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["iss", "aud", "sub", "realm", "iat", "nbf", "exp", "jti"],
+        "claims_supported": ["iss", "aud", "sub", "realm", "iat", "nbf", "exp", "jti", "cv"],
     })
 }
 
@@ -218,7 +229,7 @@ mod tests {
     fn r_login_1_issued_token_verifies_and_carries_the_subject() {
         let k = keys();
         let now = Utc::now();
-        let (token, exp) = k.issue(&settings(), Realm::Utokyo, "0000000001", now).unwrap();
+        let (token, exp) = k.issue(&settings(), Realm::Utokyo, "0000000001", 0, now).unwrap();
         assert_eq!(exp - now, Duration::minutes(30));
         let c = k.verify(&settings(), &token, now).unwrap();
         assert_eq!((c.sub.as_str(), c.realm), ("0000000001", Realm::Utokyo));
@@ -230,7 +241,7 @@ mod tests {
     #[test]
     fn r_login_1_public_key_from_jwks_verifies_but_cannot_sign() {
         let k = keys();
-        let (token, _) = k.issue(&settings(), Realm::Workshop, "ws0001", Utc::now()).unwrap();
+        let (token, _) = k.issue(&settings(), Realm::Workshop, "ws0001", 3, Utc::now()).unwrap();
         let jwk: Jwk = serde_json::from_value(k.jwks()["keys"][0].clone()).unwrap();
         let public = DecodingKey::from_jwk(&jwk).unwrap();
         let mut v = Validation::new(Algorithm::RS256);

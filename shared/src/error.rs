@@ -20,6 +20,10 @@ pub enum ApiError {
     TooManyAttempts {
         retry_after: u64,
     },
+    /// R-SEC-2: too many requests of one kind (forwarding confirmations per day).
+    TooManyRequests {
+        retry_after: u64,
+    },
     /// A token of the other realm (a workshop token on a UTokyo endpoint, or the reverse).
     RealmNotAllowed,
     EccsRightRequired,
@@ -86,7 +90,7 @@ impl ApiError {
             | ImportInvalid { .. } => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | TokenExpired | InvalidCredentials | InvalidActivationKey => StatusCode::UNAUTHORIZED,
-            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TooManyAttempts { .. } | TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RealmNotAllowed
             | EccsRightRequired
             | InitialPasswordNotChanged
@@ -117,6 +121,7 @@ impl ApiError {
             TokenExpired => "token_expired",
             InvalidCredentials => "invalid_credentials",
             TooManyAttempts { .. } => "too_many_attempts",
+            TooManyRequests { .. } => "too_many_requests",
             RealmNotAllowed => "realm_not_allowed",
             EccsRightRequired => "eccs_right_required",
             RemoteAccessCapacityExceeded { .. } => "remote_access_capacity_exceeded",
@@ -158,6 +163,9 @@ impl ApiError {
             InvalidCredentials => "アカウントもしくはパスワードに誤りがあります / The account or password is incorrect",
             TooManyAttempts { .. } => {
                 "ログインの失敗が続いたため、しばらくログインできません / Too many failed attempts; please try again later"
+            }
+            TooManyRequests { .. } => {
+                "本日の申請回数の上限に達しました。明日以降にもう一度お試しください / Too many requests today; please try again tomorrow"
             }
             RealmNotAllowed => {
                 "このアカウントでは利用できないメニューです / This menu is not available to this account"
@@ -213,7 +221,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(reason) => json!({ "reason": reason }),
-            TooManyAttempts { retry_after } | ServiceUnavailable { retry_after } => {
+            TooManyAttempts { retry_after } | TooManyRequests { retry_after } | ServiceUnavailable { retry_after } => {
                 json!({ "retry_after": retry_after })
             }
             RemoteAccessCapacityExceeded { capacity, in_use } => {
@@ -246,9 +254,9 @@ impl ApiError {
     /// Seconds the client should wait, sent also as the `Retry-After` header.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::TooManyAttempts { retry_after } | ApiError::ServiceUnavailable { retry_after } => {
-                Some(*retry_after)
-            }
+            ApiError::TooManyAttempts { retry_after }
+            | ApiError::TooManyRequests { retry_after }
+            | ApiError::ServiceUnavailable { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -270,6 +278,7 @@ impl ApiError {
             TokenExpired,
             InvalidCredentials,
             TooManyAttempts { retry_after: 1 },
+            TooManyRequests { retry_after: 1 },
             RealmNotAllowed,
             EccsRightRequired,
             RemoteAccessCapacityExceeded { capacity: 0, in_use: 0 },
@@ -304,6 +313,7 @@ impl ApiError {
                 | TokenExpired
                 | InvalidCredentials
                 | TooManyAttempts { .. }
+                | TooManyRequests { .. }
                 | RealmNotAllowed
                 | EccsRightRequired
                 | RemoteAccessCapacityExceeded { .. }

@@ -5,7 +5,8 @@
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::account::{Account, Holder, WorkshopAccount};
@@ -48,12 +49,89 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Unique(value) = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // serde would read a struct from an array too; the API takes objects only.
     if !value.is_object() {
         return Err(ApiError::BadRequest("invalid type: expected a JSON object".into()));
     }
     serde_json::from_value(value).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// A JSON value read with every object's keys unique: serde_json keeps the last of two equal
+/// keys, which would let `{"enabled": false, "enabled": true}` mean what a filter in front read
+/// differently; the API refuses such a body as `bad_request` (SPEC §3).
+struct Unique(Value);
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Unique::deserialize(d).map(|u| u.0)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            let Unique(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// Refuses a body where none is expected (a GET with a body is a client mistake worth saying).
@@ -75,12 +153,19 @@ pub fn claims(app: &App, ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
     app.keys.verify(&app.tokens, token.trim(), ctx.now)
 }
 
-/// The token's account, read now: a revoked or expired account's old token stops working at
-/// once (401), whatever its remaining lifetime.
+/// Whether the token's account still accepts it: usable today (not revoked, expired or locked)
+/// and with the credentials the token was issued for (R-CRED-1, R-SEC-4).
+fn admits(holder: &Holder, claims: &Claims, ctx: &Ctx) -> bool {
+    holder.is_usable(ctx.today()) && holder.credentials_version() == claims.cv
+}
+
+/// The token's account, read now: a revoked, expired or locked account's old token, or one
+/// issued before its credentials changed, stops working at once (401), whatever its remaining
+/// lifetime.
 pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiError> {
     let claims = claims(app, ctx, req)?;
     match app.store.holder(claims.realm, &claims.sub).await? {
-        Some(holder) if holder.is_usable(ctx.today()) => Ok(holder),
+        Some(holder) if admits(&holder, &claims, ctx) => Ok(holder),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -95,7 +180,7 @@ pub async fn utokyo_caller_with(
     let claims = claims(app, ctx, req)?;
     let (holder, items) = app.store.holder_with(claims.realm, &claims.sub, extra).await?;
     match holder {
-        Some(h) if h.is_usable(ctx.today()) => match h {
+        Some(h) if admits(&h, &claims, ctx) => match h {
             Holder::Utokyo(a) => Ok((*a, items)),
             Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
         },
@@ -174,4 +259,20 @@ pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<Value, String> {
+        serde_json::from_str::<Unique>(body).map(|u| u.0).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        assert!(parse(r#"{"enabled": false, "enabled": true}"#).unwrap_err().contains("duplicate field `enabled`"));
+        assert!(parse(r#"{"a": [{"b": 1, "b": 2}]}"#).is_err());
+        assert_eq!(parse(r#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}]}"#).unwrap()["a"][3], "x");
+    }
 }

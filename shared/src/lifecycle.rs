@@ -18,6 +18,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 use crate::account::{Department, Kind, Name, Realm};
 use crate::error::ApiError;
 
@@ -37,9 +39,11 @@ pub struct ImportRecord {
     pub department_code: String,
     pub department_ja: String,
     pub department_en: String,
+    #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
     pub valid_from: NaiveDate,
+    #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
     pub valid_until: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::time::date_serde::option")]
     pub birth_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
@@ -72,6 +76,11 @@ impl ImportRecord {
         ] {
             if value.trim().is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
                 out.push(format!("{field} must be 1–100 printable characters"));
+            }
+            // R-SEC-7: no invisible or direction-changing characters (Unicode Cf: zero-width
+            // spaces and joiners, bidirectional controls), which make one name look like another.
+            if value.chars().any(|c| c.general_category() == GeneralCategory::Format) {
+                out.push(format!("{field} contains an invisible or bidirectional control character"));
             }
         }
         let code_ok = (1..=10).contains(&self.department_code.len())

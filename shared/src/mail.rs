@@ -84,11 +84,15 @@ pub fn local_part_violations(local: &str) -> Vec<&'static str> {
     if !local.is_empty() && local.chars().all(|c| c.is_ascii_digit()) {
         out.push("all_digits");
     }
-    if RESERVED.contains(&local) {
+    if RESERVED.contains(&local) || IMPERSONATING.iter().any(|word| local.contains(word)) {
         out.push("reserved");
     }
     out
 }
+
+/// R-SEC-7: words that make an address look like the service's own, refused anywhere in a local
+/// part (`helpdesk-eccs`, `support.team`, `utokyo-official`).
+const IMPERSONATING: &[&str] = &["help", "support", "admin", "security", "noreply", "official", "eccs", "utokyo"];
 
 /// R-LC-7: checks a forwarding address: one ordinary address outside the cloud-mail domain
 /// (forwarding into it would loop). Returns it with the domain in lower case.
@@ -99,10 +103,10 @@ pub fn forwarding_address(requested: &str, own_domain: &str) -> Result<String, A
         return Err(ApiError::InvalidAddress { reasons: vec!["not_an_address"] });
     };
     let domain = domain.to_ascii_lowercase();
+    // R-SEC-2: an ordinary mailbox name only: letters, digits and `. _ + -` (no `%` routing,
+    // no `{}|!#` and the other characters some mail systems read as instructions).
     let local_ok = (1..=64).contains(&local.len())
-        && local.chars().all(|c| {
-            c.is_ascii_graphic() && !matches!(c, '@' | '"' | '\\' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '[' | ']')
-        })
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
@@ -172,6 +176,10 @@ mod tests {
         assert_eq!(reasons("ta..ro"), vec!["consecutive_dots"]);
         assert_eq!(reasons("0000000002"), vec!["all_digits"]);
         assert_eq!(reasons("postmaster"), vec!["reserved"]);
+        // R-SEC-7: impersonating words anywhere in the name.
+        for bad in ["helpdesk-eccs", "support.team", "utokyo-official", "sys.admin2", "noreply.info", "my-security"] {
+            assert_eq!(reasons(bad), vec!["reserved"], "{bad}");
+        }
         assert_eq!(reasons("taro@example.com"), vec!["wrong_domain"]);
         // Cyrillic а looks like Latin a.
         assert_eq!(reasons("tаro"), vec!["invalid_character"]);
@@ -183,6 +191,9 @@ mod tests {
         for (bad, reason) in [
             ("no-at-sign", "not_an_address"),
             ("a b@example.jp", "invalid_character"),
+            ("a%b@example.com", "invalid_character"),
+            ("{a}|b@example.com", "invalid_character"),
+            ("a!b#c@example.com", "invalid_character"),
             ("taro@localhost", "invalid_domain"),
             ("taro@exa_mple.jp", "invalid_domain"),
             ("taro@g.ecc.u-tokyo.ac.jp", "own_domain"),

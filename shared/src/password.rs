@@ -7,8 +7,6 @@
 //! `contains_phone`, `dictionary_word`, and (checked by the caller, R-CMP-2)
 //! `same_as_account_password`.
 
-use std::sync::OnceLock;
-
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -172,20 +170,30 @@ pub fn hash(password: &str) -> Result<String, String> {
     argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| format!("argon2: {e}"))
 }
 
-/// Verifies against a stored PHC string; a malformed hash verifies nothing.
+/// A real argon2id hash with the parameters of [`argon2`] (of a password no account has), to
+/// verify against when there is nothing to verify: no account, an account not yet activated, or
+/// a malformed hash. It is a constant so that the stand-in work can never silently be skipped.
+const STAND_IN: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$WJi4RqqnpcmxqT/2TtY9sQ$IP8ZvkulwyYXxaktiaJswuz3JX5/Ofb5wjBT5C/1U+M";
+
+/// Verifies against a stored PHC string. An empty or malformed hash verifies nothing, after the
+/// same work as a real one, so that the answer time does not tell whether an account exists or
+/// is still waiting for activation (R-LOGIN-2, R-SEC-6).
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+        Err(_) => {
+            verify_nothing(password);
+            false
+        }
     }
 }
 
-/// Spends the same time as [`verify`] when there is no account to verify against, so that the
-/// answer time does not reveal whether an account exists (R-LOGIN-2).
+/// The work of [`verify`] against the stand-in, for when there is no hash at all.
 pub fn verify_nothing(password: &str) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let phc = DUMMY.get_or_init(|| hash("no account has this password").unwrap_or_default());
-    let _ = verify(password, phc);
+    if let Ok(parsed) = PasswordHash::new(STAND_IN) {
+        let _ = argon2().verify_password(password.as_bytes(), &parsed);
+    }
 }
 
 /// R-CMP-3: the SHA-512 crypt hash (`$6$`, 5000 rounds) that the mail system accepts.
@@ -259,6 +267,20 @@ mod tests {
         assert!(verify("Demo-Student-1", &phc));
         assert!(!verify("demo-student-1", &phc));
         assert!(!verify("Demo-Student-1", "not a hash"));
+    }
+
+    #[test]
+    fn r_sec_6_the_stand_in_is_a_real_hash_with_the_account_parameters() {
+        let parsed = PasswordHash::new(STAND_IN).unwrap();
+        let ours = PasswordHash::new(&hash("x").unwrap())
+            .unwrap()
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>();
+        assert_eq!(parsed.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(), ours);
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(verify("no account has this password", STAND_IN));
     }
 
     #[test]

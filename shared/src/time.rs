@@ -121,6 +121,36 @@ pub fn next_fire(schedule: &cron::Schedule, zone: Tz, t: DateTime<Utc>) -> Optio
 }
 
 /// Serde adapter for instants stored with [`stamp`].
+/// A date as the API takes it: exactly `YYYY-MM-DD` (SPEC §1) — no sign, no spaces, no other
+/// form that a lenient parser would read.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let b = raw.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    if shape { NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok() } else { None }
+}
+
+/// `#[serde(deserialize_with = "…")]` for input dates: [`parse_date`], with the reason.
+pub mod date_serde {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        let raw = String::deserialize(d)?;
+        super::parse_date(&raw).ok_or_else(|| D::Error::custom(format!("{raw:?} is not a date of the form YYYY-MM-DD")))
+    }
+
+    /// The same for an optional date (absent or null: `None`; pair with `#[serde(default)]`).
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(raw) => super::parse_date(&raw)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("{raw:?} is not a date of the form YYYY-MM-DD"))),
+            None => Ok(None),
+        }
+    }
+}
+
 pub mod stamp_serde {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
@@ -160,6 +190,14 @@ pub mod stamp_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_dates_are_exactly_yyyy_mm_dd() {
+        assert_eq!(parse_date("2026-12-03"), NaiveDate::from_ymd_opt(2026, 12, 3));
+        for bad in ["+2026-12-03", "2026-12-03 ", " 2026-12-03", "2026/12/03", "2026-12-3", "2026-02-30", "20261203"] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         parse_stamp(s).unwrap_or_default()

@@ -31,7 +31,7 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
         (
             Method::PUT,
             "/api/cloud-mail/password",
-            Some(json!({ "password": "x" })),
+            Some(json!({ "current_password": "x", "password": "x" })),
             [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
         ),
         (
@@ -45,7 +45,7 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
         (
             Method::PUT,
             "/api/workshop/password",
-            Some(json!({ "password": "x" })),
+            Some(json!({ "current_password": "x", "password": "x" })),
             [401, 403, 403, 403, 403, 403, 403, 400, 401, 401],
         ),
         (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
@@ -61,7 +61,7 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
         (
             Method::PUT,
             "/api/cloud-mail/forwarding",
-            Some(json!({ "address": "not an address" })),
+            Some(json!({ "address": "not an address", "current_password": "x" })),
             [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
         ),
         (

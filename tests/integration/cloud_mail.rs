@@ -163,7 +163,12 @@ async fn r_menu_2_cloud_mail_needs_the_initial_password_changed() {
     for r in [
         env.get("/api/cloud-mail/address", Some(&t)).await,
         env.put("/api/cloud-mail/address", Some(&t), json!({ "address": "hanako" })).await,
-        env.put("/api/cloud-mail/password", Some(&t), json!({ "password": "Kx7#mQ2v-Rt9" })).await,
+        env.put(
+            "/api/cloud-mail/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Student-2", "password": "Kx7#mQ2v-Rt9" }),
+        )
+        .await,
     ] {
         assert_eq!(
             (r.status, r.code().as_str()),
@@ -181,7 +186,13 @@ async fn r_menu_2_cloud_mail_needs_the_initial_password_changed() {
 async fn r_pwd_3_every_broken_rule_is_listed_in_one_answer() {
     let env = Env::start().await;
     let t = env.token("0000000001");
-    let r = env.put("/api/cloud-mail/password", Some(&t), json!({ "password": "todai 0402" })).await;
+    let r = env
+        .put(
+            "/api/cloud-mail/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Student-1", "password": "todai 0402" }),
+        )
+        .await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "password_policy"));
     let v = r.json()["error"]["details"]["violations"].clone();
     for code in ["missing_uppercase", "invalid_character", "contains_name", "contains_birth_date"] {
@@ -195,7 +206,13 @@ async fn r_pwd_3_every_broken_rule_is_listed_in_one_answer() {
         ("Kx7#mQ2v-20050402", "contains_birth_date"),
         (&"Aa1".repeat(22), "too_long"),
     ] {
-        let r = env.put("/api/cloud-mail/password", Some(&t), json!({ "password": password })).await;
+        let r = env
+            .put(
+                "/api/cloud-mail/password",
+                Some(&t),
+                json!({ "current_password": "Demo-Student-1", "password": password }),
+            )
+            .await;
         assert!(
             r.json()["error"]["details"]["violations"].as_array().unwrap().contains(&json!(code)),
             "{password}: {}",
@@ -208,7 +225,11 @@ async fn r_pwd_3_every_broken_rule_is_listed_in_one_answer() {
 async fn r_cmp_2_the_university_password_is_refused_for_cloud_mail() {
     let env = Env::start().await;
     let r = env
-        .put("/api/cloud-mail/password", Some(&env.token("0000000001")), json!({ "password": "Demo-Student-1" }))
+        .put(
+            "/api/cloud-mail/password",
+            Some(&env.token("0000000001")),
+            json!({ "current_password": "Demo-Student-1", "password": "Demo-Student-1" }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["details"]["violations"], json!(["same_as_account_password"]));
@@ -219,13 +240,25 @@ async fn r_cmp_1_3_the_last_password_before_the_sync_wins_kept_only_as_a_crypt_h
     let env = Env::start().await;
     env.set_clock(T0).await;
     let t = env.token("0000000001");
-    let first = env.put("/api/cloud-mail/password", Some(&t), json!({ "password": "Kx7#mQ2v-Rt9" })).await;
+    let first = env
+        .put(
+            "/api/cloud-mail/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Student-1", "password": "Kx7#mQ2v-Rt9" }),
+        )
+        .await;
     assert_eq!(
         (first.status, first.json()),
         (StatusCode::ACCEPTED, json!({ "effective_at": "2026-11-22T11:00:00+09:00" }))
     );
     env.set_clock("2026-11-22T10:40:00+09:00").await;
-    let second = env.put("/api/cloud-mail/password", Some(&t), json!({ "password": "Zw4%pLq8-Nb2" })).await;
+    let second = env
+        .put(
+            "/api/cloud-mail/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Student-1", "password": "Zw4%pLq8-Nb2" }),
+        )
+        .await;
     assert_eq!(second.status, StatusCode::ACCEPTED);
     let changes = env.app().store.changes_of("0000000001").await.unwrap();
     assert_eq!(changes.len(), 1, "one pending password per account");

@@ -58,8 +58,10 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             Method::PUT,
             "/api/cloud-mail/password",
             &student,
-            Some(json!({ "password": "Kx7#mQ2v-Rt9" })),
-            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+            Some(json!({ "current_password": "Demo-Student-1", "password": "Kx7#mQ2v-Rt9" })),
+            // R-SEC-1: the current password takes a place in the three windows (one transaction)
+            // and gives it back (a delete and two updates, at once) before the change.
+            calls(&[("GetItem", 1), ("TransactWriteItems", 2), ("DeleteItem", 1), ("UpdateItem", 2)]),
         ),
         (
             "suspension",
@@ -142,7 +144,9 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
     counter.take();
     assert!(env.login("utokyo", "0000000001", "Demo-Student-1").await.status.is_success());
     let login = counter.take();
-    if login != calls(&[("DeleteItem", 1), ("GetItem", 1), ("UpdateItem", 1)]) {
+    // R-LOGIN-3/4: the account read beside one transaction taking a place in the three windows;
+    // a success gives them back (a delete and two updates, sent at once).
+    if login != calls(&[("DeleteItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("UpdateItem", 2)]) {
         wrong.push(format!("login: {login:?}"));
     }
     env.get("/api/health", None).await;

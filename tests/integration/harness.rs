@@ -95,7 +95,32 @@ impl Env {
     pub fn token(&self, account: &str) -> String {
         let realm = if account.starts_with("ws") { Realm::Workshop } else { Realm::Utokyo };
         let app = self.app();
-        app.keys.issue(&app.tokens, realm, account, app.clock.now()).expect("token").0
+        app.keys.issue(&app.tokens, realm, account, 0, app.clock.now()).expect("token").0
+    }
+
+    /// A client whose requests come from `ip` (a loopback address such as 127.0.0.2): the
+    /// gateway puts the peer address in `requestContext.http.sourceIp`, as API Gateway does.
+    pub fn client_from(ip: &str) -> reqwest::Client {
+        let address: std::net::IpAddr = ip.parse().expect("an IP address");
+        reqwest::Client::builder().local_address(address).build().expect("client")
+    }
+
+    /// The real login, sent by `http` (see [`Env::client_from`]).
+    pub async fn login_with(&self, http: &reqwest::Client, realm: &str, account: &str, password: &str) -> Response {
+        let body = json!({ "realm": realm, "account": account, "password": password }).to_string().into_bytes();
+        self.send(http, Method::POST, "/api/session", None, Some(body), &[]).await
+    }
+
+    /// Any call, sent by `http`.
+    pub async fn call_with(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        self.send(http, method, path, token, body.map(|b| b.to_string().into_bytes()), &[]).await
     }
 
     /// The real login.
@@ -135,7 +160,19 @@ impl Env {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Response {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        self.send(&self.http, method, path, token, body, headers).await
+    }
+
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = http.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -7,23 +7,23 @@ use shared::store::s;
 
 use crate::harness::Env;
 
-fn record(id: &str, kind: &str, from: &str, until: &str) -> Value {
+pub fn record(id: &str, kind: &str, from: &str, until: &str) -> Value {
     json!({
         "id": id, "kind": kind, "name_ja": "新入 花子", "name_en": "Hanako Shinnyu", "department_code": "D03",
         "department_ja": "理学部", "department_en": "Faculty of Science", "valid_from": from, "valid_until": until,
     })
 }
 
-fn jsonl(records: &[Value]) -> String {
+pub fn jsonl(records: &[Value]) -> String {
     records.iter().map(|r| format!("{r}\n")).collect()
 }
 
-async fn import(env: &Env, format: &str, data: String) -> crate::harness::Response {
+pub async fn import(env: &Env, format: &str, data: String) -> crate::harness::Response {
     env.post("/api/admin/accounts/import", Some(&env.token("0000000009")), json!({ "format": format, "data": data }))
         .await
 }
 
-fn key_of(reply: &Value, account: &str) -> String {
+pub fn key_of(reply: &Value, account: &str) -> String {
     reply["activation_keys"].as_array().unwrap().iter().find(|k| k["account"] == account).unwrap()["activation_key"]
         .as_str()
         .unwrap()
@@ -238,7 +238,32 @@ async fn r_lc_3_an_expired_key_is_refused_until_extended_and_a_new_key_replaces_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r_lc_4_a_password_reset_needs_linked_identity_verification_or_an_in_person_check() {
+async fn r_lc_3_extending_adds_the_days_to_the_current_expiry() {
+    let env = Env::start().await;
+    env.set_clock("2026-11-01T09:00:00+09:00").await;
+    import(&env, "jsonl", jsonl(&[record("2100000007", "faculty", "2026-04-01", "2031-03-31")])).await;
+    env.set_clock("2026-11-10T12:00:00+09:00").await;
+    let op = env.token("0000000009");
+    let extend = |days: i64| {
+        let (env, op) = (&env, op.clone());
+        async move {
+            env.post(
+                "/api/admin/accounts/2100000007/activation-key",
+                Some(&op),
+                json!({ "action": "extend", "days": days }),
+            )
+            .await
+        }
+    };
+    // Valid until 2026-12-01 09:00: one more day is 2026-12-02 09:00, never "a day from now".
+    let once = extend(1).await;
+    assert_eq!((once.status, once.json()["expires_at"].clone()), (StatusCode::OK, json!("2026-12-02T09:00:00+09:00")));
+    let twice = extend(10).await;
+    assert_eq!(twice.json()["expires_at"], "2026-12-12T09:00:00+09:00", "{}", twice.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_4_a_password_reset_needs_an_in_person_check_the_self_set_link_waives_nothing() {
     let env = Env::start().await;
     let op = env.token("0000000009");
     let reset = |body: Value| {
@@ -261,11 +286,13 @@ async fn r_lc_4_a_password_reset_needs_linked_identity_verification_or_an_in_per
         !format!("{:?}", audit[0]).contains(in_person.json()["activation_key"].as_str().unwrap()),
         "no key in the audit"
     );
-    // The person links identity verification; then a reset needs no in-person check.
+    // The person sets the identity-link flag themselves, so it proves nothing: a reset still
+    // needs the in-person check (a stolen session could otherwise waive it).
     let link = env.put("/api/identity-link", Some(&env.token("0000000001")), json!({ "linked": true })).await;
     assert_eq!((link.status, link.json()["linked"].clone()), (StatusCode::OK, json!(true)));
     assert_eq!(env.get("/api/me", Some(&env.token("0000000001"))).await.json()["profile"]["identity_linked"], true);
-    assert_eq!(reset(json!({ "action": "issue" })).await.status, StatusCode::CREATED);
+    let waived = reset(json!({ "action": "issue" })).await;
+    assert_eq!((waived.status, waived.code().as_str()), (StatusCode::CONFLICT, "identity_verification_required"));
     // The old password still works until the person activates the new key.
     assert_eq!(env.login("utokyo", "0000000001", "Demo-Student-1").await.status, StatusCode::OK);
 }

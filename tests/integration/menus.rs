@@ -73,7 +73,9 @@ fn action(menu: &str, today: chrono::NaiveDate) -> (Method, String, Option<Value
     match menu {
         "remote_access" => (Method::PUT, "/api/remote-access".into(), Some(json!({ "enabled": true }))),
         "cloud_mail_address" => (Method::GET, "/api/cloud-mail/address".into(), None),
-        "cloud_mail_password" => (Method::PUT, "/api/cloud-mail/password".into(), Some(json!({ "password": "x" }))),
+        "cloud_mail_password" => {
+            (Method::PUT, "/api/cloud-mail/password".into(), Some(json!({ "current_password": "x", "password": "x" })))
+        }
         "eccs_usage" => (Method::POST, "/api/applications".into(), Some(json!({ "type": "eccs_usage" }))),
         "eccs_suspension" => (
             Method::POST,

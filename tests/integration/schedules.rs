@@ -122,6 +122,9 @@ async fn grow_to(env: &Env, total: u64) {
         identity_linked_at: None,
         renewal_pending: false,
         mail_forwarding: None,
+        credentials_version: 0,
+        credentials_changed_at: None,
+        lock: None,
     };
     let ids: Vec<String> = (0..total - 210).map(|i| format!("{:010}", 2_000_000_000 + i)).collect();
     for chunk in ids.chunks(25) {
@@ -263,7 +266,12 @@ async fn r_sync_4_a_refused_change_is_kept_shown_and_retried_next_hour() {
     assert_eq!(view["pending"]["state"], "retrying");
     assert_eq!(view["pending"]["attempts"], 1);
     assert_eq!(view["pending"]["effective_at"], "2026-11-22T12:00:00+09:00");
-    assert!(view["pending"]["last_error"].as_str().unwrap().contains("locked"));
+    // R-SEC-5: the person sees a reason code and a sentence, never the mail system's own text;
+    // operators see the text in the run record.
+    assert_eq!(view["pending"]["error"]["code"], "mail_system_refused", "{view}");
+    assert!(view["pending"]["error"]["message"].as_str().unwrap().contains(" / "));
+    assert!(!view.to_string().contains("locked"), "the target's text reaches the person: {view}");
+    assert!(runs[0].failures[0].error.contains("locked"), "operators see the target's text");
     // Still refused at 12:00: tried again, kept again.
     env.set_clock("2026-11-22T12:00:00+09:00").await;
     assert_eq!(env.run("sync-hourly", json!({})).await["failed"], 1);
@@ -281,7 +289,12 @@ async fn r_sync_4_a_refused_change_is_kept_shown_and_retried_next_hour() {
 async fn r_cmp_3_a_password_reaches_the_mail_system_as_a_hash_and_leaves_the_queue() {
     let env = Env::start().await;
     env.set_clock("2026-11-22T10:20:00+09:00").await;
-    env.put("/api/cloud-mail/password", Some(&env.token("0000000001")), json!({ "password": "Kx7#mQ2v-Rt9" })).await;
+    env.put(
+        "/api/cloud-mail/password",
+        Some(&env.token("0000000001")),
+        json!({ "current_password": "Demo-Student-1", "password": "Kx7#mQ2v-Rt9" }),
+    )
+    .await;
     env.set_clock("2026-11-22T11:00:00+09:00").await;
     assert_eq!(env.run("sync-hourly", json!({})).await["applied"], 1);
     let directory = env.dump("directory").await;

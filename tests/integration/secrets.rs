@@ -27,11 +27,26 @@ async fn no_password_token_or_key_in_logs_tables_or_responses() {
     }
     let (student, workshop) = (tokens[0].clone(), tokens[1].clone());
     for r in [
-        env.put("/api/cloud-mail/password", Some(&student), json!({ "password": passwords[2] })).await,
-        env.put("/api/cloud-mail/password", Some(&student), json!({ "password": "short" })).await,
+        env.put(
+            "/api/cloud-mail/password",
+            Some(&student),
+            json!({ "current_password": passwords[0], "password": passwords[2] }),
+        )
+        .await,
+        env.put(
+            "/api/cloud-mail/password",
+            Some(&student),
+            json!({ "current_password": passwords[0], "password": "short" }),
+        )
+        .await,
         env.put("/api/cloud-mail/address", Some(&student), json!({ "address": "taro.todai" })).await,
         env.put("/api/remote-access", Some(&student), json!({ "enabled": true })).await,
-        env.put("/api/workshop/password", Some(&workshop), json!({ "password": passwords[3] })).await,
+        env.put(
+            "/api/workshop/password",
+            Some(&workshop),
+            json!({ "current_password": passwords[1], "password": passwords[3] }),
+        )
+        .await,
         env.get("/api/me", Some(&student)).await,
         env.get("/api/cloud-mail/address", Some(&student)).await,
     ] {

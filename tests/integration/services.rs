@@ -8,7 +8,7 @@ use shared::store::get_s;
 use crate::harness::{Env, SmtpSink};
 
 /// The one-time link in a mail body: what follows `#/accept/` or `#/forwarding/`.
-fn link_token(body: &str, marker: &str) -> String {
+pub fn link_token(body: &str, marker: &str) -> String {
     let start = body.find(marker).unwrap() + marker.len();
     body[start..].split_whitespace().next().unwrap().trim().to_owned()
 }
@@ -108,12 +108,30 @@ async fn r_lc_7_forwarding_starts_only_after_the_link_is_confirmed_and_then_at_m
     let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
     env.set_clock("2026-11-22T10:20:00+09:00").await;
     let t = || env.token("0000000001");
-    let bad = env.put("/api/cloud-mail/forwarding", Some(&t()), json!({ "address": "me@g.ecc.u-tokyo.ac.jp" })).await;
+    let bad = env
+        .put(
+            "/api/cloud-mail/forwarding",
+            Some(&t()),
+            json!({ "address": "me@g.ecc.u-tokyo.ac.jp", "current_password": "Demo-Student-1" }),
+        )
+        .await;
     assert_eq!((bad.status, bad.code().as_str()), (StatusCode::BAD_REQUEST, "invalid_address"), "no forwarding loop");
-    let asked = env.put("/api/cloud-mail/forwarding", Some(&t()), json!({ "address": "taro@example.ac.jp" })).await;
+    let asked = env
+        .put(
+            "/api/cloud-mail/forwarding",
+            Some(&t()),
+            json!({ "address": "taro@example.ac.jp", "current_password": "Demo-Student-1" }),
+        )
+        .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
     let mail = sink.messages();
     assert_eq!(mail[0].to, "taro@example.ac.jp", "the link goes to the forwarding address");
+    // R-SEC-2: and the person's own mailbox is told, so a stolen session cannot redirect quietly.
+    assert_eq!(mail[1].to, "0000000001@g.ecc.u-tokyo.ac.jp", "{mail:?}");
+    assert!(
+        mail[1].body.contains("taro@example.ac.jp") && !mail[1].body.contains("#/forwarding/"),
+        "no link in the notice"
+    );
     // Not confirmed yet: the sync applies nothing.
     env.set_clock("2026-11-22T11:00:00+09:00").await;
     assert_eq!(env.run("sync-hourly", json!({})).await["applied"], 0);

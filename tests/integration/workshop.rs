@@ -9,7 +9,13 @@ use crate::harness::Env;
 async fn r_ws_1_a_workshop_password_change_takes_effect_at_once() {
     let env = Env::start().await;
     let t = env.login("workshop", "ws0001", "Demo-Workshop-1").await.json()["token"].as_str().unwrap().to_owned();
-    let r = env.put("/api/workshop/password", Some(&t), json!({ "password": "Lq8#vN3z-Wp5" })).await;
+    let r = env
+        .put(
+            "/api/workshop/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Workshop-1", "password": "Lq8#vN3z-Wp5" }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(env.login("workshop", "ws0001", "Demo-Workshop-1").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(env.login("workshop", "ws0001", "Lq8#vN3z-Wp5").await.status, StatusCode::OK);
@@ -23,15 +29,32 @@ async fn r_ws_1_a_workshop_password_change_takes_effect_at_once() {
 async fn r_ws_1_the_policy_applies_and_only_workshop_tokens_may_use_it() {
     let env = Env::start().await;
     let t = env.token("ws0001");
-    let weak = env.put("/api/workshop/password", Some(&t), json!({ "password": "ws0001abc" })).await;
+    let weak = env
+        .put(
+            "/api/workshop/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Workshop-1", "password": "ws0001abc" }),
+        )
+        .await;
     assert_eq!((weak.status, weak.code().as_str()), (StatusCode::BAD_REQUEST, "password_policy"));
     let v = weak.json()["error"]["details"]["violations"].clone();
     assert!(v.as_array().unwrap().contains(&json!("contains_account_id")), "{v}");
     assert!(v.as_array().unwrap().contains(&json!("missing_uppercase")), "{v}");
-    let utokyo =
-        env.put("/api/workshop/password", Some(&env.token("0000000001")), json!({ "password": "Lq8#vN3z-Wp5" })).await;
+    let utokyo = env
+        .put(
+            "/api/workshop/password",
+            Some(&env.token("0000000001")),
+            json!({ "current_password": "Demo-Workshop-1", "password": "Lq8#vN3z-Wp5" }),
+        )
+        .await;
     assert_eq!((utokyo.status, utokyo.code().as_str()), (StatusCode::FORBIDDEN, "realm_not_allowed"));
-    let none = env.put("/api/workshop/password", None, json!({ "password": "Lq8#vN3z-Wp5" })).await;
+    let none = env
+        .put(
+            "/api/workshop/password",
+            None,
+            json!({ "current_password": "Demo-Workshop-1", "password": "Lq8#vN3z-Wp5" }),
+        )
+        .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 }
 

@@ -1,13 +1,14 @@
 //! Operators' account lifecycle (R-LC-1..5, audited): import the registrar's accounts (JSONL or
 //! CSV), look an account up, read its audit log, issue or extend its activation key (a reset for
-//! an activated account needs linked identity verification or an in-person check), and record a
-//! pending renewal.
+//! an activated account needs an in-person check), record a pending renewal, and lock or unlock
+//! an account (R-SEC-4).
 //!
 //! - `POST /api/admin/accounts/import` `{format: jsonl|csv, data, dry_run?}`
 //! - `GET /api/admin/accounts/{account}`
 //! - `GET /api/admin/accounts/{account}/audit`
 //! - `POST /api/admin/accounts/{account}/activation-key` `{action: issue|extend, in_person_check?, days?}`
 //! - `PUT /api/admin/accounts/{account}/renewal` `{pending}`
+//! - `PUT /api/admin/accounts/{account}/lock` `{locked, reason}` — R-SEC-4
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -51,6 +52,17 @@ struct KeyRequest {
 struct Renewal {
     pending: bool,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockRequest {
+    locked: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The longest lock reason kept (it is shown to the help desk, never to the person).
+const MAX_REASON_CHARS: usize = 500;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = Ctx::for_request(app, &req);
@@ -124,6 +136,24 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let account = target(app, req).await?;
             ops::set_renewal_pending(app, ctx, &op, &account, body.pending).await?;
             Ok(Reply::ok(json!({ "account": account.id, "renewal_pending": body.pending })))
+        }
+        (Method::PUT, "lock", true) => {
+            let op = operator(app, ctx, req).await?;
+            let LockRequest { locked, reason } = json_body(req)?;
+            let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+            let reason = match (locked, reason) {
+                (true, None) => return Err(ApiError::BadRequest("a lock needs a reason".into())),
+                (true, Some(r)) if r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "the reason must be one line of at most {MAX_REASON_CHARS} characters"
+                    )));
+                }
+                (true, Some(r)) => Some(r),
+                (false, _) => None,
+            };
+            let account = target(app, req).await?;
+            ops::set_lock(app, ctx, &op, &account, reason.as_deref()).await?;
+            Ok(Reply::ok(json!({ "account": account.id, "locked": locked, "reason": reason })))
         }
         (Method::GET, _, true) => {
             no_body(req)?;

@@ -55,15 +55,23 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 }
 
 /// A pending change as the user sees it: when it applies and, if the mail system refused it,
-/// the error and how many attempts were made (R-SYNC-4).
+/// that it did and how many attempts were made (R-SYNC-4) — as a reason code and a bilingual
+/// sentence, never the mail system's own text, which operators see in the run history (R-SEC-5).
 fn pending_view(change: &Change, mut fields: Value) -> Value {
     let state = if change.last_error.is_some() { "retrying" } else { "pending" };
+    let error = change.last_error.as_ref().map(|_| {
+        json!({
+            "code": "mail_system_refused",
+            "message": "メールシステムが変更を受け付けませんでした。次の毎時0分に再試行します / \
+                        The mail system did not accept the change; it is retried at the next minute 0",
+        })
+    });
     if let Some(map) = fields.as_object_mut() {
         let next = change.due.as_deref().and_then(time::parse_stamp).unwrap_or(change.effective_at);
         map.insert("effective_at".into(), json!(time::rfc3339(next)));
         map.insert("state".into(), json!(state));
         map.insert("attempts".into(), json!(change.attempts));
-        map.insert("last_error".into(), json!(change.last_error));
+        map.insert("error".into(), json!(error));
     }
     fields
 }

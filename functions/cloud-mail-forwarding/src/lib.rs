@@ -2,7 +2,8 @@
 //! mailed to it is opened, and then at the next minute 0 like the other mail changes.
 //!
 //! - `GET /api/cloud-mail/forwarding` — the forwarding in force, and any pending request or change
-//! - `PUT /api/cloud-mail/forwarding` `{address}` — ask; the confirmation link goes to `address`
+//! - `PUT /api/cloud-mail/forwarding` `{address, current_password}` — ask (R-SEC-1); the
+//!   confirmation link goes to `address`, a notice to the account's own cloud mail (R-SEC-2)
 //! - `DELETE /api/cloud-mail/forwarding` — stop at the next minute 0
 //! - `POST /api/cloud-mail/forwarding/confirm` `{token}` — the link's landing (no login)
 
@@ -13,12 +14,13 @@ use serde_json::json;
 use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::changes::{ChangeKind, ChangeState};
 use shared::store::services::{self, FORWARDING, LinkBody, ServiceRecord, ServiceState};
-use shared::{ApiError, App, Ctx, mail, time};
+use shared::{ApiError, App, Ctx, mail, session, time};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Forwarding {
     address: String,
+    current_password: String,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -37,9 +39,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::PUT, false) => {
             let account = utokyo_caller(app, ctx, req).await?;
-            let Forwarding { address } = json_body(req)?;
+            let Forwarding { address, current_password } = json_body(req)?;
             account.check_cloud_mail()?;
             let address = mail::forwarding_address(&address, &app.mail_domain)?;
+            session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
             let record = services::request_forwarding(app, ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({ "requested": record.view() })))
         }

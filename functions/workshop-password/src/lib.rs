@@ -1,5 +1,5 @@
 //! `PUT /api/workshop/password` — a workshop account changes its own password; it takes effect
-//! at once (R-WS-1, R-PWD).
+//! at once (R-WS-1, R-PWD), after the current password is checked like a login (R-SEC-1).
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -8,12 +8,13 @@ use serde_json::json;
 use shared::http::{Reply, json_body, method_not_allowed, respond, workshop_caller};
 use shared::password::{self, PersonalData};
 use shared::store::accounts::set_workshop_password;
-use shared::{ApiError, App, Ctx, time};
+use shared::{ApiError, App, Ctx, session, time};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewPassword {
     password: String,
+    current_password: String,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -27,17 +28,24 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         return method_not_allowed(req, &[Method::PUT]);
     }
     let account = workshop_caller(app, ctx, req).await?;
-    let NewPassword { password } = json_body(req)?;
-    let id = account.id.clone();
-    let phc = tokio::task::spawn_blocking(move || {
-        let person = PersonalData { account_id: &id, ..PersonalData::default() };
-        match password::violations(&password, &person) {
-            v if v.is_empty() => password::hash(&password).map_err(ApiError::Internal),
-            violations => Err(ApiError::PasswordPolicy { violations }),
-        }
+    let NewPassword { password, current_password } = json_body(req)?;
+    let (id, workshop_name) = (account.id.clone(), account.workshop_name.clone());
+    let candidate = password.clone();
+    let violations = tokio::task::spawn_blocking(move || {
+        // R-PWD-2: the workshop's own name counts as the account's name ("Intro to Unix").
+        let person = PersonalData { account_id: &id, names: vec![workshop_name.as_str()], ..PersonalData::default() };
+        password::violations(&candidate, &person)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("policy task: {e}")))??;
+    .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
+    if !violations.is_empty() {
+        return Err(ApiError::PasswordPolicy { violations });
+    }
+    // R-SEC-1: the current password, checked like a login, before anything changes.
+    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    let phc = tokio::task::spawn_blocking(move || password::hash(&password).map_err(ApiError::Internal))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))??;
     set_workshop_password(&app.store, ctx, &account, phc).await?;
     Ok(Reply::ok(json!({ "changed_at": time::rfc3339(ctx.now) })))
 }

@@ -177,6 +177,9 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             identity_linked_at: None,
             renewal_pending: false,
             mail_forwarding: None,
+            credentials_version: 0,
+            credentials_changed_at: None,
+            lock: None,
         };
         let created =
             put_new(app, &app.store.tables.accounts, "pk", account_item(&account).map_err(|e| e.to_string())?).await?;
@@ -202,6 +205,7 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
         status: Status::Active,
         password_hash: demo_hash("Demo-Workshop-1").await?,
         password_changed_at: None,
+        credentials_version: 0,
     };
     if put_new(app, &app.store.tables.accounts, "pk", workshop_item(&workshop).map_err(|e| e.to_string())?).await? {
         loaded.created += 1;

@@ -204,7 +204,7 @@ fn placeholder(app: &App, spec: &str) -> Result<String, String> {
             let (realm, account) = who.split_once(':').ok_or("expected ${TOKEN:realm:account}")?;
             let realm: shared::account::Realm =
                 serde_json::from_value(serde_json::Value::String(realm.into())).map_err(|e| format!("{realm}: {e}"))?;
-            Ok(app.keys.issue(&app.tokens, realm, account, now).map_err(|e| e.to_string())?.0)
+            Ok(app.keys.issue(&app.tokens, realm, account, 0, now).map_err(|e| e.to_string())?.0)
         }
         Some(("DATE", days)) => {
             let days: i64 = days.trim_start_matches('+').parse().map_err(|e| format!("${{DATE:{days}}}: {e}"))?;

@@ -4,7 +4,9 @@
 
 use chrono::NaiveDate;
 
-use super::tx::Expr;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::tx::{self, Expr};
 use super::{Item, Store, from_item, get_s, s, sdk_error, to_item};
 use crate::account::{Account, Holder, Realm, WorkshopAccount, account_key};
 use crate::error::ApiError;
@@ -18,6 +20,21 @@ pub fn key(realm: Realm, id: &str) -> Item {
 }
 
 /// The stored item of an account: its fields, its key and realm, and its sweep index entry.
+/// R-SEC-3, R-SEC-4: a condition in a transaction that the account is usable on `today`:
+/// active, within its dates, not locked.
+pub fn usable_check(store: &Store, id: &str, today: NaiveDate) -> Result<TransactWriteItem, ApiError> {
+    tx::check(
+        &store.tables.accounts,
+        key(Realm::Utokyo, id),
+        "#status = :active AND attribute_not_exists(#lock) AND valid_from <= :today AND valid_until >= :today",
+        Expr::new()
+            .name("#status", "status")
+            .name("#lock", "lock")
+            .value(":active", s("active"))
+            .value(":today", s(today.to_string())),
+    )
+}
+
 pub fn account_item(a: &Account) -> Result<Item, ApiError> {
     let mut item = to_item(a)?;
     item.insert("pk".into(), s(a.key()));

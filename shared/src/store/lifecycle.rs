@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 use super::accounts::{self, account_item, with_sweep};
 use super::audit::AuditRecord;
 use super::changes::{self, Change, ChangeKind};
+use super::login::Windows;
 use super::tx::{self, Expr, TxError};
 use super::{b, s, to_av};
-use crate::account::{Account, Kind, Realm, Status};
+use crate::account::{Account, Kind, Lock, Realm, Status};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
@@ -203,7 +204,9 @@ async fn update(
 }
 
 /// R-LC-3, R-LC-4: issues a new key (the old one stops working). For an activated account this
-/// is a password reset, which needs linked identity verification or an in-person check.
+/// is a password reset, which needs an in-person check: the identity-link flag is set by the
+/// person themselves, so it proves nothing and waives nothing (R-SEC; the verified OpenID
+/// Connect link of R-CRED-4 is what may waive it, once it exists).
 pub async fn issue_key(
     app: &App,
     ctx: &Ctx,
@@ -212,7 +215,7 @@ pub async fn issue_key(
     check: Option<InPersonCheck>,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let reset = target.initial_password_changed;
-    if reset && target.identity_linked_at.is_none() && check.is_none() {
+    if reset && check.is_none() {
         return Err(ApiError::IdentityVerificationRequired);
     }
     let key = lifecycle::new_activation_key()?;
@@ -223,10 +226,9 @@ pub async fn issue_key(
         .set("activation_expires_at = :until")
         .value(":hash", s(lifecycle::key_hash(&key)))
         .value(":until", s(time::stamp(until)));
-    let verification = match (&check, target.identity_linked_at) {
-        (Some(c), _) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
-        (None, Some(at)) => json!({ "identity_linked_at": time::rfc3339(at) }),
-        (None, None) => Value::Null,
+    let verification = match &check {
+        Some(c) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
+        None => Value::Null,
     };
     let items = vec![
         tx::update(
@@ -251,7 +253,8 @@ pub async fn issue_key(
     Ok((key, until))
 }
 
-/// R-LC-3: moves the outstanding key's expiry to `days` from now.
+/// R-LC-3: extends the outstanding key by `days`: from its current expiry, or from now for a
+/// key that has already expired.
 pub async fn extend_key(
     app: &App,
     ctx: &Ctx,
@@ -260,7 +263,8 @@ pub async fn extend_key(
     days: i64,
 ) -> Result<DateTime<Utc>, ApiError> {
     let Some(hash) = &target.activation_key_hash else { return Err(ApiError::NoActivationKey) };
-    let until = ctx.now + Duration::days(days.clamp(1, lifecycle::KEY_MAX_EXTEND_DAYS));
+    let from = target.activation_expires_at.filter(|until| *until > ctx.now).unwrap_or(ctx.now);
+    let until = from + Duration::days(days.clamp(1, lifecycle::KEY_MAX_EXTEND_DAYS));
     let store = &app.store;
     let items = vec![
         tx::update(
@@ -289,14 +293,14 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
     if !Realm::Utokyo.is_valid_id(id) {
         return Err(ApiError::InvalidActivationKey);
     }
-    let attempts_key = crate::account::account_key(Realm::Utokyo, id);
-    let (reserved, found) =
-        tokio::join!(app.store.reserve_login_attempt(&attempts_key, ctx.now), app.store.account(id));
+    let windows = Windows::new(&crate::account::account_key(Realm::Utokyo, id), &ctx.source_ip);
+    let (reserved, found) = tokio::join!(app.store.reserve_attempt(&windows, ctx.now), app.store.account(id));
     reserved?;
+    // R-SEC-3, R-SEC-4: a key works only while the account is usable (active, within its
+    // dates, not locked).
     let account = match found? {
         Some(a)
-            if a.status == Status::Active
-                && a.valid_until >= ctx.today()
+            if a.is_usable(ctx.today())
                 && a.activation_expires_at.is_some_and(|until| until > ctx.now)
                 && a.activation_key_hash.as_deref().is_some_and(|h| lifecycle::key_matches(key, h)) =>
         {
@@ -329,8 +333,14 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
             Expr::new()
                 .set("password_hash = :phc")
                 .set("initial_password_changed = :true")
+                // A reset ends every session of whoever knew the old password (R-SEC-1).
+                .set("credentials_version = if_not_exists(credentials_version, :zero) + :one")
+                .set("credentials_changed_at = :now")
                 .remove("activation_key_hash")
                 .remove("activation_expires_at")
+                .value(":zero", super::n(0))
+                .value(":one", super::n(1))
+                .value(":now", s(time::stamp(ctx.now)))
                 .value(":key", s(hash))
                 .value(":phc", s(phc))
                 .value(":true", b(true)),
@@ -344,7 +354,7 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
     ];
     // Refused: the key was used by a concurrent activation.
     tx::commit_or(store, items, ApiError::InvalidActivationKey).await?;
-    store.clear_login_attempts(&attempts_key).await
+    store.release_attempt(&windows).await
 }
 
 /// R-LC-4: the person links (or unlinks) the identity verification service.
@@ -413,6 +423,50 @@ pub async fn set_renewal_pending(
     tx::commit_or(store, items, ApiError::NotFound).await
 }
 
+/// R-SEC-4: the help desk locks an account with a reason, or opens it again. A lock raises the
+/// credentials version, so every token already issued stops working; login, links, keys and
+/// activation refuse a locked account, and an import leaves the lock as it is.
+pub async fn set_lock(
+    app: &App,
+    ctx: &Ctx,
+    operator: &Account,
+    target: &Account,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let store = &app.store;
+    let lock = reason.map(|r| Lock { reason: r.to_owned(), by: operator.id.clone(), at: time::stamp(ctx.now) });
+    let expr = match &lock {
+        Some(l) => Expr::new()
+            .name("#lock", "lock")
+            .set("#lock = :lock")
+            .set("credentials_version = if_not_exists(credentials_version, :zero) + :one")
+            .set("credentials_changed_at = :now")
+            .value(":lock", to_av(l)?)
+            .value(":zero", super::n(0))
+            .value(":one", super::n(1))
+            .value(":now", s(time::stamp(ctx.now))),
+        None => Expr::new().name("#lock", "lock").remove("#lock"),
+    };
+    let view = |l: &Option<Lock>| json!({ "locked": l.is_some(), "reason": l.as_ref().map(|l| &l.reason) });
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &target.id),
+            Some("attribute_exists(pk)"),
+            expr,
+        )?,
+        AuditRecord::new(
+            ctx,
+            &operator.key(),
+            &target.key(),
+            if lock.is_some() { "account.locked" } else { "account.unlocked" },
+        )
+        .change(view(&target.lock), view(&lock))
+        .put(store)?,
+    ];
+    tx::commit_or(store, items, ApiError::NotFound).await
+}
+
 /// What an operator sees of an account: everything but secrets.
 pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
     json!({
@@ -428,5 +482,8 @@ pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
         },
         "identity_linked_at": a.identity_linked_at.map(time::rfc3339),
         "renewal_pending": a.renewal_pending,
+        "lock": a.lock.as_ref().map(|l| json!({
+            "reason": l.reason, "by": l.by, "at": time::parse_stamp(&l.at).map(time::rfc3339),
+        })),
     })
 }

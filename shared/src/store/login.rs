@@ -1,121 +1,215 @@
-//! The `login-attempts` table (R-LOGIN-3): a failure window per account that holds across
-//! function instances. Every attempt first *reserves* a place in the window with one conditional
-//! update, before the password is checked, so that even parallel attempts test at most
-//! [`MAX_FAILURES`] passwords per window. A success clears the window. Items carry a TTL
-//! (`expires`) for clean-up only; the logic reads `window_start`, never the TTL.
+//! The `login-attempts` table (R-LOGIN-3, R-LOGIN-4): failure windows that hold across function
+//! instances. Every attempt — a password, an activation key, a current-password check (R-SEC-1) —
+//! first *reserves* a place in three windows at once, in one transaction, before anything is
+//! checked, so that even parallel attempts test no more than each window allows:
+//!
+//! | window | key | limit in 15 minutes |
+//! |---|---|---|
+//! | this account from this source (R-LOGIN-3) | `utokyo#0000000001@203.0.113.7` | [`PAIR_LIMIT`] |
+//! | this account from every source (R-LOGIN-4) | `utokyo#0000000001` | [`ACCOUNT_LIMIT`] |
+//! | this source for every account (R-LOGIN-4) | `source#203.0.113.7` | [`SOURCE_LIMIT`] |
+//!
+//! A full window refuses the attempt with nothing counted anywhere (the transaction is all or
+//! nothing), so a source that is already refused cannot push the account's own window towards its
+//! limit. A success gives its places back: the pair window is cleared, the other two count one
+//! less, so only failures fill them. Items carry a TTL (`expires`) for clean-up only; the logic
+//! reads `window_start`, never the TTL.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Item, Store, get_s, n, s, sdk_error};
+use super::tx::{self, Expr, TxError};
+use super::{Item, Store, get_s, n, s};
 use crate::error::ApiError;
 use crate::time;
 
-pub const MAX_FAILURES: i64 = 5;
+/// R-LOGIN-3: failures for one account from one source.
+pub const PAIR_LIMIT: i64 = 5;
+/// R-LOGIN-4: failures for one account from all sources together.
+pub const ACCOUNT_LIMIT: i64 = 50;
+/// R-LOGIN-4: failures from one source across accounts.
+pub const SOURCE_LIMIT: i64 = 30;
 pub const WINDOW_MINUTES: i64 = 15;
 
+/// The three windows one attempt counts in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    keys: [(String, i64); 3],
+}
+
+impl Windows {
+    /// For `account` (its item key, `utokyo#…`) tried from `source` (the address API Gateway saw).
+    pub fn new(account: &str, source: &str) -> Self {
+        let source = if source.is_empty() { "unknown" } else { source };
+        Self {
+            keys: [
+                (format!("{account}@{source}"), PAIR_LIMIT),
+                (account.to_owned(), ACCOUNT_LIMIT),
+                (format!("source#{source}"), SOURCE_LIMIT),
+            ],
+        }
+    }
+}
+
+/// What one window's item says about the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum WindowState {
+    /// No live window: the attempt opens a new one.
+    Closed,
+    /// A live window with room: the attempt counts in it.
+    Open,
+    /// A live, full window: refused for this many seconds.
+    Full { retry_after: i64 },
+}
+
+fn window_state(item: Option<&Item>, limit: i64, now: DateTime<Utc>) -> WindowState {
+    let start = item.and_then(|i| get_s(i, "window_start")).and_then(time::parse_stamp);
+    let failures = item.and_then(|i| i.get("failures")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+    match start {
+        Some(start) if start > now - Duration::minutes(WINDOW_MINUTES) => {
+            if failures.unwrap_or(0) >= limit {
+                let until = start + Duration::minutes(WINDOW_MINUTES);
+                WindowState::Full { retry_after: (until - now).num_seconds().max(1) }
+            } else {
+                WindowState::Open
+            }
+        }
+        _ => WindowState::Closed,
+    }
+}
+
 impl Store {
-    /// Takes one place in `key`'s failure window, or answers 429 with the seconds until the
-    /// window passes.
-    pub async fn reserve_login_attempt(&self, key: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    /// Takes one place in each of `windows`, or answers 429 with the seconds until the fullest
+    /// window passes; nothing is counted when any window is full.
+    pub async fn reserve_attempt(&self, windows: &Windows, now: DateTime<Utc>) -> Result<(), ApiError> {
         let cutoff = time::stamp(now - Duration::minutes(WINDOW_MINUTES));
+        // What each window was last seen as; `Closed` means a new window is opened with a put.
+        let mut states = [WindowState::Open; 3];
         for _ in 0..4 {
-            let out = self
-                .db
-                .update_item()
-                .table_name(&self.tables.login_attempts)
-                .key("pk", s(key))
-                .update_expression(
-                    "SET failures = if_not_exists(failures, :zero) + :one, \
-                     window_start = if_not_exists(window_start, :now), expires = if_not_exists(expires, :expires)",
-                )
-                .condition_expression("attribute_not_exists(pk) OR (window_start > :cutoff AND failures < :max)")
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", s(time::stamp(now)))
-                .expression_attribute_values(":expires", n(expiry(now)))
-                .expression_attribute_values(":cutoff", s(cutoff.clone()))
-                .expression_attribute_values(":max", n(MAX_FAILURES))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            let old = match out {
-                Ok(_) => return Ok(()),
-                Err(SdkError::ServiceError(se)) => match se.into_err() {
-                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
-                    other => return Err(ApiError::Internal(format!("login attempts: {other}"))),
-                },
-                Err(e) => return Err(sdk_error(e)),
+            let mut items = Vec::with_capacity(3);
+            for ((key, limit), state) in windows.keys.iter().zip(states) {
+                items.push(if state == WindowState::Closed {
+                    let mut item = Item::new();
+                    item.insert("pk".into(), s(key.clone()));
+                    item.insert("failures".into(), n(1));
+                    item.insert("window_start".into(), s(time::stamp(now)));
+                    item.insert("expires".into(), n(expiry(now)));
+                    tx::put(
+                        &self.tables.login_attempts,
+                        item,
+                        Some("attribute_not_exists(pk) OR window_start <= :cutoff"),
+                        Expr::new().value(":cutoff", s(cutoff.clone())),
+                    )?
+                } else {
+                    tx::update(
+                        &self.tables.login_attempts,
+                        Item::from([("pk".to_owned(), s(key.clone()))]),
+                        Some("attribute_not_exists(pk) OR (window_start > :cutoff AND failures < :max)"),
+                        Expr::new()
+                            .set("failures = if_not_exists(failures, :zero) + :one")
+                            .set("window_start = if_not_exists(window_start, :now)")
+                            .set("expires = if_not_exists(expires, :expires)")
+                            .value(":zero", n(0))
+                            .value(":one", n(1))
+                            .value(":now", s(time::stamp(now)))
+                            .value(":expires", n(expiry(now)))
+                            .value(":cutoff", s(cutoff.clone()))
+                            .value(":max", n(*limit)),
+                    )?
+                });
+            }
+            let refusal = match tx::commit(self, items).await {
+                Ok(()) => return Ok(()),
+                Err(TxError::Refused(r)) => r,
+                Err(TxError::Failed(e)) => return Err(e),
             };
-            let old = match old {
-                Some(item) => item,
-                None => self.attempts_item(key).await?.unwrap_or_default(),
-            };
-            let window_start = get_s(&old, "window_start").and_then(time::parse_stamp);
-            match window_start {
-                // The window is live and full: locked until it passes.
-                Some(start) if start > now - Duration::minutes(WINDOW_MINUTES) => {
-                    let until = start + Duration::minutes(WINDOW_MINUTES);
-                    let retry_after = (until - now).num_seconds().max(1);
-                    return Err(ApiError::TooManyAttempts { retry_after: retry_after.unsigned_abs() });
-                }
-                // The old window has passed (or vanished): open a new one with this attempt.
-                _ => {
-                    let put = self
-                        .db
-                        .put_item()
-                        .table_name(&self.tables.login_attempts)
-                        .item("pk", s(key))
-                        .item("failures", n(1))
-                        .item("window_start", s(time::stamp(now)))
-                        .item("expires", n(expiry(now)))
-                        .condition_expression("attribute_not_exists(pk) OR window_start <= :cutoff")
-                        .expression_attribute_values(":cutoff", s(cutoff.clone()))
-                        .send()
-                        .await;
-                    match put {
-                        Ok(_) => return Ok(()),
-                        // Another attempt opened the window first: go round again.
-                        Err(SdkError::ServiceError(se))
-                            if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {}
-                        Err(e) => return Err(sdk_error(e)),
-                    }
+            for (i, (_, limit)) in windows.keys.iter().enumerate() {
+                if let Some(state) = states.get_mut(i) {
+                    *state = if refusal.failed(i) { window_state(refusal.item(i), *limit, now) } else { *state };
                 }
             }
+            let full = states
+                .iter()
+                .filter_map(|s| match s {
+                    WindowState::Full { retry_after } => Some(*retry_after),
+                    _ => None,
+                })
+                .max();
+            if let Some(retry_after) = full {
+                return Err(ApiError::TooManyAttempts { retry_after: retry_after.unsigned_abs() });
+            }
+            // A window had passed, or another attempt opened it first: go round again.
         }
         Err(ApiError::ServiceUnavailable { retry_after: 1 })
     }
 
-    /// A successful login clears the window.
-    pub async fn clear_login_attempts(&self, key: &str) -> Result<(), ApiError> {
-        self.db
-            .delete_item()
-            .table_name(&self.tables.login_attempts)
-            .key("pk", s(key))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+    /// A successful attempt gives its places back: the pair window is cleared, the account's and
+    /// the source's count one less. Best effort: a window that has meanwhile passed is left alone.
+    pub async fn release_attempt(&self, windows: &Windows) -> Result<(), ApiError> {
+        let [(pair, _), (account, _), (source, _)] = &windows.keys;
+        let table = &self.tables.login_attempts;
+        let clear = self.db.delete_item().table_name(table).key("pk", s(pair.clone())).send();
+        let less = |key: &String| {
+            self.db
+                .update_item()
+                .table_name(table)
+                .key("pk", s(key.clone()))
+                .update_expression("SET failures = failures - :one")
+                .condition_expression("attribute_exists(pk) AND failures > :zero")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0))
+                .send()
+        };
+        let (cleared, account, source) = tokio::join!(clear, less(account), less(source));
+        cleared.map_err(super::sdk_error)?;
+        for result in [account.map(|_| ()), source.map(|_| ())] {
+            match result {
+                Ok(()) => {}
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(super::sdk_error(e)),
+            }
+        }
         Ok(())
     }
+}
 
-    async fn attempts_item(&self, key: &str) -> Result<Option<Item>, ApiError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.tables.login_attempts)
-            .key("pk", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item)
-    }
+fn is_condition_failure<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+) -> bool {
+    matches!(
+        e,
+        aws_sdk_dynamodb::error::SdkError::ServiceError(se)
+            if se.err().is_conditional_check_failed_exception()
+    )
 }
 
 /// TTL: a day after the window, for clean-up only.
 fn expiry(now: DateTime<Utc>) -> i64 {
     (now + Duration::minutes(WINDOW_MINUTES) + Duration::days(1)).timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(start: DateTime<Utc>, failures: i64) -> Item {
+        Item::from([("window_start".to_owned(), s(time::stamp(start))), ("failures".to_owned(), n(failures))])
+    }
+
+    #[test]
+    fn r_login_3_4_windows_are_per_pair_account_and_source() {
+        let w = Windows::new("utokyo#0000000001", "127.0.0.2");
+        assert_eq!(w.keys[0], ("utokyo#0000000001@127.0.0.2".to_owned(), 5));
+        assert_eq!(w.keys[1], ("utokyo#0000000001".to_owned(), 50));
+        assert_eq!(w.keys[2], ("source#127.0.0.2".to_owned(), 30));
+    }
+
+    #[test]
+    fn r_login_3_a_full_live_window_refuses_until_it_passes() {
+        let now: DateTime<Utc> = "2026-11-22T01:00:00Z".parse().unwrap();
+        let start = now - Duration::minutes(5);
+        assert_eq!(window_state(Some(&item(start, 5)), 5, now), WindowState::Full { retry_after: 600 });
+        assert_eq!(window_state(Some(&item(start, 4)), 5, now), WindowState::Open);
+        assert_eq!(window_state(Some(&item(now - Duration::minutes(15), 5)), 5, now), WindowState::Closed);
+        assert_eq!(window_state(None, 5, now), WindowState::Closed);
+    }
 }

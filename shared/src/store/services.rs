@@ -243,12 +243,16 @@ async fn close_link(
 ) -> Result<(), ApiError> {
     let store = &app.store;
     let expr = without_link(set).value(":hash", s(record.token_hash.clone().unwrap_or_default()));
-    let mut items = vec![tx::update(
-        &store.tables.services,
-        ServiceRecord::key_of(&record.account, &record.sk),
-        Some("token_hash = :hash"),
-        expr,
-    )?];
+    let mut items = vec![
+        tx::update(
+            &store.tables.services,
+            ServiceRecord::key_of(&record.account, &record.sk),
+            Some("token_hash = :hash"),
+            expr,
+        )?,
+        // R-SEC-3, R-SEC-4: only while the account is active, within its dates and not locked.
+        super::accounts::usable_check(store, &record.account, ctx.today())?,
+    ];
     items.append(&mut extra);
     items.push(AuditRecord::new(ctx, &record.pk, &record.pk, action).change(record.view(), after).put(store)?);
     tx::commit_or(store, items, ApiError::LinkNotFoundOrExpired).await
@@ -270,8 +274,15 @@ pub async fn accept(app: &App, ctx: &Ctx, token: &str) -> Result<String, ApiErro
     Ok(service_account)
 }
 
+/// R-SEC-2: confirmation mails one account may have sent in a day (JST).
+pub const FORWARDING_MAILS_PER_DAY: i64 = 5;
+
 /// R-LC-7: asks to forward cloud mail to `address` (already checked by
-/// [`crate::mail::forwarding_address`]); the link goes to that address.
+/// [`crate::mail::forwarding_address`]); the link goes to that address, and a notice of the
+/// request to the account's own cloud mail, so that a stolen session cannot quietly redirect it
+/// (R-SEC-2). At most [`FORWARDING_MAILS_PER_DAY`] requests a day: the count is a conditional
+/// update in the same transaction, kept in the `login-attempts` table (the service's rate
+/// windows, with a TTL).
 pub async fn request_forwarding(
     app: &App,
     ctx: &Ctx,
@@ -282,7 +293,7 @@ pub async fn request_forwarding(
     let (mut record, token) = with_link(&account.id, FORWARDING, CONFIRMATION_DAYS, ctx.now)?;
     record.address = Some(address.to_owned());
     let (until, link) = link_in_mail(app, &record, "forwarding", &token);
-    let message = OutboxMessage::new(
+    let confirmation = OutboxMessage::new(
         message_id(&record, "forwarding"),
         "forwarding_confirmation",
         &account.id,
@@ -297,9 +308,56 @@ pub async fn request_forwarding(
         ),
         ctx.now,
     );
+    let notice = OutboxMessage::new(
+        message_id(&record, "forwarding-notice"),
+        "forwarding_requested",
+        &account.id,
+        &account.mail_address,
+        "【ECCS】メール転送が申請されました / Mail forwarding was requested".into(),
+        format!(
+            "{} 様\n\nあなたのクラウドメールを {address} へ転送する申請がありました。転送は、そのアドレスに届いたリンクが {until} までに開かれると、次の毎時0分から始まります。\n\
+             心当たりがない場合は、すぐにパスワードを変更し、ヘルプデスクに連絡してください。\n\n\
+             Dear {},\n\nSomeone asked to forward your cloud mail to {address}. Forwarding starts at the next full hour once the link sent to that address is opened (before {until}).\n\
+             If this was not you, change your password at once and contact the help desk.\n",
+            account.name.ja, account.name.en
+        ),
+        ctx.now,
+    );
     let audit = AuditRecord::new(ctx, &account.key(), &account.key(), "mail_forwarding.requested")
         .change(json!({ "forwarding": account.mail_forwarding }), json!({ "requested": address, "expires_at": until }));
-    commit_with_mail(app, ctx, &record, message, audit).await?;
+    let store = &app.store;
+    let today = ctx.today();
+    let items = vec![
+        tx::update(
+            &store.tables.login_attempts,
+            Item::from([("pk".to_owned(), s(format!("forwarding#{}#{today}", account.key())))]),
+            Some("attribute_not_exists(pk) OR sent < :max"),
+            Expr::new()
+                .set("sent = if_not_exists(sent, :zero) + :one")
+                .set("expires = :expires")
+                .value(":zero", super::n(0))
+                .value(":one", super::n(1))
+                .value(":max", super::n(FORWARDING_MAILS_PER_DAY))
+                .value(":expires", super::n((time::start_of_day(today) + Duration::days(2)).timestamp())),
+        )?,
+        tx::put(&store.tables.services, to_item(&record)?, None, Expr::new())?,
+        confirmation.queue(store)?,
+        notice.queue(store)?,
+        audit.put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) => {}
+        Err(TxError::Refused(r)) if r.failed(0) => {
+            let tomorrow = time::start_of_day(today + Duration::days(1));
+            return Err(ApiError::TooManyRequests {
+                retry_after: (tomorrow - ctx.now).num_seconds().max(1).unsigned_abs(),
+            });
+        }
+        Err(TxError::Refused(_)) => return Err(ApiError::ServiceUnavailable { retry_after: 1 }),
+        Err(TxError::Failed(e)) => return Err(e),
+    }
+    super::outbox::send_now(app, ctx, &confirmation).await?;
+    super::outbox::send_now(app, ctx, &notice).await?;
     Ok(record)
 }
 
