@@ -88,6 +88,8 @@ function confirmStep(text) {
 /** An API error as a message, with the details a person needs to fix it. */
 function showError(error) {
   const code = error?.code;
+  // A reset always needs the in-person check now (R-LC-4): the UI's sentence, not one about the link.
+  if (code === "identity_verification_required") return message("error", t("in_person_required"));
   const details = error?.details ?? {};
   let items = [];
   if (code === "password_policy") items = (details.violations ?? []).map((v) => t(`violations.${v}`));
@@ -116,7 +118,9 @@ async function api(method, path, body) {
     throw new Error("network");
   }
   const json = await response.json().catch(() => ({}));
-  if (response.status === 401 && !open) {
+  // A wrong current password given with a change (R-SEC-1) is an answer for the form; any other
+  // 401 (no token, an expired one, a locked account's) ends the session.
+  if (response.status === 401 && !open && json?.error?.code !== "invalid_credentials") {
     endSession(t("session_expired"));
     throw new Error("session");
   }
@@ -127,7 +131,9 @@ async function api(method, path, body) {
 async function act(method, path, body) {
   const r = await api(method, path, body);
   if (!r.ok) {
-    showError(r.body.error);
+    // Only the changes that carry the current password (R-SEC-1) answer invalid_credentials here.
+    if (r.body.error?.code === "invalid_credentials" && body?.current_password !== undefined) message("error", t("current_password_wrong"));
+    else showError(r.body.error);
     return null;
   }
   return r.body;
@@ -214,7 +220,7 @@ function renderFrame(route) {
 
 // ------------------------------------------------------------------ views
 
-const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm });
+const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm, currentPasswordField });
 
 // Pages anyone may open: the login, activation, and the landings of mailed links.
 const PUBLIC = { login: viewLogin, ...lifecycle.public };
@@ -304,9 +310,16 @@ async function viewRemoteAccess() {
   return form;
 }
 
+/** A sentence for a downstream system's error code (R-SEC-5): ours, else the server's bilingual one. */
+function pendingReason(error) {
+  const code = error?.code ?? "mail_system_refused";
+  const known = TEXT[state.lang].pending_errors[code];
+  return known ?? localized(error.message);
+}
+
 function pendingLine(p, text) {
   const lines = [el("p", { class: "pending" }, text)];
-  if (p.state === "retrying") lines.push(el("p", { class: "hint" }, t("retrying", p.last_error, p.attempts)));
+  if (p.state === "retrying") lines.push(el("p", { class: "hint retrying" }, t("retrying", pendingReason(p.error), p.attempts)));
   return lines;
 }
 
@@ -338,10 +351,22 @@ async function viewCloudMail() {
   return el("div", {}, el("h2", {}, t("cloud_mail_address")), info, form);
 }
 
-function passwordForm(id, onSubmit) {
+/** The current-password field every change of a credential or of where mail goes asks for (R-SEC-1). */
+function currentPasswordField(id, hint) {
+  const input = el("input", { id, name: "current_password", type: "password", autocomplete: "current-password", required: true, "aria-describedby": `${id}-hint` });
+  return { input, nodes: field(id, t("current_password"), input, hint) };
+}
+
+/**
+ * A new password twice; with `currentHint`, first the current password (R-SEC-1), handed to
+ * `onSubmit(password, reset, currentPassword)`.
+ */
+function passwordForm(id, onSubmit, currentHint = null) {
+  const current = currentHint ? currentPasswordField(`${id}-current`, currentHint) : null;
   const first = el("input", { id: `${id}-new`, type: "password", autocomplete: "new-password", required: true, "aria-describedby": `${id}-hint` });
   const again = el("input", { id: `${id}-again`, type: "password", autocomplete: "new-password", required: true });
   const form = el("form", { class: "panel" },
+    current?.nodes,
     field(`${id}-new`, t("cmp_new"), first),
     el("p", { class: "hint", id: `${id}-hint` }, t("cmp_hint")),
     field(`${id}-again`, t("cmp_again"), again),
@@ -349,7 +374,7 @@ function passwordForm(id, onSubmit) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (first.value !== again.value) return message("error", t("cmp_mismatch"));
-    await onSubmit(first.value, () => form.reset());
+    await onSubmit(first.value, () => form.reset(), current?.input.value);
   });
   return form;
 }
@@ -358,15 +383,15 @@ async function viewCloudMailPassword() {
   const r = await api("GET", "/api/cloud-mail/address");
   if (!r.ok) return showError(r.body.error), el("div");
   const pending = r.body.pending_password;
-  const form = passwordForm("cmp", async (password, reset) => {
+  const form = passwordForm("cmp", async (password, reset, currentPassword) => {
     if (!(await confirmStep(t("cmp_confirm")))) return;
-    const done = await act("PUT", "/api/cloud-mail/password", { password });
+    const done = await act("PUT", "/api/cloud-mail/password", { password, current_password: currentPassword });
     if (done) {
       reset();
       await render();
       message("ok", t("cmp_done", jst(done.effective_at)));
     }
-  });
+  }, t("current_utokyo_hint_cmp"));
   return el("div", {}, el("h2", {}, t("cloud_mail_password")),
     pending ? el("section", { class: "panel" }, pendingLine(pending, t("cmp_pending", jst(pending.effective_at)))) : null, form);
 }
@@ -466,13 +491,13 @@ async function viewSettings() {
 }
 
 function viewWorkshop() {
-  const form = passwordForm("ws", async (password, reset) => {
+  const form = passwordForm("ws", async (password, reset, currentPassword) => {
     if (!(await confirmStep(t("ws_confirm")))) return;
-    if (await act("PUT", "/api/workshop/password", { password })) {
+    if (await act("PUT", "/api/workshop/password", { password, current_password: currentPassword })) {
       reset();
       message("ok", t("ws_done"));
     }
-  });
+  }, t("current_workshop_hint"));
   return el("div", {}, el("h2", {}, t("workshop_password")), el("p", {}, t("ws_intro")), form);
 }
 

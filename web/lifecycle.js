@@ -66,11 +66,14 @@ export function importParts(text, format) {
 }
 
 export function lifecycleViews(ui) {
-  const { state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm } = ui;
+  const { state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm, currentPasswordField } = ui;
   const date = (instant) => (instant ? jst(instant, true) : "—");
   /** A table: its caption (or none), its column heads (message keys), its rows. */
   const table = (id, caption, heads, rows) => el("table", { id }, caption ? el("caption", {}, caption) : null,
     el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, t(h))))), el("tbody", {}, rows));
+
+  /** A table wider than a phone scrolls sideways in its own box (reachable by keyboard), not the page. */
+  const wide = (label, node) => el("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, node);
 
   // ---------------------------------------------------------------- public pages
 
@@ -149,16 +152,20 @@ export function lifecycleViews(ui) {
     if (s.requested?.state === "invited") lines.push(el("p", { class: "pending" }, t("fwd_requested", s.requested.address, date(s.requested.expires_at))));
     if (s.pending) lines.push(el("p", { class: "pending" }, s.pending.address ? t("fwd_pending", s.pending.address, jst(s.pending.effective_at)) : t("fwd_pending_stop", jst(s.pending.effective_at))));
     const input = el("input", { id: "forward-to", type: "email", required: true, autocomplete: "email", spellcheck: "false", "aria-describedby": "forward-to-hint" });
+    const current = currentPasswordField("forward-current", t("current_utokyo_hint"));
+    const own = state.me.cloud_mail?.address;
     const form = el("form", { class: "panel" }, field("forward-to", t("fwd_address"), input, t("fwd_hint")),
+      el("p", { class: "hint", id: "forward-notice" }, t("fwd_notice", own)), current.nodes,
       el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const address = input.value.trim();
       if (!(await confirmStep(t("fwd_confirm", address)))) return;
-      const done = await act("PUT", "/api/cloud-mail/forwarding", { address });
+      const done = await act("PUT", "/api/cloud-mail/forwarding", { address, current_password: current.input.value });
       if (done) {
+        form.reset();
         await render();
-        message("ok", t("fwd_done", address, date(done.requested.expires_at)));
+        message("ok", t("fwd_done", address, date(done.requested.expires_at), own));
       }
     });
     // Something to stop: forwarding in force (not already stopping), or a change waiting to apply.
@@ -311,6 +318,7 @@ export function lifecycleViews(ui) {
       el("dt", {}, t("kind_label")), el("dd", {}, t(`kind.${p.kind}`)),
       el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? p.department.en : p.department.ja),
       el("dt", {}, t("account_status")), el("dd", {}, t(`account_states.${a.status}`)),
+      el("dt", {}, t("lock")), el("dd", { id: "lookup-lock-state" }, a.lock ? t("locked_short") : t("not_locked")),
       el("dt", {}, t("valid_period")), el("dd", {}, `${p.valid_from} – ${p.valid_until}`),
       el("dt", {}, t("eccs_right")), el("dd", {}, a.right.valid ? t("right_yes", a.right.valid_until) : t("right_no")),
       el("dt", {}, t("cloud_mail_address")), el("dd", {}, a.mail_address),
@@ -319,11 +327,51 @@ export function lifecycleViews(ui) {
       el("dt", {}, t("identity_link")), el("dd", {}, a.identity_linked_at ? t("idl_linked_at", date(a.identity_linked_at)) : t("idl_not_linked")),
       el("dt", {}, t("renewal")), el("dd", {}, a.renewal_pending ? t("renewal_pending") : t("renewal_none")));
 
+    // R-SEC-4: a locked account says so first, with why, who and when.
+    const lockBanner = a.lock ? el("p", { class: "locked", id: "lookup-lock" },
+      t("locked_banner", a.lock.reason, a.lock.by, date(a.lock.at))) : null;
+    const lockPanel = a.lock ? (() => {
+      const form = el("form", { class: "panel", "aria-labelledby": "lock-title" }, el("h3", { id: "lock-title" }, t("lock_title")),
+        el("p", { class: "hint" }, t("unlock_hint")),
+        el("div", { class: "actions" }, el("button", { type: "submit" }, t("unlock"))));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        if (!(await confirmStep(t("unlock_confirm", p.account)))) return;
+        if (await act("PUT", `${path}/lock`, { locked: false })) {
+          await render();
+          message("ok", t("unlock_done", p.account));
+        }
+      });
+      return form;
+    })() : (() => {
+      const reason = el("input", { id: "lock-reason", type: "text", required: true, maxlength: "500", autocomplete: "off", "aria-describedby": "lock-reason-hint" });
+      const form = el("form", { class: "panel", "aria-labelledby": "lock-title" }, el("h3", { id: "lock-title" }, t("lock_title")),
+        el("p", { class: "hint" }, t("lock_hint")),
+        field("lock-reason", t("lock_reason"), reason, t("lock_reason_hint")),
+        el("div", { class: "actions" }, el("button", { type: "submit" }, t("lock_button"))));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const why = reason.value.trim();
+        if (!why) return message("error", t("lock_reason_missing"));
+        if (!(await confirmStep(t("lock_confirm", p.account, why)))) return;
+        if (await act("PUT", `${path}/lock`, { locked: true, reason: why })) {
+          await render();
+          message("ok", t("lock_done", p.account));
+        }
+      });
+      return form;
+    })();
+
+    // R-LC-4: a key for an activated account is a password reset and always needs the in-person
+    // check (the identity-link flag is only a record); a first key needs none.
+    const reset = p.initial_password_changed;
     const shown = el("div", { id: "key-shown" });
     const docs = ["student_id_card", "staff_id_card", "passport", "residence_card", "drivers_license", "my_number_card"];
-    const doc = el("select", { id: "in-person" }, el("option", { value: "" }, t("in_person_none")), docs.map((d) => el("option", { value: d }, t(`documents.${d}`))));
-    const issue = el("form", { class: "panel" }, el("h3", {}, t("issue_key")), el("p", { class: "hint" }, t("issue_hint")),
-      field("in-person", t("in_person"), doc), el("div", { class: "actions" }, el("button", { type: "submit" }, t("issue"))), shown);
+    const doc = el("select", { id: "in-person", required: reset, "aria-describedby": "in-person-hint" },
+      el("option", { value: "" }, reset ? t("in_person_choose") : t("in_person_none")), docs.map((d) => el("option", { value: d }, t(`documents.${d}`))));
+    const issue = el("form", { class: "panel" }, el("h3", {}, t("issue_key")),
+      field("in-person", t("in_person"), doc, reset ? t("issue_hint_reset") : t("issue_hint")),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("issue"))), shown);
     issue.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!(await confirmStep(t("issue_confirm", p.account)))) return;
@@ -337,8 +385,9 @@ export function lifecycleViews(ui) {
         if (fresh.ok) auditPanel.replaceWith((auditPanel = auditSection(fresh.body.items)));
       }
     });
-    const days = el("input", { id: "extend-days", type: "number", min: "1", max: "90", required: true, value: "30" });
-    const extend = el("form", { class: "panel" }, el("h3", {}, t("extend_key")), field("extend-days", t("days"), days),
+    const days = el("input", { id: "extend-days", type: "number", min: "1", max: "90", required: true, value: "30", "aria-describedby": "extend-days-hint" });
+    const extend = el("form", { class: "panel" }, el("h3", {}, t("extend_key")),
+      field("extend-days", t("days"), days, t("extend_hint", date(a.activation.expires_at))),
       el("div", { class: "actions" }, el("button", { type: "submit" }, t("extend"))));
     extend.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -366,12 +415,12 @@ export function lifecycleViews(ui) {
       const rows = items.map((x) => el("tr", {}, el("td", {}, date(x.at)), el("td", {}, x.action),
         el("td", {}, x.actor), el("td", {}, x.on_behalf_of ?? ""), el("td", {}, el("code", {}, JSON.stringify(x.after ?? null)))));
       return el("section", { class: "panel" }, el("h3", {}, t("audit")),
-        rows.length ? table("audit", t("audit"), ["h_at", "h_action", "h_actor", "h_on_behalf", "h_after"], rows) : el("p", {}, t("none")));
+        rows.length ? wide(t("audit"), table("audit", t("audit"), ["h_at", "h_action", "h_actor", "h_on_behalf", "h_after"], rows)) : el("p", {}, t("none")));
     };
     let auditPanel = auditSection(audit.ok ? audit.body.items : []);
-    return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), facts), issue,
+    return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), lockBanner, facts), lockPanel, issue,
       a.activation.outstanding && !p.initial_password_changed ? extend : null, renewal,
-      el("section", { class: "panel" }, el("h3", {}, t("mail_sent")), mails.length ? table("mails", t("mail_sent"), ["h_queued", "h_kind", "h_to", "h_state", "h_attempts", "h_error"], mails) : el("p", {}, t("none"))),
+      el("section", { class: "panel" }, el("h3", {}, t("mail_sent")), mails.length ? wide(t("mail_sent"), table("mails", t("mail_sent"), ["h_queued", "h_kind", "h_to", "h_state", "h_attempts", "h_error"], mails)) : el("p", {}, t("none"))),
       auditPanel);
   }
 

@@ -105,7 +105,12 @@ describe("help desk: import, activation, lookup", () => {
     assert.deepEqual(person.errors.filter((e) => !String(e).includes("status of 401")), []);
   });
 
-  test("lookup: a reset for an activated account needs an in-person check; the audit shows it", async () => {
+  test("lookup: a reset for an activated account always needs an in-person check, linked or not; the audit shows it", async () => {
+    // The person records the identity link: it no longer waives the desk visit (R-LC-4).
+    const person = await tokenOf("0000000003", "Demo-Faculty-3");
+    assert.equal((await api("PUT", "/api/identity-link", { linked: true }, person)).linked, true);
+    const refused = await api("POST", "/api/admin/accounts/0000000003/activation-key", { action: "issue" }, await tokenOf(...op));
+    assert.equal(refused.error.code, "identity_verification_required");
     const page = await login(...op);
     await page.getByRole("link", { name: "アカウント照会" }).click();
     await page.getByLabel("アカウント", { exact: true }).fill("0000000003");
@@ -114,11 +119,15 @@ describe("help desk: import, activation, lookup", () => {
     await shows(page, "#lookup-facts", /有効化済み/);
     const facts = await page.locator("#lookup-facts").innerText();
     assert.match(facts, /有効化済み/);
-    assert.match(facts, /連携していません/);
+    assert.match(facts, /連携済み/);
+    // The document is required for a reset, and the page says why.
+    const doc = page.getByLabel("窓口で確認した本人確認書類");
+    assert.ok(await doc.evaluate((s) => s.required && !s.checkValidity()), "a document must be chosen");
+    assert.match(await page.locator("#in-person-hint").innerText(), /本人確認サービスの連携だけでは再発行できません/);
     await page.getByRole("button", { name: "発行" }).click();
-    await confirmOk(page);
-    assert.match(await messageText(page), /窓口での本人確認を記録してください/);
-    await page.getByLabel("窓口で確認した本人確認書類").selectOption("staff_id_card");
+    assert.equal(await page.getByRole("dialog").isVisible(), false, "nothing is sent without a document");
+    await shot(page, "lookup-reset-needs-document");
+    await doc.selectOption("staff_id_card");
     await page.getByRole("button", { name: "発行" }).click();
     await confirmOk(page);
     assert.match(await messageText(page), /発行しました/);
@@ -131,6 +140,65 @@ describe("help desk: import, activation, lookup", () => {
     assert.match(audit, /activation_key\.reset/);
     assert.match(audit, /staff_id_card/);
     assert.doesNotMatch(audit, /[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/, "never the key");
+  });
+
+  test("lock: the help desk locks with a reason; the person can neither log in nor go on; unlock opens it again", async () => {
+    const account = "1000000010";
+    const person = await login(account, "Demo-Bulk-Pass");
+    const page = await login(...op);
+    await page.getByRole("link", { name: "アカウント照会" }).click();
+    await page.getByLabel("アカウント", { exact: true }).fill(account);
+    await page.getByRole("button", { name: "照会" }).click();
+    await shows(page, "#lookup-lock-state", /ロックされていません/);
+    const reason = page.getByLabel("ロックの理由");
+    assert.ok(await reason.evaluate((i) => i.required && i.maxLength === 500), "a reason is required, one line of at most 500");
+    await reason.fill("不正利用の疑いのため本人に確認中");
+    await page.getByRole("button", { name: "ロックする" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /1000000010 をロックします（理由: 不正利用の疑いのため本人に確認中）/);
+    await confirmOk(page);
+    assert.match(await messageText(page), /1000000010 をロックしました/);
+    // The page draws again: locked, why, by whom and when, first thing on the account.
+    await shows(page, "#lookup-lock", /ロック中（理由: 不正利用の疑いのため本人に確認中、担当: 0000000009、日時: /);
+    assert.match(await page.locator("#lookup-lock-state").innerText(), /ロック中/);
+    await page.getByRole("button", { name: "ロック解除" }).waitFor();
+    await shows(page, "#audit", /account\.locked/);
+    await shot(page, "lookup-locked");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "lookup-locked-phone");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `nothing wider than a phone (${overflow}px too wide)`);
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.getByRole("button", { name: "English" }).click();
+    await shows(page, "#lookup-lock", /Locked \(reason: 不正利用の疑いのため本人に確認中; by 0000000009, /);
+    await page.getByRole("button", { name: "Unlock" }).waitFor();
+    await shot(page, "lookup-locked-en");
+    await page.getByRole("button", { name: "日本語" }).click();
+    await page.getByRole("button", { name: "ロック解除" }).waitFor();
+
+    // A fresh browser: the login gets the usual answer, which reveals nothing of the lock.
+    const fresh = await openPage("#/login");
+    await fresh.getByLabel("アカウント", { exact: true }).fill(account);
+    await fresh.getByLabel("パスワード", { exact: true }).fill("Demo-Bulk-Pass");
+    await fresh.getByRole("button", { name: "ログイン" }).click();
+    assert.match(await messageText(fresh), /アカウントもしくはパスワードに誤りがあります/);
+    assert.match(fresh.url(), /#\/login$/);
+    await shot(fresh, "login-locked");
+    // The session the person already had stops working at once.
+    await person.getByRole("link", { name: "リモートアクセス環境 利用申請" }).click();
+    assert.match(await messageText(person), /もう一度ログインしてください/);
+    await person.getByRole("button", { name: "ログイン" }).waitFor();
+
+    await page.getByRole("button", { name: "ロック解除" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /1000000010 のロックを解除しました/);
+    await shows(page, "#lookup-lock-state", /ロックされていません/);
+    assert.equal(await page.locator("#lookup-lock").count(), 0);
+    await page.getByLabel("ロックの理由").waitFor();
+    const again = await login(account, "Demo-Bulk-Pass");
+    await again.getByRole("heading", { name: /学生 一括/ }).waitFor();
+    assert.deepEqual(page.errors, []);
   });
 
   test("runs: the last sync and sweep runs with what they did", async () => {
@@ -172,6 +240,7 @@ describe("the person's lifecycle pages", () => {
     const page = await login("0000000004", "Demo-Faculty-4");
     await page.getByRole("link", { name: "ECCS クラウドメール（転送）" }).click();
     await shows(page, "#forwarding-current", /転送していません/);
+    await page.getByLabel("現在のパスワード").fill("Demo-Faculty-4");
     await page.getByLabel("転送先メールアドレス").fill("someone@g.ecc.u-tokyo.ac.jp");
     await page.getByRole("button", { name: "保存" }).click();
     await confirmOk(page);
@@ -202,6 +271,55 @@ describe("the person's lifecycle pages", () => {
     await page.getByRole("button", { name: "転送を停止" }).click();
     await confirmOk(page);
     assert.match(await messageText(page), /転送は .* に停止します/);
+  });
+
+  test("forwarding: the current password goes with the request, the own cloud mail is told, six a day is one too many", async () => {
+    const account = "1000000011";
+    const own = `${account}@g.ecc.u-tokyo.ac.jp`;
+    const page = await login(account, "Demo-Bulk-Pass");
+    await page.getByRole("link", { name: "ECCS クラウドメール（転送）" }).click();
+    await shows(page, "#forward-notice", new RegExp(`ご自身のクラウドメール（${own}）に申請のお知らせが届きます`));
+    const current = page.getByLabel("現在のパスワード");
+    assert.equal(await current.getAttribute("autocomplete"), "current-password");
+    await page.getByLabel("転送先メールアドレス").fill("bulk11@example.org");
+    await current.fill("Wrong-Pass-77");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /現在のパスワードに誤りがあります/);
+    assert.match(page.url(), /#\/cloud-mail-forwarding$/, "still logged in");
+    await current.fill("Demo-Bulk-Pass");
+    await shot(page, "forwarding-form");
+    const sent = page.waitForRequest((r) => r.url().endsWith("/api/cloud-mail/forwarding") && r.method() === "PUT");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.deepEqual((await sent).postDataJSON(), { address: "bulk11@example.org", current_password: "Demo-Bulk-Pass" });
+    const done = await messageText(page);
+    assert.match(done, /bulk11@example\.org に確認メールを送りました/);
+    assert.match(done, new RegExp(`${own} にも申請のお知らせを送りました`));
+    assert.equal(await page.getByLabel("現在のパスワード").inputValue(), "", "the password is not left in the form");
+    const [notice] = await mailTo(own);
+    assert.match(notice.body, /bulk11@example\.org/);
+    // Four more today (five in all), then the sixth is refused with the server's sentence.
+    const token = await tokenOf(account, "Demo-Bulk-Pass");
+    for (let i = 2; i <= 5; i++) {
+      const r = await api("PUT", "/api/cloud-mail/forwarding", { address: `bulk11-${i}@example.org`, current_password: "Demo-Bulk-Pass" }, token);
+      assert.ok(r.requested, `request ${i}: ${JSON.stringify(r)}`);
+    }
+    await page.getByLabel("転送先メールアドレス").fill("bulk11-6@example.org");
+    await page.getByLabel("現在のパスワード").fill("Demo-Bulk-Pass");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /本日の申請回数の上限に達しました。明日以降にもう一度お試しください/);
+    assert.match(page.url(), /#\/cloud-mail-forwarding$/);
+    await shot(page, "forwarding-limit");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "forwarding-limit-phone");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `nothing wider than a phone (${overflow}px too wide)`);
+    await page.getByRole("button", { name: "English" }).click();
+    await shows(page, "#forward-notice", new RegExp(`a notice of the request to your own cloud mail \\(${own}\\)`));
+    await page.getByLabel("Current password").waitFor();
+    await shot(page, "forwarding-form-en-phone");
   });
 
   test("identity verification link: recorded and shown", async () => {

@@ -92,6 +92,7 @@ describe("user menu", () => {
   test("cloud-mail password: every broken rule listed, then a good one accepted", async () => {
     const page = await login("0000000001", "Demo-Student-1");
     await page.getByRole("link", { name: "ECCS クラウドメール（パスワード変更）" }).click();
+    await page.getByLabel("現在のパスワード", { exact: true }).fill("Demo-Student-1");
     await page.getByLabel("新しいパスワード", { exact: true }).fill("todai");
     await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("todai");
     await page.getByRole("button", { name: "保存" }).click();
@@ -110,6 +111,67 @@ describe("user menu", () => {
     await confirmOk(page);
     assert.match(await messageText(page), /毎時0分に反映されます/);
     await shot(page, "cloud-mail-password-done");
+  });
+
+  test("cloud-mail password: a wrong current password is an answer on the form, not a logout", async () => {
+    const page = await login("1000000003", "Demo-Bulk-Pass");
+    await page.getByRole("link", { name: "ECCS クラウドメール（パスワード変更）" }).click();
+    const current = page.getByLabel("現在のパスワード", { exact: true });
+    assert.equal(await current.getAttribute("type"), "password");
+    assert.equal(await current.getAttribute("autocomplete"), "current-password");
+    assert.ok(await current.evaluate((i) => i.required), "the current password is required");
+    await current.fill("Wrong-Pass-77");
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Kx7#mQ2v-Rt9");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Kx7#mQ2v-Rt9");
+    const sent = page.waitForRequest((r) => r.url().endsWith("/api/cloud-mail/password") && r.method() === "PUT");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.deepEqual((await sent).postDataJSON(), { password: "Kx7#mQ2v-Rt9", current_password: "Wrong-Pass-77" });
+    assert.match(await messageText(page), /現在のパスワードに誤りがあります/);
+    // Still logged in, on the same page, with the menu: a wrong current password ends nothing.
+    assert.match(page.url(), /#\/cloud-mail-password$/);
+    assert.ok(await page.locator("nav").isVisible(), "the menu is still there");
+    assert.ok(await page.getByRole("button", { name: "ログアウト" }).isVisible());
+    assert.ok(await page.evaluate(() => !!sessionStorage.getItem("token")), "the token is kept");
+    assert.equal(await page.getByRole("button", { name: "ログイン" }).count(), 0, "no return to the login");
+    await shot(page, "cloud-mail-password-wrong-current");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "cloud-mail-password-wrong-current-phone");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `nothing wider than a phone (${overflow}px too wide)`);
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await current.fill("Demo-Bulk-Pass");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /毎時0分に反映されます/);
+    for (const label of ["現在のパスワード", "新しいパスワード", "新しいパスワード（確認）"]) {
+      assert.equal(await page.getByLabel(label, { exact: true }).inputValue(), "", `${label} is cleared`);
+    }
+    await page.getByRole("button", { name: "English" }).click();
+    await page.getByLabel("Current password", { exact: true }).waitFor();
+    await shot(page, "cloud-mail-password-en");
+    assert.deepEqual(page.errors.filter((e) => !String(e).includes("status of 401")), []);
+  });
+
+  test("a change the mail system refused shows our sentence for its code, never the system's text", async () => {
+    const page = await login("1000000004", "Demo-Bulk-Pass");
+    // The local mail system never refuses, so the answer is the real one with the retrying state
+    // of R-SEC-5 put in (the shape the sync leaves after a refusal).
+    await page.route("**/api/cloud-mail/address", async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      const error = { code: "mail_system_refused", message: "サーバーの文 / the server's sentence" };
+      json.pending_password = { effective_at: new Date(Date.now() + 3600e3).toISOString(), state: "retrying", attempts: 2, error };
+      await route.fulfill({ response, json });
+    });
+    await page.getByRole("link", { name: "ECCS クラウドメール（パスワード変更）" }).click();
+    const hint = page.locator("p.retrying");
+    await hint.waitFor();
+    assert.equal(await hint.innerText(), "メールシステムが変更を受け付けませんでした。次の毎時0分に再試行します（試行 2 回）");
+    await page.getByRole("button", { name: "English" }).click();
+    await page.locator("p.retrying").filter({ hasText: "attempt" }).waitFor();
+    assert.match(await page.locator("p.retrying").innerText(), /^The mail system did not accept the change; it is retried at the next minute 0 \(2 attempt/);
+    await shot(page, "cloud-mail-password-retrying-en");
   });
 
   test("the initial password not changed: cloud mail is shown unavailable with the reason", async () => {
@@ -173,6 +235,15 @@ describe("workshop and operator", () => {
   test("workshop: only the password page; a weak password refused, a good one changed at once", async () => {
     const page = await login("ws0001", "Demo-Workshop-1", "workshop");
     assert.match(page.url(), /#\/workshop/);
+    // The current password comes first (R-SEC-1): a wrong one is said on the form.
+    await page.getByLabel("現在のパスワード", { exact: true }).fill("Not-The-Password-1");
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Lq8#vN3z-Wp5");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Lq8#vN3z-Wp5");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /現在のパスワードに誤りがあります/);
+    assert.match(page.url(), /#\/workshop/);
+    await page.getByLabel("現在のパスワード", { exact: true }).fill("Demo-Workshop-1");
     await page.getByLabel("新しいパスワード", { exact: true }).fill("ws0001");
     await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("ws0001");
     await page.getByRole("button", { name: "保存" }).click();
@@ -184,6 +255,7 @@ describe("workshop and operator", () => {
     await page.getByRole("button", { name: "保存" }).click();
     await confirmOk(page);
     assert.match(await messageText(page), /パスワード変更が完了しました/);
+    assert.equal(await page.getByLabel("現在のパスワード", { exact: true }).inputValue(), "", "cleared after the change");
     const again = await api("POST", "/api/session", { realm: "workshop", account: "ws0001", password: "Lq8#vN3z-Wp5" });
     assert.ok(again.token, "the new password works at once");
   });
