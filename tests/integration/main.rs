@@ -24,4 +24,5 @@ mod remote_access;
 mod schedules;
 mod secrets;
 mod services;
+mod template;
 mod workshop;

@@ -1,6 +1,8 @@
 //! Reads `infra/template.yaml` — the one source of truth — for what the local runner needs: the
 //! DynamoDB tables (keys, indexes, TTL), each function's crate, HTTP routes and schedules.
-//! CloudFormation tags (`!Ref`, `!GetAtt`) are read as their plain values and not needed here.
+//! CloudFormation tags (`!Ref`, `!GetAtt`, `!Sub`) are read as their plain values and not needed
+//! here, except in a schedule's name: the template scopes it to the stack
+//! (`!Sub "${AWS::StackName}-sync-hourly"`, R-OPS-3), and locally the stack is [`LOCAL_STACK_NAME`].
 
 use std::path::Path;
 
@@ -8,6 +10,15 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// The template, compiled into the runner so that it works from any directory.
 pub const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// The stack name `${AWS::StackName}` stands for locally: schedules are `eccs-sync-hourly` and
+/// `eccs-sweep-daily`, the names the `schedules` ops function defaults to.
+pub const LOCAL_STACK_NAME: &str = "eccs";
+
+/// A name as the local stack would have it: `${AWS::StackName}-sync-hourly` → `eccs-sync-hourly`.
+pub fn local_stack_name(name: &str) -> String {
+    name.replace("${AWS::StackName}", LOCAL_STACK_NAME)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyElement {
@@ -45,6 +56,7 @@ pub struct Route {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
+    /// As the local stack names it (`eccs-sync-hourly`).
     pub name: String,
     /// `cron(0 * * * ? *)`.
     pub expression: String,
@@ -169,7 +181,7 @@ fn function(id: &str, resource: &Yaml) -> Result<Function, String> {
                     open: ep["Auth"]["Authorizer"].as_str() == Some("NONE"),
                 }),
                 Some("ScheduleV2") => schedules.push(Schedule {
-                    name: text(&ep["Name"], id)?,
+                    name: local_stack_name(&text(&ep["Name"], id)?),
                     expression: text(&ep["ScheduleExpression"], id)?,
                     timezone: ep["ScheduleExpressionTimezone"].as_str().unwrap_or("UTC").to_owned(),
                 }),
@@ -208,6 +220,8 @@ mod tests {
         let sync = t.function("sync-hourly").unwrap();
         assert_eq!(sync.schedules[0].expression, "cron(0 * * * ? *)");
         assert_eq!(sync.schedules[0].timezone, "Asia/Tokyo");
+        assert_eq!(sync.schedules[0].name, "eccs-sync-hourly");
+        assert_eq!(t.function("sweep-daily").unwrap().schedules[0].name, "eccs-sweep-daily");
     }
 
     #[test]
