@@ -31,6 +31,8 @@ pub struct App {
     pub mailer: Option<Arc<dyn Mailer>>,
     /// The portal's address, for the links in mail.
     pub portal_url: String,
+    /// The CloudWatch namespace of the schedules' run metrics (R-OPS-2).
+    pub metrics_namespace: Option<String>,
 }
 
 impl App {
@@ -118,6 +120,7 @@ impl App {
             schedules: config.schedules,
             mailer,
             portal_url: config.portal_url,
+            metrics_namespace: config.metrics_namespace,
         }
     }
 

@@ -15,6 +15,7 @@
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
 //! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
 //! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
+//! | `METRICS_NAMESPACE` | the CloudWatch namespace of the schedules' run metrics (EMF, R-OPS-2); none: no metrics line | |
 //! | `ECCS_WARM_UP` | `off` skips the DynamoDB call made at cold start to open the connection | on |
 //! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests) | AWS |
 
@@ -154,6 +155,8 @@ pub struct Config {
     pub mail_from: String,
     /// The portal's address, for the links in mail.
     pub portal_url: String,
+    /// Where the schedules' run metrics go (R-OPS-2); `None`: none are written.
+    pub metrics_namespace: Option<String>,
 }
 
 pub const DEFAULT_MAIL_FROM: &str = "ECCS <noreply@ecc.u-tokyo.ac.jp>";
@@ -193,6 +196,7 @@ impl Config {
             portal_url: var("PORTAL_URL")
                 .or_else(|| var("JWT_ISSUER"))
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+            metrics_namespace: var("METRICS_NAMESPACE"),
         })
     }
 
@@ -210,6 +214,7 @@ impl Config {
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.into(),
             portal_url: issuer.to_owned(),
+            metrics_namespace: None,
         }
     }
 }

@@ -58,7 +58,7 @@ pub enum ApiError {
     },
     /// R-LC-3: a wrong, expired or used activation key — one answer for all.
     InvalidActivationKey,
-    /// R-LC-4: a reset for an account without linked identity verification or an in-person check.
+    /// R-LC-4: a reset for an activated account without an in-person check.
     IdentityVerificationRequired,
     /// R-LC-3: there is no key to extend.
     NoActivationKey,
@@ -201,7 +201,7 @@ impl ApiError {
                 "アカウントまたは有効化キーに誤りがあるか、有効化キーの期限が切れています / The account or activation key is wrong, or the key has expired"
             }
             IdentityVerificationRequired => {
-                "本人確認サービスの事前連携がないため、窓口での本人確認を記録してください / Identity verification is not linked: record an in-person check"
+                "パスワードの再設定には窓口での本人確認が必要です。確認した書類を記録してください / A password reset needs an in-person identity check: record the document seen"
             }
             NoActivationKey => "延長できる有効化キーがありません / There is no activation key to extend",
             ServiceAlreadyActive => "このサービスは既に利用できます / This service is already active",

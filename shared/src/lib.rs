@@ -14,6 +14,7 @@
 //! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
 //! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
 //! - [`mailer`] — SMTP for the outbox
+//! - [`metrics`] — the schedules' run figures as CloudWatch metrics (EMF, R-OPS-2)
 //! - [`provision`] — the downstream target interface and the directory target (R-TGT)
 //! - [`session`] — login with the failure window (R-LOGIN)
 //! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
@@ -34,6 +35,7 @@ pub mod lambda;
 pub mod lifecycle;
 pub mod mail;
 pub mod mailer;
+pub mod metrics;
 pub mod notices;
 pub mod password;
 pub mod provision;

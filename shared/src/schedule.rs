@@ -161,6 +161,7 @@ async fn finish(app: &App, ctx: &Ctx, limits: Limits, mut summary: RunSummary) -
     summary.duration_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     summary.finished_at = time::rfc3339(app.clock.now());
     app.store.record_run(&summary).await?;
+    crate::metrics::publish_run(app.metrics_namespace.as_deref(), &summary, app.clock.now().timestamp_millis());
     let name = summary.pk.clone();
     tracing::info!(
         schedule = %name,
