@@ -23,6 +23,7 @@ mod ops;
 mod remote_access;
 mod schedules;
 mod secrets;
+mod security;
 mod services;
 mod template;
 mod workshop;
