@@ -50,6 +50,28 @@ pub struct Application {
     pub effective_on: NaiveDate,
     #[serde(with = "stamp_serde")]
     pub created_at: DateTime<Utc>,
+    /// R-APP-SUS-3: a suspension closed before its day — withdrawn by the applicant, or replaced
+    /// by a newer application (whose id is `replaced_by`). Absent while open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Closed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Closed {
+    Withdrawn,
+    Replaced,
+}
+
+impl Closed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closed::Withdrawn => "withdrawn",
+            Closed::Replaced => "replaced",
+        }
+    }
 }
 
 impl Application {
@@ -72,6 +94,8 @@ impl Application {
             stop_date,
             effective_on,
             created_at: now,
+            closed: None,
+            replaced_by: None,
         }
     }
 
@@ -80,9 +104,20 @@ impl Application {
         Self { pk: account_key(Realm::Utokyo, owner), ..self.clone() }
     }
 
-    /// `completed` once in effect; a suspension is `scheduled` until its day.
+    /// `completed` once in effect; a suspension is `scheduled` until its day, unless it was
+    /// `withdrawn` or `replaced` before (R-APP-SUS-3).
     pub fn status(&self, today: NaiveDate) -> &'static str {
-        if self.effective_on <= today { "completed" } else { "scheduled" }
+        match self.closed {
+            Some(closed) => closed.as_str(),
+            None if self.effective_on <= today => "completed",
+            None => "scheduled",
+        }
+    }
+
+    /// R-APP-SUS-3: a suspension that can still be withdrawn or replaced: open and not yet in
+    /// effect (the sweep of its day has not run).
+    pub fn is_open_suspension(&self, today: NaiveDate) -> bool {
+        self.kind == ApplicationType::EccsSuspension && self.closed.is_none() && self.effective_on > today
     }
 
     pub fn view(&self, today: NaiveDate) -> Value {
@@ -95,6 +130,7 @@ impl Application {
             "stop_date": self.stop_date,
             "effective_on": self.effective_on,
             "created_at": time::rfc3339(self.created_at),
+            "replaced_by": self.replaced_by,
         })
     }
 }

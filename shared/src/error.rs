@@ -60,6 +60,12 @@ pub enum ApiError {
     InvalidActivationKey,
     /// R-LC-4: a reset for an activated account without an in-person check.
     IdentityVerificationRequired,
+    /// R-CMA-3: there is no pending address change to withdraw.
+    NothingPending,
+    /// R-APP-SUS-3: no such application of the caller's.
+    ApplicationNotFound,
+    /// R-APP-SUS-3: the application is in effect (or closed) and can no longer be withdrawn.
+    AlreadyApplied,
     /// R-LC-3: there is no key to extend.
     NoActivationKey,
     /// R-LC-6: the service is already active.
@@ -104,8 +110,11 @@ impl ApiError {
             | EccsRightNotValid
             | IdentityVerificationRequired
             | NoActivationKey
-            | ServiceAlreadyActive => StatusCode::CONFLICT,
-            TargetNotFoundOrNotEligible | NotFound | LinkNotFoundOrExpired => StatusCode::NOT_FOUND,
+            | ServiceAlreadyActive
+            | AlreadyApplied => StatusCode::CONFLICT,
+            TargetNotFoundOrNotEligible | NotFound | LinkNotFoundOrExpired | NothingPending | ApplicationNotFound => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,6 +150,9 @@ impl ApiError {
             InvalidActivationKey => "invalid_activation_key",
             IdentityVerificationRequired => "identity_verification_required",
             NoActivationKey => "no_activation_key",
+            NothingPending => "nothing_pending",
+            ApplicationNotFound => "application_not_found",
+            AlreadyApplied => "already_applied",
             ServiceAlreadyActive => "service_already_active",
             LinkNotFoundOrExpired => "link_not_found_or_expired",
             NotFound => "not_found",
@@ -162,7 +174,7 @@ impl ApiError {
             }
             InvalidCredentials => "アカウントもしくはパスワードに誤りがあります / The account or password is incorrect",
             TooManyAttempts { .. } => {
-                "ログインの失敗が続いたため、しばらくログインできません / Too many failed attempts; please try again later"
+                "失敗が続いたため、しばらく試せません。時間をおいて再度お試しください / Too many failed attempts; please try again later"
             }
             TooManyRequests { .. } => {
                 "本日の申請回数の上限に達しました。明日以降にもう一度お試しください / Too many requests today; please try again tomorrow"
@@ -204,6 +216,11 @@ impl ApiError {
                 "パスワードの再設定には窓口での本人確認が必要です。確認した書類を記録してください / A password reset needs an in-person identity check: record the document seen"
             }
             NoActivationKey => "延長できる有効化キーがありません / There is no activation key to extend",
+            NothingPending => "取り消せる変更はありません / There is no pending change to withdraw",
+            ApplicationNotFound => "申請が見つかりません / No such application",
+            AlreadyApplied => {
+                "この申請は既に反映済みか終了しているため、取り下げられません / This application is already in effect or closed and cannot be withdrawn"
+            }
             ServiceAlreadyActive => "このサービスは既に利用できます / This service is already active",
             LinkNotFoundOrExpired => {
                 "このリンクは無効か、期限が切れています。もう一度申請してください / This link is not valid or has expired; please ask again"
@@ -298,6 +315,9 @@ impl ApiError {
             InvalidActivationKey,
             IdentityVerificationRequired,
             NoActivationKey,
+            NothingPending,
+            ApplicationNotFound,
+            AlreadyApplied,
             ServiceAlreadyActive,
             LinkNotFoundOrExpired,
             NotFound,
@@ -333,6 +353,9 @@ impl ApiError {
                 | InvalidActivationKey
                 | IdentityVerificationRequired
                 | NoActivationKey
+                | NothingPending
+                | ApplicationNotFound
+                | AlreadyApplied
                 | ServiceAlreadyActive
                 | LinkNotFoundOrExpired
                 | NotFound

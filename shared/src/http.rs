@@ -140,8 +140,10 @@ pub fn no_body(req: &Request) -> Result<(), ApiError> {
     if bytes.len() > MAX_BODY_BYTES { Err(ApiError::PayloadTooLarge) } else { Ok(()) }
 }
 
+/// A path parameter as typed: NFKC and trimmed (SPEC §3), so `/api/proxy-targets/１０００…`
+/// finds the account.
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(crate::typed::identifier)
 }
 
 /// Verifies the bearer token (R-LOGIN-1). The subject comes from the token only.

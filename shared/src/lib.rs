@@ -9,6 +9,7 @@
 //! - [`lifecycle`] — import, activation keys, identity verification (R-LC-1..4)
 //! - [`notices`] — who is warned of what, and the words (R-LC-5)
 //! - [`time`] — the Clock, JST, next minute 0, `effective_on`
+//! - [`typed`] — what people type: NFKC and trimmed (SPEC §3)
 //!
 //! Edges:
 //! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
@@ -43,6 +44,7 @@ pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod time;
+pub mod typed;
 
 #[cfg(test)]
 mod properties;

@@ -62,11 +62,72 @@ impl ImportRecord {
         }
     }
 
-    /// Every rule the record breaks.
+    /// A record from one line's fields: every missing or unreadable field named, with its rule.
+    fn from_fields(fields: &Fields) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let text = |name: &str, problems: &mut Vec<String>| -> String {
+            match fields.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    problems.push(format!("{name}: 必須の項目が空です / is required"));
+                    String::new()
+                }
+            }
+        };
+        let date = |name: &str, required: bool, problems: &mut Vec<String>| -> Option<NaiveDate> {
+            match fields.get(name) {
+                None if required => {
+                    problems.push(format!("{name}: 必須の項目が空です / is required"));
+                    None
+                }
+                None => None,
+                Some(v) => {
+                    let d = crate::time::parse_date(v);
+                    if d.is_none() {
+                        problems.push(format!(
+                            "{name}: {v:?} は YYYY-MM-DD 形式の日付ではありません（例 2026-04-01） / is not a date YYYY-MM-DD (e.g. 2026-04-01)"
+                        ));
+                    }
+                    d
+                }
+            }
+        };
+        let id = crate::typed::identifier(&text("id", &mut problems));
+        let kind_text = text("kind", &mut problems).to_ascii_lowercase();
+        let kind = match kind_text.as_str() {
+            "student" => Some(Kind::Student),
+            "faculty" => Some(Kind::Faculty),
+            "staff" => Some(Kind::Staff),
+            "other" => Some(Kind::Other),
+            "" => None,
+            other => {
+                problems.push(format!(
+                    "kind: {other:?} は student, faculty, staff, other のいずれかにしてください / must be student, faculty, staff or other"
+                ));
+                None
+            }
+        };
+        let record = Self {
+            id,
+            kind: kind.unwrap_or(Kind::Other),
+            name_ja: text("name_ja", &mut problems),
+            name_en: text("name_en", &mut problems),
+            department_code: text("department_code", &mut problems),
+            department_ja: text("department_ja", &mut problems),
+            department_en: text("department_en", &mut problems),
+            valid_from: date("valid_from", true, &mut problems).unwrap_or_default(),
+            valid_until: date("valid_until", true, &mut problems).unwrap_or_default(),
+            birth_date: date("birth_date", false, &mut problems),
+            phone: fields.get("phone").cloned(),
+        };
+        if problems.is_empty() { Ok(record) } else { Err(problems) }
+    }
+
+    /// Every rule the record breaks, each naming its field, in both languages.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !Realm::Utokyo.is_valid_id(&self.id) {
-            out.push(format!("id {:?} is not 10 digits", self.id));
+            out.push(format!("id: {:?} は10桁の数字ではありません / is not 10 digits", self.id));
         }
         for (field, value) in [
             ("name_ja", &self.name_ja),
@@ -75,28 +136,38 @@ impl ImportRecord {
             ("department_en", &self.department_en),
         ] {
             if value.trim().is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
-                out.push(format!("{field} must be 1–100 printable characters"));
+                out.push(format!(
+                    "{field}: 1〜100文字の印字可能な文字にしてください / must be 1–100 printable characters"
+                ));
             }
             // R-SEC-7: no invisible or direction-changing characters (Unicode Cf: zero-width
             // spaces and joiners, bidirectional controls), which make one name look like another.
             if value.chars().any(|c| c.general_category() == GeneralCategory::Format) {
-                out.push(format!("{field} contains an invisible or bidirectional control character"));
+                out.push(format!(
+                    "{field}: 見えない文字や書字方向の制御文字が含まれています / contains an invisible or bidirectional control character"
+                ));
+            }
+            // A file read in the wrong encoding: never store what could not be read.
+            if value.contains('\u{fffd}') {
+                out.push(format!(
+                    "{field}: 読めない文字（U+FFFD）が含まれています。ファイルの文字コードを確認してください / contains U+FFFD, a character that could not be read: check the file's encoding"
+                ));
             }
         }
         let code_ok = (1..=10).contains(&self.department_code.len())
             && self.department_code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if !code_ok {
-            out.push("department_code must be 1–10 of A–Z 0–9".into());
+            out.push("department_code: 英大文字と数字で1〜10文字にしてください / must be 1–10 of A–Z 0–9".into());
         }
         if self.valid_from > self.valid_until {
-            out.push("valid_from is after valid_until".into());
+            out.push("valid_until: valid_from より前の日付です / is before valid_from".into());
         }
         if self
             .phone
             .as_ref()
             .is_some_and(|p| p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c)))
         {
-            out.push("phone must be digits, + - ( ) or spaces, at most 20".into());
+            out.push("phone: 数字と + - ( ) と空白で20文字以内にしてください / must be digits, + - ( ) or spaces, at most 20".into());
         }
         out
     }
@@ -109,47 +180,131 @@ pub enum ImportFormat {
     Csv,
 }
 
+/// The columns of an import, with whether each is required: the import page lists them and
+/// offers them as a template.
+pub const COLUMNS: [(&str, bool); 11] = [
+    ("id", true),
+    ("kind", true),
+    ("name_ja", true),
+    ("name_en", true),
+    ("department_code", true),
+    ("department_ja", true),
+    ("department_en", true),
+    ("valid_from", true),
+    ("valid_until", true),
+    ("birth_date", false),
+    ("phone", false),
+];
+
+/// What an import file holds: its records, and the columns it had that the import does not use
+/// (a registrar's extra column is ignored and said, never a reason to refuse the file).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportFile {
+    pub records: Vec<ImportRecord>,
+    pub ignored_columns: Vec<String>,
+}
+
+/// One line's fields by column name (values trimmed; empty means absent).
+type Fields = std::collections::BTreeMap<String, String>;
+
 /// R-LC-1: parses and checks a whole file; any bad line refuses it all, each named with its line
-/// number (1-based, the CSV header being line 1).
-pub fn parse_import(format: ImportFormat, data: &str) -> Result<Vec<ImportRecord>, ApiError> {
-    let mut records = Vec::new();
+/// number (1-based, the CSV header being line 1), the field and the rule, in both languages.
+pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiError> {
+    let data = data.strip_prefix('\u{feff}').unwrap_or(data);
+    let mut lines: Vec<(usize, Fields)> = Vec::new();
     let mut bad: Vec<(usize, String)> = Vec::new();
+    let mut ignored = std::collections::BTreeSet::new();
+    let known = |name: &str| COLUMNS.iter().any(|(c, _)| *c == name);
     match format {
         ImportFormat::Jsonl => {
             for (i, line) in data.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<ImportRecord>(line) {
-                    Ok(r) => records.push((i + 1, r)),
-                    Err(e) => bad.push((i + 1, e.to_string())),
+                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+                    Ok(map) => {
+                        let mut fields = Fields::new();
+                        for (k, v) in map {
+                            if !known(&k) {
+                                ignored.insert(k);
+                                continue;
+                            }
+                            match v {
+                                serde_json::Value::String(s) => {
+                                    fields.insert(k, s.trim().to_owned());
+                                }
+                                serde_json::Value::Null => {}
+                                other => bad.push((
+                                    i + 1,
+                                    format!("{k}: 文字列で指定してください / must be a string, not {other}"),
+                                )),
+                            }
+                        }
+                        lines.push((i + 1, fields));
+                    }
+                    Err(_) => {
+                        bad.push((i + 1, "JSON の1行1件の形式ではありません / not one JSON object on the line".into()))
+                    }
                 }
             }
         }
         ImportFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data.as_bytes());
-            for (i, row) in reader.deserialize::<ImportRecord>().enumerate() {
-                match row {
-                    Ok(r) => records.push((i + 2, r)),
-                    Err(e) => bad.push((i + 2, e.to_string())),
+            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(data.as_bytes());
+            let headers: Vec<String> = match reader.headers() {
+                Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
+                Err(_) => vec![],
+            };
+            for h in headers.iter().filter(|h| !known(h) && !h.is_empty()) {
+                ignored.insert(h.clone());
+            }
+            for (name, required) in COLUMNS {
+                if required && !headers.iter().any(|h| h == name) {
+                    bad.push((1, format!("{name}: 見出し行にこの列がありません / the header has no such column")));
+                }
+            }
+            if bad.is_empty() {
+                for (i, row) in reader.records().enumerate() {
+                    let line = i + 2;
+                    match row {
+                        Ok(row) => {
+                            let fields = headers
+                                .iter()
+                                .zip(row.iter())
+                                .filter(|(h, v)| known(h) && !v.is_empty())
+                                .map(|(h, v)| (h.clone(), v.to_owned()))
+                                .collect();
+                            lines.push((line, fields));
+                        }
+                        Err(_) => bad.push((
+                            line,
+                            "CSV として読めません（引用符の対応を確認してください） / not readable as CSV (check the quotes)".into(),
+                        )),
+                    }
                 }
             }
         }
     }
+    let mut records = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (line, r) in &records {
-        for p in r.problems() {
-            bad.push((*line, p));
-        }
-        if !seen.insert(r.id.clone()) {
-            bad.push((*line, format!("id {} appears twice", r.id)));
+    for (line, fields) in lines {
+        match ImportRecord::from_fields(&fields) {
+            Ok(r) => {
+                for p in r.problems() {
+                    bad.push((line, p));
+                }
+                if !seen.insert(r.id.clone()) {
+                    bad.push((line, format!("id: {} が2回あります / appears twice in the file", r.id)));
+                }
+                records.push(r);
+            }
+            Err(problems) => bad.extend(problems.into_iter().map(|p| (line, p))),
         }
     }
     if records.is_empty() && bad.is_empty() {
-        bad.push((1, "no accounts in the file".into()));
+        bad.push((1, "アカウントが1件もありません / no accounts in the file".into()));
     }
     if bad.is_empty() {
-        Ok(records.into_iter().map(|(_, r)| r).collect())
+        Ok(ImportFile { records, ignored_columns: ignored.into_iter().collect() })
     } else {
         bad.sort();
         bad.truncate(100);
@@ -241,13 +396,14 @@ mod tests {
 
     #[test]
     fn r_lc_1_jsonl_and_csv_read_the_same_records() {
-        let jsonl = parse_import(ImportFormat::Jsonl, &format!("{GOOD}\n\n")).unwrap();
+        let jsonl = parse_import(ImportFormat::Jsonl, &format!("{GOOD}\n\n")).unwrap().records;
         let csv = parse_import(
             ImportFormat::Csv,
             "id,kind,name_ja,name_en,department_code,department_ja,department_en,valid_from,valid_until\n\
              2000000001,student,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2027-04-01,2031-03-31\n",
         )
-        .unwrap();
+        .unwrap()
+        .records;
         assert_eq!(jsonl, csv);
         assert_eq!(jsonl[0].kind, Kind::Student);
     }
@@ -259,12 +415,60 @@ mod tests {
         let file = format!("{GOOD}\n{bad_dates}\n{{\"nope\": 1}}\n{bad_id}\n");
         match parse_import(ImportFormat::Jsonl, &file) {
             Err(ApiError::ImportInvalid { lines }) => {
-                let numbers: Vec<usize> = lines.iter().map(|(l, _)| *l).collect();
-                assert_eq!(numbers, vec![2, 2, 3, 4], "{lines:?}");
+                let mut numbers: Vec<usize> = lines.iter().map(|(l, _)| *l).collect();
+                numbers.dedup();
+                assert_eq!(numbers, vec![2, 3, 4], "{lines:?}");
+                assert!(lines.iter().any(|(l, r)| *l == 3 && r.starts_with("id: ") && r.contains(" / ")), "{lines:?}");
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(parse_import(ImportFormat::Jsonl, ""), Err(ApiError::ImportInvalid { .. })));
+    }
+
+    const HEADER: &str = "id,kind,name_ja,name_en,department_code,department_ja,department_en,valid_from,valid_until";
+
+    fn reasons(format: ImportFormat, data: &str) -> Vec<(usize, String)> {
+        match parse_import(format, data) {
+            Err(ApiError::ImportInvalid { lines }) => lines,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn r_lc_1_a_registrars_extra_column_is_ignored_and_said() {
+        let file = parse_import(
+            ImportFormat::Csv,
+            &format!(
+                "\u{feff}{HEADER},学籍番号メモ,Email\n2000000001,Student,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2027-04-01,2031-03-31,x,y\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(file.ignored_columns, vec!["email".to_owned(), "学籍番号メモ".to_owned()]);
+        assert_eq!(file.records[0].kind, Kind::Student, "kinds in any case");
+        assert_eq!(file.records[0].id, "2000000001", "the BOM is not part of the first column");
+    }
+
+    #[test]
+    fn r_lc_1_errors_name_the_line_the_field_and_the_rule_in_both_languages() {
+        let lines = reasons(
+            ImportFormat::Csv,
+            &format!(
+                "{HEADER}\n2000000001,Teacher,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2026/04/01,2031-03-31\n"
+            ),
+        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|(l, r)| *l == 2 && r.contains(" / ")), "{lines:?}");
+        assert!(lines.iter().any(|(_, r)| r.starts_with("kind: ")), "{lines:?}");
+        assert!(lines.iter().any(|(_, r)| r.starts_with("valid_from: ") && r.contains("YYYY-MM-DD")), "{lines:?}");
+        let missing = reasons(ImportFormat::Csv, "id,kind\n2000000001,student\n");
+        assert!(missing.iter().any(|(l, r)| *l == 1 && r.starts_with("valid_until: ")), "{missing:?}");
+    }
+
+    #[test]
+    fn a_file_read_in_the_wrong_encoding_is_refused_not_stored() {
+        let garbled = GOOD.replace("新入 一郎", "\u{fffd}V\u{fffd}\u{fffd} \u{fffd}\u{fffd}");
+        let lines = reasons(ImportFormat::Jsonl, &garbled);
+        assert!(lines.iter().any(|(_, r)| r.starts_with("name_ja: ") && r.contains("U+FFFD")), "{lines:?}");
     }
 
     #[test]

@@ -32,6 +32,7 @@ impl std::fmt::Debug for Login {
 
 pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError> {
     let Login { realm, account, password } = login;
+    let account = crate::typed::identifier(&account);
     if !realm.is_valid_id(&account) {
         // No such account can exist: spend the same time and answer the same.
         verify_off_thread(password, None).await;

@@ -41,6 +41,14 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
             [401, 403, 403, 400, 400, 409, 400, 403, 401, 401],
         ),
         (Method::GET, "/api/applications", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
+        // R-APP-SUS-3, R-CMA-3: nothing to withdraw, past authorization.
+        (
+            Method::DELETE,
+            "/api/applications/0192c3e0-0000-7000-8000-000000000000",
+            None,
+            [401, 404, 404, 404, 404, 404, 404, 403, 401, 401],
+        ),
+        (Method::DELETE, "/api/cloud-mail/address", None, [401, 404, 403, 404, 404, 404, 404, 403, 401, 401]),
         (Method::GET, "/api/proxy-targets/0000000006", None, [401, 403, 403, 403, 200, 403, 403, 403, 401, 401]),
         (
             Method::PUT,
@@ -112,6 +120,12 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
             [401, 403, 403, 403, 403, 403, 200, 403, 401, 401],
         ),
         (Method::GET, "/api/admin/runs", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (
+            Method::PUT,
+            "/api/admin/accounts/0000000001/lock",
+            Some(json!({ "locked": true })),
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+        ),
         (Method::GET, "/api/health", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/.well-known/jwks.json", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ]

@@ -51,7 +51,8 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             "/api/cloud-mail/address",
             &student,
             Some(json!({ "address": "taro.todai" })),
-            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+            // The caller, then the pending change it may replace (R-CMA-3), then one transaction.
+            calls(&[("GetItem", 2), ("TransactWriteItems", 1)]),
         ),
         (
             "cloud-mail password change",
@@ -69,7 +70,8 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             "/api/applications",
             &faculty,
             Some(json!({ "type": "eccs_suspension", "stop_date": (today + chrono::Duration::days(30)).to_string() })),
-            calls(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+            // The caller, the open suspension it replaces (R-APP-SUS-3), one transaction.
+            calls(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)]),
         ),
         (
             "applications (read)",

@@ -91,7 +91,7 @@ async fn r_lc_1_csv_imports_like_jsonl_and_a_bad_line_refuses_the_whole_file() {
     let op = env.token("0000000009");
     let body = |dry_run| json!({ "format": "csv", "data": good, "dry_run": dry_run });
     let checked = env.post("/api/admin/accounts/import", Some(&op), body(true)).await;
-    assert_eq!(checked.json(), json!({ "checked": 1 }), "{}", checked.text);
+    assert_eq!(checked.json(), json!({ "checked": 1, "ignored_columns": [] }), "{}", checked.text);
     let dry_bad = json!({ "format": "csv", "data": csv, "dry_run": true });
     assert_eq!(env.post("/api/admin/accounts/import", Some(&op), dry_bad).await.code(), "import_invalid");
     let lookup = env.get("/api/admin/accounts/2100000003", Some(&op)).await;

@@ -20,6 +20,7 @@ mod login;
 mod menus;
 mod notices;
 mod ops;
+mod people;
 mod remote_access;
 mod schedules;
 mod secrets;

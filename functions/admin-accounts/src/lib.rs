@@ -84,11 +84,17 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             // Authenticated first: an unauthenticated caller learns nothing about the file.
             let op = operator(app, ctx, req).await?;
             let body: Import = json_body(req)?;
-            let records = lifecycle::parse_import(body.format, &body.data)?;
+            let file = lifecycle::parse_import(body.format, &body.data)?;
             if body.dry_run {
-                return Ok(Reply::ok(json!({ "checked": records.len() })));
+                return Ok(Reply::ok(
+                    json!({ "checked": file.records.len(), "ignored_columns": file.ignored_columns }),
+                ));
             }
-            Ok(Reply::ok(ops::import(app, ctx, &op, records).await?.json()))
+            let mut answer = ops::import(app, ctx, &op, file.records).await?.json();
+            if let Some(map) = answer.as_object_mut() {
+                map.insert("ignored_columns".into(), json!(file.ignored_columns));
+            }
+            Ok(Reply::ok(answer))
         }
         (Method::GET, "audit", true) => {
             no_body(req)?;

@@ -1,13 +1,14 @@
 //! `POST, GET /api/applications` — the application menu: usage, suspension with a stop date,
 //! proxy application (R-APP-USE-1, R-APP-SUS-1..2, R-APP-PROXY-1..3), and the caller's own
-//! applications as applicant or target.
+//! applications as applicant or target; `DELETE /api/applications/{id}` withdraws a suspension
+//! the sweep has not applied yet (R-APP-SUS-3).
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::application::ApplicationRequest;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::store::applications::{apply_proxy, apply_suspension, apply_usage};
+use shared::http::{Reply, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller};
+use shared::store::applications::{apply_proxy, apply_suspension, apply_usage, withdraw};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -17,6 +18,15 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    if let Some(id) = path_param(req, "id") {
+        if req.method() != Method::DELETE {
+            return method_not_allowed(req, &[Method::DELETE]);
+        }
+        no_body(req)?;
+        let account = utokyo_caller(app, ctx, req).await?;
+        let record = withdraw(app, ctx, &account, &id).await?;
+        return Ok(Reply::ok(record.view(ctx.today())));
+    }
     match *req.method() {
         Method::POST => {
             let account = utokyo_caller(app, ctx, req).await?;

@@ -1,6 +1,7 @@
-//! `GET, PUT /api/cloud-mail/address` — the current address, any pending change and when the
-//! next change is allowed; a new address, applied at the next minute 0 (R-CMA-1..4). The GET also
-//! shows a pending password change, so that a refused one is visible (R-SYNC-4).
+//! `GET, PUT, DELETE /api/cloud-mail/address` — the current address, any pending change and when
+//! the next change is allowed; a new address, applied at the next minute 0, which replaces one
+//! still pending (R-CMA-1..4); withdrawing the pending change (R-CMA-3). The GET also shows a
+//! pending password change, so that a refused one is visible (R-SYNC-4).
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -44,13 +45,24 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let account = utokyo_caller(app, ctx, req).await?;
             let body: NewAddress = json_body(req)?;
             account.check_cloud_mail()?;
+            // The address the person has already (their default is all digits, which the rule
+            // refuses): say that it is theirs, not that it breaks a rule.
+            if mail::is_current(&body.address, &app.mail_domain, &account.mail_address) {
+                return Err(ApiError::InvalidAddress { reasons: vec!["same_as_current"] });
+            }
             let address = mail::normalise_address(&body.address, &app.mail_domain)?;
             let change = store::mail::change_address(app, ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({
                 "pending": { "address": address, "effective_at": time::rfc3339(change.effective_at) }
             })))
         }
-        _ => method_not_allowed(req, &[Method::GET, Method::PUT]),
+        Method::DELETE => {
+            no_body(req)?;
+            let account = utokyo_caller(app, ctx, req).await?;
+            store::mail::withdraw_address(app, ctx, &account).await?;
+            Ok(Reply::ok(json!({ "pending": null })))
+        }
+        _ => method_not_allowed(req, &[Method::GET, Method::PUT, Method::DELETE]),
     }
 }
 

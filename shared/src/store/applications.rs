@@ -15,7 +15,7 @@ use super::tx::{self, Expr, Refusal, TxError};
 use super::{Store, from_item, s, to_item};
 use crate::account::{Account, Realm, account_key};
 use crate::app::App;
-use crate::application::{self, Application, ApplicationType};
+use crate::application::{self, Application, ApplicationType, Closed};
 use crate::ctx::Ctx;
 use crate::error::ApiError;
 
@@ -129,16 +129,29 @@ pub async fn apply_suspension(
         effective_on,
         ctx.now,
     );
-    let items = vec![
+    // R-APP-SUS-3: a suspension still waiting for its day is replaced by this one.
+    let replaced: Vec<Application> = store
+        .applications_of(&account.id, 50)
+        .await?
+        .into_iter()
+        .filter(|a| a.applicant == account.id && a.is_open_suspension(today))
+        .collect();
+    let mut items = vec![
         tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &account.id), Some(condition), expr)?,
         tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?,
         AuditRecord::new(ctx, &account.key(), &account.key(), "application.eccs_suspension")
             .change(
                 account.right_summary(today),
-                json!({ "stop_on": effective_on, "stop_date": stop_date, "application": record.id }),
+                json!({
+                    "stop_on": effective_on, "stop_date": stop_date, "application": record.id,
+                    "replaces": replaced.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+                }),
             )
             .put(store)?,
     ];
+    for old in &replaced {
+        items.push(close(store, old, Closed::Replaced, Some(&record.id))?);
+    }
     match tx::commit(store, items).await {
         Ok(()) => Ok(record),
         Err(TxError::Refused(r)) => Err(explain(&r, 0, |a| {
@@ -149,8 +162,74 @@ pub async fn apply_suspension(
     }
 }
 
+/// The update closing an open application record (withdrawn or replaced), if still open.
+fn close(
+    store: &Store,
+    application: &Application,
+    how: Closed,
+    replaced_by: Option<&str>,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+    let mut expr = Expr::new().set("closed = :closed").value(":closed", s(how.as_str()));
+    if let Some(id) = replaced_by {
+        expr = expr.set("replaced_by = :by").value(":by", s(id));
+    }
+    let key = aws_sdk_dynamodb::types::AttributeValue::S(application.pk.clone());
+    tx::update(
+        &store.tables.applications,
+        super::Item::from([("pk".to_owned(), key), ("sk".to_owned(), s(application.sk.clone()))]),
+        Some("attribute_exists(pk) AND attribute_not_exists(closed)"),
+        expr,
+    )
+}
+
+/// R-APP-SUS-3: the applicant withdraws a suspension that the sweep has not applied yet; the
+/// right then stays as it was (no stop date), and the history shows it withdrawn.
+pub async fn withdraw(app: &App, ctx: &Ctx, account: &Account, id: &str) -> Result<Application, ApiError> {
+    let today = ctx.today();
+    let store = &app.store;
+    let found = store.applications_of(&account.id, 100).await?.into_iter().find(|a| a.id == id);
+    let Some(application) = found.filter(|a| a.applicant == account.id) else {
+        return Err(ApiError::ApplicationNotFound);
+    };
+    if !application.is_open_suspension(today) {
+        return Err(ApiError::AlreadyApplied);
+    }
+    let mut items = vec![close(store, &application, Closed::Withdrawn, None)?];
+    // The one in force on the account (an older one, from before replacements were recorded,
+    // may not be): its stop date goes, and the sweep index follows the right's natural end.
+    let in_force = account.right_stop_on == Some(application.effective_on);
+    if in_force {
+        let mut kept = account.clone();
+        kept.right_stop_on = None;
+        items.push(tx::update(
+            &store.tables.accounts,
+            accounts::key(Realm::Utokyo, &account.id),
+            Some("right_stop_on = :on AND right_stop_on > :today"),
+            with_sweep(Expr::new(), kept.sweep_on())
+                .remove("right_stop_on")
+                .value(":on", s(application.effective_on.to_string()))
+                .value(":today", s(today.to_string())),
+        )?);
+    }
+    items.push(
+        AuditRecord::new(ctx, &account.key(), &account.key(), "application.withdrawn")
+            .change(
+                json!({ "application": application.id, "status": application.status(today), "stop_on": account.right_stop_on }),
+                json!({ "application": application.id, "status": "withdrawn", "stop_on": if in_force { None } else { account.right_stop_on } }),
+            )
+            .put(store)?,
+    );
+    match tx::commit(store, items).await {
+        Ok(()) => Ok(Application { closed: Some(Closed::Withdrawn), ..application }),
+        // Applied by the sweep, or closed by another request meanwhile.
+        Err(TxError::Refused(_)) => Err(ApiError::AlreadyApplied),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
 /// R-APP-PROXY-1..3: a proxy-permission holder gives the right to `target_id`.
 pub async fn apply_proxy(app: &App, ctx: &Ctx, holder: &Account, target_id: &str) -> Result<Application, ApiError> {
+    let target_id = &crate::typed::identifier(target_id);
     let today = ctx.today();
     holder.check_proxy_permission()?;
     let target = app.store.account(target_id).await?;

@@ -73,6 +73,10 @@ pub struct Change {
     pub enabled: Option<bool>,
     #[serde(with = "stamp_serde")]
     pub accepted_at: DateTime<Utc>,
+    /// Asked for by the person (an address they chose), not provisioning of their initial one:
+    /// only such a change, once applied, starts the 30 days of R-CMA-3.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_person: bool,
     #[serde(with = "stamp_serde")]
     pub effective_at: DateTime<Utc>,
     pub state: ChangeState,
@@ -121,6 +125,7 @@ impl Change {
             password_crypt: None,
             enabled: None,
             accepted_at,
+            by_person: false,
             effective_at,
             state: ChangeState::Pending,
             attempts: 0,
@@ -136,6 +141,7 @@ impl Change {
     pub fn mail_address(account: &str, address: &str, now: DateTime<Utc>) -> Self {
         let mut c = Self::pending(account, ChangeKind::MailAddress, now, time::next_minute_zero(now));
         c.address = Some(address.to_owned());
+        c.by_person = true;
         c
     }
 
@@ -253,6 +259,31 @@ pub async fn apply(app: &App, ctx: &Ctx, actor: &str, change: &Change) -> Result
             // What the account shows follows what the mail system now has.
             let account_key = Item::from([("pk".to_owned(), s(change.pk.clone()))]);
             match (change.sk, &change.address) {
+                (ChangeKind::MailAddress, Some(address)) if change.by_person => {
+                    // R-CMA-3: the 30 days run from here; R-CMA-4: the address is now used, so
+                    // it stays this account's for ever (a pending one could still be released).
+                    items.push(tx::update(
+                        &store.tables.accounts,
+                        account_key,
+                        Some("attribute_exists(pk)"),
+                        Expr::new()
+                            .set("mail_address = :address")
+                            .set("mail_changed_at = :now")
+                            .value(":address", s(address.clone()))
+                            .value(":now", s(time::stamp(ctx.now))),
+                    )?);
+                    items.push(tx::update(
+                        &store.tables.addresses,
+                        Item::from([("address".to_owned(), s(address.clone()))]),
+                        None,
+                        Expr::new()
+                            .name("#owner", "owner")
+                            .set("used_at = if_not_exists(used_at, :now)")
+                            .set("#owner = if_not_exists(#owner, :me)")
+                            .value(":now", s(time::stamp(ctx.now)))
+                            .value(":me", s(change.account.clone())),
+                    )?);
+                }
                 (ChangeKind::MailAddress, Some(address)) => items.push(tx::update(
                     &store.tables.accounts,
                     account_key,
@@ -349,6 +380,24 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 impl Store {
+    /// One account's change of one kind, if there is one.
+    pub async fn change(&self, account: &str, kind: ChangeKind) -> Result<Option<Change>, ApiError> {
+        let key = Item::from([
+            ("pk".to_owned(), s(account_key(Realm::Utokyo, account))),
+            ("sk".to_owned(), s(kind.as_str())),
+        ]);
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.tables.changes)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
     /// Every change of one account, one query.
     pub async fn changes_of(&self, account: &str) -> Result<Vec<Change>, ApiError> {
         let out = self

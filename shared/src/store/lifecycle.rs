@@ -290,6 +290,7 @@ pub async fn extend_key(
 /// R-LC-3: account id + key + new password. A wrong, expired or used key counts toward the
 /// R-LOGIN-3 limit and gets one answer.
 pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: String) -> Result<(), ApiError> {
+    let (id, key) = (&crate::typed::identifier(id), &crate::typed::identifier(key));
     if !Realm::Utokyo.is_valid_id(id) {
         return Err(ApiError::InvalidActivationKey);
     }

@@ -1,8 +1,10 @@
 //! Cloud-mail changes (R-CMA, R-CMP) as transactions:
 //! - an address change holds the 30-day rule as a condition on the account's `mail_changed_at`
-//!   (so of two concurrent changes at most one is accepted), reserves the address in the
-//!   `addresses` table for this account forever (never handed to another account: R-CMA-4), and
-//!   records the pending change and its audit record;
+//!   (when the last change the person asked for was *applied*, R-CMA-3), reserves the address in
+//!   the `addresses` table for this account, and records the pending change — replacing exactly
+//!   the pending one it read, if any — with its audit record. A replaced or withdrawn address
+//!   that was never used is released; once the sync applies an address it is marked used and
+//!   stays this account's forever (R-CMA-4);
 //! - a password change records only the SHA-512 crypt hash as the pending change (the last one
 //!   accepted before the sync wins) with its audit record.
 
@@ -12,9 +14,9 @@ use serde_json::json;
 
 use super::accounts;
 use super::audit::AuditRecord;
-use super::changes::{self, Change};
+use super::changes::{self, Change, ChangeKind};
 use super::tx::{self, Expr, TxError};
-use super::{Item, b, get_bool, get_s, s};
+use super::{Item, b, get_bool, get_s, s, to_item};
 use crate::account::{Account, Realm};
 use crate::app::App;
 use crate::ctx::Ctx;
@@ -23,73 +25,202 @@ use crate::mail;
 use crate::time;
 
 /// Accepts a change to `address` (already normalised by [`mail::normalise_address`]); returns
-/// the pending change.
+/// the pending change. A change still waiting for the sync is replaced (a typo fixed), and the
+/// address it asked for, never used, is free again (R-CMA-3); asking again for the pending
+/// address changes nothing (a double click).
 pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &str) -> Result<Change, ApiError> {
     account.check_cloud_mail()?;
     if address == account.mail_address {
         return Err(ApiError::InvalidAddress { reasons: vec!["same_as_current"] });
     }
+    let pending = app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(Change::is_pending);
+    if let Some(p) = pending.as_ref().filter(|p| p.address.as_deref() == Some(address)) {
+        return Ok(p.clone());
+    }
+    let change = Change::mail_address(&account.id, address, ctx.now);
+    // The replaced address is released only if this account never used it; if the release's
+    // condition says otherwise, the change goes through without it.
+    let mut release = pending.as_ref().and_then(Change::requested_address);
+    for _ in 0..2 {
+        match commit_address(app, ctx, account, &change, pending.as_ref(), release.as_ref()).await {
+            Err(Refused::Release) => release = None,
+            Err(Refused::With(e)) => return Err(e),
+            Ok(()) => return Ok(change),
+        }
+    }
+    Err(ApiError::ServiceUnavailable { retry_after: 1 })
+}
+
+/// R-CMA-3: withdraws the change waiting for the sync; its address, never used, is free again.
+pub async fn withdraw_address(app: &App, ctx: &Ctx, account: &Account) -> Result<(), ApiError> {
+    account.check_cloud_mail()?;
+    let Some(pending) = app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(Change::is_pending) else {
+        return Err(ApiError::NothingPending);
+    };
+    let store = &app.store;
+    let mut release = pending.requested_address();
+    for _ in 0..2 {
+        let mut items = vec![tx::delete(
+            &store.tables.changes,
+            pending.key(),
+            "change_id = :id AND q = :q",
+            Expr::new().value(":id", s(pending.change_id.clone())).value(":q", s(changes::PENDING_Q)),
+        )?];
+        if let Some(r) = &release {
+            items.push(r.item(store)?);
+        }
+        items.push(
+            AuditRecord::new(ctx, &account.key(), &account.key(), "mail_address.withdrawn")
+                .change(json!({ "pending_address": pending.address }), json!({ "pending_address": null }))
+                .put(store)?,
+        );
+        match tx::commit(store, items).await {
+            Ok(()) => return Ok(()),
+            Err(TxError::Refused(r)) if release.is_some() && r.failed(1) && !r.failed(0) => release = None,
+            // Applied (or replaced) meanwhile: nothing is waiting any more.
+            Err(TxError::Refused(_)) => return Err(ApiError::NothingPending),
+            Err(TxError::Failed(e)) => return Err(e),
+        }
+    }
+    Err(ApiError::ServiceUnavailable { retry_after: 1 })
+}
+
+/// An address reservation made for a pending change, to release with it.
+struct Release {
+    address: String,
+    owner: String,
+    reserved_at: String,
+}
+
+impl Release {
+    /// Deletes the reservation only if it is the one the pending change made (same owner, made
+    /// at its acceptance) and the address was never used (R-CMA-4).
+    fn item(&self, store: &super::Store) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+        tx::delete(
+            &store.tables.addresses,
+            Item::from([("address".to_owned(), s(self.address.clone()))]),
+            "#owner = :me AND reserved_at = :at AND attribute_not_exists(used_at)",
+            Expr::new()
+                .name("#owner", "owner")
+                .value(":me", s(self.owner.clone()))
+                .value(":at", s(self.reserved_at.clone())),
+        )
+    }
+}
+
+impl Change {
+    fn is_pending(&self) -> bool {
+        self.state == changes::ChangeState::Pending
+    }
+
+    fn requested_address(&self) -> Option<Release> {
+        self.address.clone().map(|address| Release {
+            address,
+            owner: self.account.clone(),
+            reserved_at: time::stamp(self.accepted_at),
+        })
+    }
+}
+
+enum Refused {
+    /// The replaced address's release did not hold (it was used before): go without it.
+    Release,
+    With(ApiError),
+}
+
+async fn commit_address(
+    app: &App,
+    ctx: &Ctx,
+    account: &Account,
+    change: &Change,
+    pending: Option<&Change>,
+    release: Option<&Release>,
+) -> Result<(), Refused> {
     let store = &app.store;
     let threshold = time::stamp(mail::change_threshold(ctx.now));
-    let mut items = vec![
-        // 0: the account — active, initial password changed, no change within 30 days.
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &account.id),
-            Some(
+    let address = change.address.clone().unwrap_or_default();
+    let build = || -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+        let mut items = vec![
+            // 0: the account — active, initial password changed, no *applied* change within 30 days.
+            tx::check(
+                &store.tables.accounts,
+                accounts::key(Realm::Utokyo, &account.id),
                 "#status = :active AND initial_password_changed = :true \
                  AND (attribute_not_exists(mail_changed_at) OR mail_changed_at <= :threshold)",
-            ),
-            Expr::new()
-                .name("#status", "status")
-                .set("mail_changed_at = :now")
-                .value(":active", s("active"))
-                .value(":true", b(true))
-                .value(":threshold", s(threshold))
-                .value(":now", s(time::stamp(ctx.now))),
-        )?,
-        // 1: the address — free, or already this account's.
-        tx::put(
-            &store.tables.addresses,
-            Item::from([
-                ("address".to_owned(), s(address)),
-                ("owner".to_owned(), s(account.id.clone())),
-                ("reserved_at".to_owned(), s(time::stamp(ctx.now))),
-            ]),
-            Some("attribute_not_exists(address) OR #owner = :me"),
-            Expr::new().name("#owner", "owner").value(":me", s(account.id.clone())),
-        )?,
-    ];
-    let change = Change::mail_address(&account.id, address, ctx.now);
-    changes::stage(app, ctx.now, vec![change.clone()], &mut items)?;
-    items.push(
-        AuditRecord::new(ctx, &account.key(), &account.key(), "mail_address.requested")
-            .change(
-                json!({ "address": account.mail_address }),
-                json!({ "pending_address": address, "effective_at": time::rfc3339(change.effective_at) }),
-            )
-            .put(store)?,
-    );
+                Expr::new()
+                    .name("#status", "status")
+                    .value(":active", s("active"))
+                    .value(":true", b(true))
+                    .value(":threshold", s(threshold.clone())),
+            )?,
+            // 1: the address — free, or already this account's (kept with its first reservation).
+            tx::update(
+                &store.tables.addresses,
+                Item::from([("address".to_owned(), s(address.clone()))]),
+                Some("attribute_not_exists(address) OR #owner = :me"),
+                Expr::new()
+                    .name("#owner", "owner")
+                    .set("#owner = :me")
+                    .set("reserved_at = if_not_exists(reserved_at, :now)")
+                    .value(":me", s(account.id.clone()))
+                    .value(":now", s(time::stamp(ctx.now))),
+            )?,
+            // 2: the change — replacing exactly the pending one read, or none.
+            match pending {
+                Some(p) => tx::put(
+                    &store.tables.changes,
+                    to_item(change)?,
+                    Some("change_id = :old AND q = :q"),
+                    Expr::new().value(":old", s(p.change_id.clone())).value(":q", s(changes::PENDING_Q)),
+                )?,
+                None => tx::put(
+                    &store.tables.changes,
+                    to_item(change)?,
+                    Some("attribute_not_exists(pk) OR attribute_not_exists(q)"),
+                    Expr::new(),
+                )?,
+            },
+        ];
+        if let Some(r) = release.filter(|r| r.address != address) {
+            items.push(r.item(store)?);
+        }
+        let action = if pending.is_some() { "mail_address.replaced" } else { "mail_address.requested" };
+        items.push(
+            AuditRecord::new(ctx, &account.key(), &account.key(), action)
+                .change(
+                    json!({ "address": account.mail_address, "pending_address": pending.and_then(|p| p.address.clone()) }),
+                    json!({ "pending_address": address, "effective_at": time::rfc3339(change.effective_at) }),
+                )
+                .put(store)?,
+        );
+        Ok(items)
+    };
+    let items = build().map_err(Refused::With)?;
+    let releasing = release.is_some_and(|r| r.address != address);
     match tx::commit(store, items).await {
-        Ok(()) => Ok(change),
+        Ok(()) => Ok(()),
         Err(TxError::Refused(refusal)) => {
             if refusal.failed(0) {
                 let old = refusal.item(0);
                 if old.and_then(|i| get_bool(i, "initial_password_changed")) != Some(true) {
-                    return Err(ApiError::InitialPasswordNotChanged);
+                    return Err(Refused::With(ApiError::InitialPasswordNotChanged));
                 }
                 let last = old.and_then(|i| get_s(i, "mail_changed_at")).and_then(time::parse_stamp);
                 if let Some(next) = mail::next_change_allowed_at(last).filter(|next| *next > ctx.now) {
-                    return Err(ApiError::ChangeTooSoon { next_change_allowed_at: time::rfc3339(next) });
+                    return Err(Refused::With(ApiError::ChangeTooSoon { next_change_allowed_at: time::rfc3339(next) }));
                 }
-                return Err(ApiError::Unauthorized);
+                return Err(Refused::With(ApiError::Unauthorized));
             }
             if refusal.failed(1) {
-                return Err(ApiError::AddressTaken);
+                return Err(Refused::With(ApiError::AddressTaken));
             }
-            Err(ApiError::ServiceUnavailable { retry_after: 1 })
+            if releasing && refusal.failed(3) && !refusal.failed(2) {
+                return Err(Refused::Release);
+            }
+            // The pending change was applied or replaced meanwhile: the client may ask again.
+            Err(Refused::With(ApiError::ServiceUnavailable { retry_after: 1 }))
         }
-        Err(TxError::Failed(e)) => Err(e),
+        Err(TxError::Failed(e)) => Err(Refused::With(e)),
     }
 }
 

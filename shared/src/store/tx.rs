@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::{Item, Store, sdk_error};
@@ -112,6 +112,21 @@ pub fn update(table: &str, key: Item, condition: Option<&str>, expr: Expr) -> Re
             .build(),
     )?;
     Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// A delete of `key`, under a condition.
+pub fn delete(table: &str, key: Item, condition: &str, expr: Expr) -> Result<TransactWriteItem, ApiError> {
+    let delete = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names_map())
+            .set_expression_attribute_values(expr.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// A condition on an item the transaction does not change.
