@@ -51,7 +51,7 @@ impl App {
                 .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
                 .secret_string;
         }
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk));
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -77,18 +77,11 @@ impl App {
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
     pub fn local(config: Config, clock: Clock) -> Result<Self, String> {
         let endpoint = config.dynamodb_endpoint.clone().ok_or("a local App needs an endpoint")?;
-        let mut conf = aws_sdk_dynamodb::Config::builder()
+        let mut conf = with_limits(aws_sdk_dynamodb::Config::builder())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "eccs-local"))
-            .endpoint_url(endpoint)
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
-                    .operation_timeout(Duration::from_secs(10))
-                    .build(),
-            );
+            .endpoint_url(endpoint);
         if let Some(counter) = &config.call_counter {
             conf = conf.interceptor(counter.clone());
         }
@@ -142,6 +135,19 @@ impl App {
             .send()
             .await;
     }
+}
+
+/// Every DynamoDB client's limits, in one place: a stalled connection or a slow call ends in a
+/// 503 `unavailable` well inside the Lambda timeout, instead of waiting for it. Standard retries
+/// (with backoff), three attempts; each attempt at most 4 s, the whole call at most 8 s (the API functions have 10 s).
+fn with_limits(builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+    builder.retry_config(RetryConfig::standard().with_max_attempts(3)).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(4))
+            .operation_timeout(Duration::from_secs(8))
+            .build(),
+    )
 }
 
 fn load_keys(source: &KeySource) -> Result<Keys, String> {

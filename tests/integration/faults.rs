@@ -68,3 +68,29 @@ async fn the_database_stopping_in_the_middle_of_a_burst_leaves_every_invariant()
     assert!(acknowledged <= flags_on, "every acknowledged change is there ({acknowledged} <= {flags_on})");
     assert!(responses.iter().any(|r| r.status == StatusCode::SERVICE_UNAVAILABLE), "the stop did land mid-burst");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_engine_is_a_503_within_the_function_timeout_not_a_hang() {
+    // A DynamoDB endpoint that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let config = shared::config::Config::local(
+        &endpoint,
+        "http://127.0.0.1:3000",
+        shared::config::KeySource::Pem(crate::harness::test_key()),
+    );
+    let app = shared::App::local(config, shared::time::Clock::settable()).unwrap();
+    let started = std::time::Instant::now();
+    let answer = app.store.account("0000000001").await;
+    let took = started.elapsed();
+    assert_eq!(answer.err(), Some(shared::ApiError::ServiceUnavailable { retry_after: 5 }));
+    // The client's own limit (8 s for the whole call), inside the API functions' 10 s.
+    assert!(took < Duration::from_secs(10), "waited {took:?}");
+    held.abort();
+}
