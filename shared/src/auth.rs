@@ -120,10 +120,6 @@ impl Keys {
         &self.kid
     }
 
-    pub fn can_sign(&self) -> bool {
-        self.signing.is_some()
-    }
-
     /// The JWKS served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Value {
         serde_json::to_value(JwkSet { keys: vec![self.jwk.clone()] }).unwrap_or_else(|_| json!({ "keys": [] }))

@@ -149,6 +149,12 @@ async fn r_lc_7_forwarding_starts_only_after_the_link_is_confirmed_and_then_at_m
         env.get("/api/cloud-mail/forwarding", Some(&t())).await.json()["pending"]["address"],
         "taro@example.ac.jp"
     );
+    let pending = env.get("/api/cloud-mail/forwarding", Some(&t())).await.json()["pending"].clone();
+    assert_eq!(
+        (pending["state"].clone(), pending["attempts"].clone(), pending["error"].clone()),
+        (json!("pending"), json!(0), json!(null)),
+        "shown like the address: {pending}"
+    );
     env.set_clock("2026-11-22T12:00:00+09:00").await;
     assert_eq!(env.run("sync-hourly", json!({})).await["applied"], 1);
     assert_eq!(env.get("/api/cloud-mail/forwarding", Some(&t())).await.json()["address"], "taro@example.ac.jp");

@@ -6,7 +6,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
 use shared::store::changes::{Change, ChangeKind, ChangeState};
 use shared::{ApiError, App, Ctx, mail, store, time};
@@ -36,9 +36,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let next = mail::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
             Ok(Reply::ok(json!({
                 "address": account.mail_address,
-                "pending": pending(ChangeKind::MailAddress).map(|c| pending_view(c, json!({ "address": c.address }))),
+                "pending": pending(ChangeKind::MailAddress).map(|c| c.person_view(json!({ "address": c.address }))),
                 "next_change_allowed_at": next.map(time::rfc3339),
-                "pending_password": pending(ChangeKind::MailPassword).map(|c| pending_view(c, json!({}))),
+                "pending_password": pending(ChangeKind::MailPassword).map(|c| c.person_view(json!({}))),
             })))
         }
         Method::PUT => {
@@ -64,26 +64,4 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT, Method::DELETE]),
     }
-}
-
-/// A pending change as the user sees it: when it applies and, if the mail system refused it,
-/// that it did and how many attempts were made (R-SYNC-4) — as a reason code and a bilingual
-/// sentence, never the mail system's own text, which operators see in the run history (R-SEC-5).
-fn pending_view(change: &Change, mut fields: Value) -> Value {
-    let state = if change.last_error.is_some() { "retrying" } else { "pending" };
-    let error = change.last_error.as_ref().map(|_| {
-        json!({
-            "code": "mail_system_refused",
-            "message": "メールシステムが変更を受け付けませんでした。次の毎時0分に再試行します / \
-                        The mail system did not accept the change; it is retried at the next minute 0",
-        })
-    });
-    if let Some(map) = fields.as_object_mut() {
-        let next = change.due.as_deref().and_then(time::parse_stamp).unwrap_or(change.effective_at);
-        map.insert("effective_at".into(), json!(time::rfc3339(next)));
-        map.insert("state".into(), json!(state));
-        map.insert("attempts".into(), json!(change.attempts));
-        map.insert("error".into(), json!(error));
-    }
-    fields
 }

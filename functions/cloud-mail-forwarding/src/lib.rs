@@ -66,12 +66,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let pending = changes
                 .iter()
                 .find(|c| c.sk == ChangeKind::MailForwarding && c.state == ChangeState::Pending)
-                .map(|c| {
-                    json!({
-                        "address": c.address.clone().filter(|a| !a.is_empty()),
-                        "effective_at": time::rfc3339(c.effective_at),
-                    })
-                });
+                // With its state, attempts and a refusal's reason, like the address (R-SYNC-4).
+                .map(|c| c.person_view(json!({ "address": c.address.clone().filter(|a| !a.is_empty()) })));
             Ok(Reply::ok(json!({ "address": account.mail_forwarding, "requested": requested, "pending": pending })))
         }
         _ => {

@@ -182,6 +182,28 @@ impl Change {
     pub fn key(&self) -> Item {
         Item::from([("pk".to_owned(), s(self.pk.clone())), ("sk".to_owned(), s(self.sk.as_str()))])
     }
+
+    /// A pending change as the user sees it: when it applies and, if the mail system refused it,
+    /// that it did and how many attempts were made (R-SYNC-4) — as a reason code and a bilingual
+    /// sentence, never the mail system's own text, which operators see in the run history (R-SEC-5).
+    pub fn person_view(&self, mut fields: serde_json::Value) -> serde_json::Value {
+        let state = if self.last_error.is_some() { "retrying" } else { "pending" };
+        let error = self.last_error.as_ref().map(|_| {
+            json!({
+                "code": "mail_system_refused",
+                "message": "メールシステムが変更を受け付けませんでした。次の毎時0分に再試行します / \
+                            The mail system did not accept the change; it is retried at the next minute 0",
+            })
+        });
+        if let Some(map) = fields.as_object_mut() {
+            let next = self.due.as_deref().and_then(time::parse_stamp).unwrap_or(self.effective_at);
+            map.insert("effective_at".into(), json!(time::rfc3339(next)));
+            map.insert("state".into(), json!(state));
+            map.insert("attempts".into(), json!(self.attempts));
+            map.insert("error".into(), json!(error));
+        }
+        fields
+    }
 }
 
 /// Adds the changes of one account to a transaction. Changes effective now go through a target
