@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE`, `OUTBOX_TABLE`, `SERVICES_TABLE` | table names | the local names (`accounts`, …) |
+//! | `ACCOUNTS_TABLE`, `CHANGES_TABLE`, `ADDRESSES_TABLE`, `APPLICATIONS_TABLE`, `AUDIT_TABLE`, `SETTINGS_TABLE`, `RUNS_TABLE`, `LOGIN_ATTEMPTS_TABLE`, `DIRECTORY_TABLE`, `OUTBOX_TABLE`, `SERVICES_TABLE`, `SIGN_INS_TABLE` | table names | the local names (`accounts`, …) |
 //! | `SMTP_URL` | where mail goes (lettre's URL: `smtps://user:pass@email-smtp…:465`, `smtp://127.0.0.1:2525`); none: mail waits in the outbox | |
 //! | `MAIL_FROM` | the sender of notices and invitations | `ECCS <noreply@ecc.u-tokyo.ac.jp>` |
 //! | `PORTAL_URL` | the portal's address, for the links in mail | `JWT_ISSUER` |
@@ -40,11 +40,12 @@ pub struct Tables {
     pub directory: String,
     pub outbox: String,
     pub services: String,
+    pub sign_ins: String,
 }
 
 impl Tables {
     /// `(environment variable, local name)` for every table, in declaration order.
-    pub const ALL: [(&'static str, &'static str); 11] = [
+    pub const ALL: [(&'static str, &'static str); 12] = [
         ("ACCOUNTS_TABLE", "accounts"),
         ("CHANGES_TABLE", "changes"),
         ("ADDRESSES_TABLE", "addresses"),
@@ -56,6 +57,7 @@ impl Tables {
         ("DIRECTORY_TABLE", "directory"),
         ("OUTBOX_TABLE", "outbox"),
         ("SERVICES_TABLE", "services"),
+        ("SIGN_INS_TABLE", "sign-ins"),
     ];
 
     /// The names the local runner gives the tables.
@@ -86,6 +88,7 @@ impl Tables {
             &self.directory,
             &self.outbox,
             &self.services,
+            &self.sign_ins,
         ];
         Self::ALL.iter().zip(names).find(|((_, l), _)| *l == local).map(|(_, n)| n.as_str())
     }
@@ -107,6 +110,7 @@ impl Tables {
             directory: get(8),
             outbox: get(9),
             services: get(10),
+            sign_ins: get(11),
         }
     }
 }

@@ -14,6 +14,8 @@ use crate::time;
 pub struct Ctx {
     pub request_id: String,
     pub source_ip: String,
+    /// The browser, as API Gateway saw its User-Agent (R-CRED-2); empty for schedules.
+    pub user_agent: String,
     /// `GET /api/me`, or the schedule's name.
     pub route: String,
     pub now: DateTime<Utc>,
@@ -23,17 +25,21 @@ pub struct Ctx {
 impl Ctx {
     /// From an API Gateway HTTP API (payload 2.0) request.
     pub fn for_request(app: &App, req: &Request) -> Self {
-        let (request_id, source_ip, route) = match req.request_context_ref() {
+        let (request_id, source_ip, route, user_agent) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(c)) => (
                 c.request_id.clone(),
                 c.http.source_ip.clone(),
                 c.route_key.clone().unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path())),
+                c.http.user_agent.clone(),
             ),
-            _ => (None, None, format!("{} {}", req.method(), req.uri().path())),
+            _ => (None, None, format!("{} {}", req.method(), req.uri().path()), None),
         };
+        let user_agent = user_agent
+            .or_else(|| req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned));
         Self {
             request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             source_ip: source_ip.unwrap_or_default(),
+            user_agent: user_agent.unwrap_or_default(),
             route,
             now: app.clock.now(),
             started: Instant::now(),
@@ -45,6 +51,7 @@ impl Ctx {
         Self {
             request_id: execution_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             source_ip: String::new(),
+            user_agent: String::new(),
             route: name.to_owned(),
             now: app.clock.now(),
             started: Instant::now(),

@@ -26,6 +26,18 @@ pub struct PersonalData<'a> {
     pub phone: Option<&'a str>,
 }
 
+impl<'a> PersonalData<'a> {
+    /// What an account's record says about the person.
+    pub fn of(account: &'a crate::account::Account) -> Self {
+        Self {
+            account_id: &account.id,
+            names: vec![account.name.en.as_str(), account.name.ja.as_str()],
+            birth_date: account.birth_date,
+            phone: account.phone.as_deref(),
+        }
+    }
+}
+
 /// R-PWD-1..3: every rule `password` breaks, in a fixed order; empty when it is acceptable.
 pub fn violations(password: &str, person: &PersonalData<'_>) -> Vec<&'static str> {
     let mut out = Vec::new();

@@ -13,6 +13,7 @@ use crate::ctx::Ctx;
 use crate::error::ApiError;
 use crate::password;
 use crate::store::login::Windows;
+use crate::store::sign_ins::{SignIn, SignInResult};
 use crate::time;
 
 /// The body of `POST /api/session`.
@@ -38,18 +39,33 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
         verify_off_thread(password, None).await;
         return Err(ApiError::InvalidCredentials);
     }
-    let windows = Windows::new(&account_key(realm, &account), &ctx.source_ip);
+    let key = account_key(realm, &account);
+    let windows = Windows::new(&key, &ctx.source_ip);
     let (reserved, holder) =
         tokio::join!(app.store.reserve_attempt(&windows, ctx.now), app.store.holder(realm, &account));
-    reserved?;
     let holder = holder?;
+    // R-CRED-2: every attempt on an existing account is recorded; none for one that is not.
+    let record = |result| SignIn::new(ctx, &key, result);
+    if let Err(e) = reserved {
+        if holder.is_some() && matches!(e, ApiError::TooManyAttempts { .. }) {
+            app.store.record_sign_in(&record(SignInResult::Locked)).await?;
+        }
+        return Err(e);
+    }
     let hash = holder.as_ref().map(|h| h.password_hash().to_owned());
     let verified = verify_off_thread(password, hash).await;
     let holder = match holder {
         Some(h) if verified && h.is_usable(ctx.today()) => h,
-        _ => return Err(ApiError::InvalidCredentials),
+        Some(_) => {
+            let result = if verified { SignInResult::Refused } else { SignInResult::WrongPassword };
+            app.store.record_sign_in(&record(result)).await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+        None => return Err(ApiError::InvalidCredentials),
     };
-    app.store.release_attempt(&windows).await?;
+    // The record joins the release of the windows: no round trip more on the way to the token.
+    let success = record(SignInResult::Success);
+    tokio::try_join!(app.store.release_attempt(&windows), app.store.record_sign_in(&success))?;
     let (token, expires_at) = app.keys.issue(&app.tokens, realm, &account, holder.credentials_version(), ctx.now)?;
     let profile = match &holder {
         Holder::Utokyo(a) => a.profile(),

@@ -56,6 +56,14 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
             Some(json!({ "current_password": "x", "password": "x" })),
             [401, 403, 403, 403, 403, 403, 403, 400, 401, 401],
         ),
+        // R-CRED-1..2: a policy-breaking password answers past authorization, changing nothing.
+        (
+            Method::PUT,
+            "/api/account/password",
+            Some(json!({ "current_password": "x", "new_password": "x" })),
+            [401, 400, 400, 400, 400, 400, 400, 403, 401, 401],
+        ),
+        (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
         (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
         (
             Method::PUT,

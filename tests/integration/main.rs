@@ -12,6 +12,7 @@ mod authz;
 mod cloud_mail;
 mod contract;
 mod costs;
+mod credentials;
 mod events;
 mod faults;
 mod input;

@@ -165,12 +165,16 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             operator(app, ctx, req).await?;
             let id = path_param(req, "account").unwrap_or_default();
-            let (account, messages) = tokio::join!(target(app, req), app.store.outbox_of(&id, 20));
-            let (account, messages) = (account?, messages?);
+            let subject = account_key(Realm::Utokyo, &id);
+            let (account, messages, sign_ins) =
+                tokio::join!(target(app, req), app.store.outbox_of(&id, 20), app.store.sign_ins_of(&subject));
+            let (account, messages, sign_ins) = (account?, messages?, sign_ins?);
             let mut view = ops::operator_view(&account, ctx.today());
             if let Some(map) = view.as_object_mut() {
                 // The mail sent to the account (notices, invitations) with its delivery state.
                 map.insert("messages".into(), json!(messages.iter().map(|m| m.view()).collect::<Vec<_>>()));
+                // R-CRED-2: the last sign-in attempts, lockouts with the source that caused them.
+                map.insert("sign_ins".into(), json!(sign_ins.iter().map(|r| r.view()).collect::<Vec<_>>()));
             }
             Ok(Reply::ok(view))
         }

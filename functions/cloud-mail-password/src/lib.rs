@@ -36,17 +36,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     // password (R-SEC-1), and only after it the comparison with it (R-CMP-2).
     let checked = account.clone();
     let candidate = password.clone();
-    let violations = tokio::task::spawn_blocking(move || {
-        let person = PersonalData {
-            account_id: &checked.id,
-            names: vec![checked.name.en.as_str(), checked.name.ja.as_str()],
-            birth_date: checked.birth_date,
-            phone: checked.phone.as_deref(),
-        };
-        password::violations(&candidate, &person)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
+    let violations = tokio::task::spawn_blocking(move || password::violations(&candidate, &PersonalData::of(&checked)))
+        .await
+        .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
     if !violations.is_empty() {
         return Err(ApiError::PasswordPolicy { violations });
     }

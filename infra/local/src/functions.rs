@@ -61,6 +61,8 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("identity-link", http!(eccs_identity_link)),
         ("services", http!(eccs_services)),
         ("cloud-mail-forwarding", http!(eccs_cloud_mail_forwarding)),
+        ("account-password", http!(eccs_account_password)),
+        ("sign-ins", http!(eccs_sign_ins)),
         ("sync-hourly", event!(eccs_sync_hourly)),
         ("sweep-daily", event!(eccs_sweep_daily)),
         ("schedules", event!(eccs_schedules)),

@@ -310,20 +310,13 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
         _ => return Err(ApiError::InvalidActivationKey),
     };
     let person = account.clone();
-    let phc = tokio::task::spawn_blocking(move || {
-        let data = PersonalData {
-            account_id: &person.id,
-            names: vec![person.name.en.as_str(), person.name.ja.as_str()],
-            birth_date: person.birth_date,
-            phone: person.phone.as_deref(),
-        };
-        match password::violations(&new_password, &data) {
+    let phc =
+        tokio::task::spawn_blocking(move || match password::violations(&new_password, &PersonalData::of(&person)) {
             v if v.is_empty() => password::hash(&new_password).map_err(ApiError::Internal),
             violations => Err(ApiError::PasswordPolicy { violations }),
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("activation task: {e}")))??;
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("activation task: {e}")))??;
     let store = &app.store;
     let hash = account.activation_key_hash.clone().unwrap_or_default();
     let items = vec![

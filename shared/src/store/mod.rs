@@ -21,6 +21,7 @@ pub mod applications;
 pub mod audit;
 pub mod calls;
 pub mod changes;
+pub mod credentials;
 pub mod lifecycle;
 pub mod login;
 pub mod mail;
@@ -29,6 +30,7 @@ pub mod remote_access;
 pub mod runs;
 pub mod services;
 pub mod settings;
+pub mod sign_ins;
 pub mod tx;
 
 use std::collections::HashMap;
