@@ -7,96 +7,108 @@ use serde_json::{Value, json};
 
 use crate::harness::Env;
 
-const CALLERS: [&str; 10] =
-    ["none", "student", "unchanged", "faculty", "proxy", "out_of_scope", "operator", "workshop", "revoked", "expired"];
+const CALLERS: [&str; 11] = [
+    "none",
+    "student",
+    "unchanged",
+    "faculty",
+    "proxy",
+    "out_of_scope",
+    "operator",
+    "workshop",
+    "revoked",
+    "expired",
+    "locked",
+];
 
-fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
-    //                                                                 none stu  unch fac  prox oos  op   ws   rev  exp
+fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
+    // Columns as CALLERS; `locked` is a token issued before the help desk locked the account
+    // (R-SEC-4): it gets what a revoked one gets.
     vec![
-        (Method::GET, "/api/me", None, [401, 200, 200, 200, 200, 200, 200, 200, 401, 401]),
-        (Method::GET, "/api/remote-access", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/me", None, [401, 200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        (Method::GET, "/api/remote-access", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/remote-access",
             Some(json!({ "enabled": false })),
-            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401],
+            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401],
         ),
-        (Method::GET, "/api/cloud-mail/address", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/cloud-mail/address", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/cloud-mail/address",
             Some(json!({ "address": "!" })),
-            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
         (
             Method::PUT,
             "/api/cloud-mail/password",
             Some(json!({ "current_password": "x", "password": "x" })),
-            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
         (
             Method::POST,
             "/api/applications",
             Some(json!({ "type": "eccs_suspension", "stop_date": "2000-01-01" })),
-            [401, 403, 403, 400, 400, 409, 400, 403, 401, 401],
+            [401, 403, 403, 400, 400, 409, 400, 403, 401, 401, 401],
         ),
-        (Method::GET, "/api/applications", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/applications", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
         // R-APP-SUS-3, R-CMA-3: nothing to withdraw, past authorization.
         (
             Method::DELETE,
             "/api/applications/0192c3e0-0000-7000-8000-000000000000",
             None,
-            [401, 404, 404, 404, 404, 404, 404, 403, 401, 401],
+            [401, 404, 404, 404, 404, 404, 404, 403, 401, 401, 401],
         ),
-        (Method::DELETE, "/api/cloud-mail/address", None, [401, 404, 403, 404, 404, 404, 404, 403, 401, 401]),
-        (Method::GET, "/api/proxy-targets/0000000006", None, [401, 403, 403, 403, 200, 403, 403, 403, 401, 401]),
+        (Method::DELETE, "/api/cloud-mail/address", None, [401, 404, 403, 404, 404, 404, 404, 403, 401, 401, 401]),
+        (Method::GET, "/api/proxy-targets/0000000006", None, [401, 403, 403, 403, 200, 403, 403, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/workshop/password",
             Some(json!({ "current_password": "x", "password": "x" })),
-            [401, 403, 403, 403, 403, 403, 403, 400, 401, 401],
+            [401, 403, 403, 403, 403, 403, 403, 400, 401, 401, 401],
         ),
         // R-CRED-1..2: a policy-breaking password answers past authorization, changing nothing.
         (
             Method::PUT,
             "/api/account/password",
             Some(json!({ "current_password": "x", "new_password": "x" })),
-            [401, 400, 400, 400, 400, 400, 400, 403, 401, 401],
+            [401, 400, 400, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
-        (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401]),
-        (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
+        (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/admin/settings",
             Some(json!({ "remote_access_capacity": -1 })),
-            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401, 401],
         ),
         // The account lifecycle (R-LC-…): the person's pages, the open link landings, the help desk.
-        (Method::GET, "/api/services/conferencing", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
-        (Method::GET, "/api/cloud-mail/forwarding", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401]),
+        (Method::GET, "/api/services/conferencing", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401, 401]),
+        (Method::GET, "/api/cloud-mail/forwarding", None, [401, 200, 403, 200, 200, 200, 200, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/cloud-mail/forwarding",
             Some(json!({ "address": "not an address", "current_password": "x" })),
-            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401],
+            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
         (
             Method::PUT,
             "/api/identity-link",
             Some(json!({ "linked": false })),
-            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401],
+            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401],
         ),
         (
             Method::POST,
             "/api/services/conferencing/accept",
             Some(json!({ "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })),
-            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
         ),
         (
             Method::POST,
             "/api/cloud-mail/forwarding/confirm",
             Some(json!({ "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })),
-            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
         ),
         (
             Method::POST,
@@ -105,37 +117,42 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 10])> {
             Some(
                 json!({ "account": "not-an-id", "activation_key": "AAAA-AAAA-AAAA-AAAA", "password": "Kx7#mQ2v-Rt9" }),
             ),
-            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
         ),
-        (Method::GET, "/api/admin/accounts/0000000001", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
-        (Method::GET, "/api/admin/accounts/0000000001/audit", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (Method::GET, "/api/admin/accounts/0000000001", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401]),
+        (
+            Method::GET,
+            "/api/admin/accounts/0000000001/audit",
+            None,
+            [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401],
+        ),
         (
             Method::POST,
             "/api/admin/accounts/import",
             Some(json!({ "format": "jsonl", "data": "{", "dry_run": true })),
-            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401, 401],
         ),
         (
             Method::POST,
             "/api/admin/accounts/0000000001/activation-key",
             Some(json!({ "action": "extend", "days": 0 })),
-            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401, 401],
         ),
         (
             Method::PUT,
             "/api/admin/accounts/0000000001/renewal",
             Some(json!({ "pending": false })),
-            [401, 403, 403, 403, 403, 403, 200, 403, 401, 401],
+            [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401],
         ),
-        (Method::GET, "/api/admin/runs", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401]),
+        (Method::GET, "/api/admin/runs", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401]),
         (
             Method::PUT,
             "/api/admin/accounts/0000000001/lock",
             Some(json!({ "locked": true })),
-            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401],
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401, 401],
         ),
-        (Method::GET, "/api/health", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
-        (Method::GET, "/.well-known/jwks.json", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        (Method::GET, "/api/health", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        (Method::GET, "/.well-known/jwks.json", None, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ]
 }
 
@@ -145,6 +162,16 @@ async fn every_endpoint_for_every_kind_of_caller() {
     env.set_clock("2026-11-22T10:00:00+09:00").await;
     let expired = env.token("0000000001");
     env.set_clock("2026-11-22T10:31:00+09:00").await;
+    // 0000000006 locked by the help desk after its token was issued.
+    let locked = env.token("0000000006");
+    let lock = env
+        .put(
+            "/api/admin/accounts/0000000006/lock",
+            Some(&env.token("0000000009")),
+            json!({ "locked": true, "reason": "x" }),
+        )
+        .await;
+    assert_eq!(lock.status, StatusCode::OK, "{}", lock.text);
     let tokens: Vec<Option<String>> = CALLERS
         .iter()
         .map(|c| match *c {
@@ -157,6 +184,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
             "operator" => Some(env.token("0000000009")),
             "workshop" => Some(env.token("ws0001")),
             "revoked" => Some(env.token("0000000008")),
+            "locked" => Some(locked.clone()),
             _ => Some(expired.clone()),
         })
         .collect();
