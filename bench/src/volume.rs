@@ -71,6 +71,7 @@ fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
         credentials_version: 0,
         credentials_changed_at: None,
         lock: None,
+        second_factor: None,
     }
 }
 

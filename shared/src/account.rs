@@ -154,6 +154,9 @@ pub struct Account {
     /// R-SEC-4: locked by the help desk; nothing but the help desk opens it (not an import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<Lock>,
+    /// R-CRED-3: the second factor, enrolled or waiting for its confirming code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor: Option<crate::second_factor::SecondFactor>,
 }
 
 /// R-SEC-4: why and by whom an account was locked.
@@ -262,6 +265,7 @@ impl Account {
             credentials_version: 0,
             credentials_changed_at: None,
             lock: None,
+            second_factor: None,
         }
     }
 
@@ -466,6 +470,7 @@ pub(crate) mod tests {
             credentials_version: 0,
             credentials_changed_at: None,
             lock: None,
+            second_factor: None,
         }
     }
 

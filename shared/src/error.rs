@@ -66,6 +66,13 @@ pub enum ApiError {
     ApplicationNotFound,
     /// R-APP-SUS-3: the application is in effect (or closed) and can no longer be withdrawn.
     AlreadyApplied,
+    /// R-CRED-3: a wrong code while enrolling or removing the second factor.
+    InvalidCode,
+    /// R-CRED-3: the second step of login refused — a wrong, used or expired challenge or code;
+    /// one answer for all.
+    InvalidSecondFactor,
+    /// R-CRED-3: a second factor is already enrolled (remove it first).
+    SecondFactorEnrolled,
     /// R-LC-3: there is no key to extend.
     NoActivationKey,
     /// R-LC-6: the service is already active.
@@ -93,9 +100,12 @@ impl ApiError {
             | InvalidAddress { .. }
             | PasswordPolicy { .. }
             | InvalidStopDate { .. }
-            | ImportInvalid { .. } => StatusCode::BAD_REQUEST,
+            | ImportInvalid { .. }
+            | InvalidCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Unauthorized | TokenExpired | InvalidCredentials | InvalidActivationKey => StatusCode::UNAUTHORIZED,
+            Unauthorized | TokenExpired | InvalidCredentials | InvalidActivationKey | InvalidSecondFactor => {
+                StatusCode::UNAUTHORIZED
+            }
             TooManyAttempts { .. } | TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RealmNotAllowed
             | EccsRightRequired
@@ -111,7 +121,8 @@ impl ApiError {
             | IdentityVerificationRequired
             | NoActivationKey
             | ServiceAlreadyActive
-            | AlreadyApplied => StatusCode::CONFLICT,
+            | AlreadyApplied
+            | SecondFactorEnrolled => StatusCode::CONFLICT,
             TargetNotFoundOrNotEligible | NotFound | LinkNotFoundOrExpired | NothingPending | ApplicationNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -151,6 +162,8 @@ impl ApiError {
             IdentityVerificationRequired => "identity_verification_required",
             NoActivationKey => "no_activation_key",
             NothingPending => "nothing_pending",
+            InvalidCode | InvalidSecondFactor => "invalid_code",
+            SecondFactorEnrolled => "second_factor_enrolled",
             ApplicationNotFound => "application_not_found",
             AlreadyApplied => "already_applied",
             ServiceAlreadyActive => "service_already_active",
@@ -217,6 +230,11 @@ impl ApiError {
             }
             NoActivationKey => "延長できる有効化キーがありません / There is no activation key to extend",
             NothingPending => "取り消せる変更はありません / There is no pending change to withdraw",
+            InvalidCode => "確認コードが正しくありません / The code is not correct",
+            InvalidSecondFactor => {
+                "確認コードが正しくないか、期限が切れています。もう一度ログインしてください / The code is not correct or has expired; please log in again"
+            }
+            SecondFactorEnrolled => "2段階認証は既に設定されています / A second factor is already set up",
             ApplicationNotFound => "申請が見つかりません / No such application",
             AlreadyApplied => {
                 "この申請は既に反映済みか終了しているため、取り下げられません / This application is already in effect or closed and cannot be withdrawn"
@@ -316,6 +334,9 @@ impl ApiError {
             IdentityVerificationRequired,
             NoActivationKey,
             NothingPending,
+            InvalidCode,
+            InvalidSecondFactor,
+            SecondFactorEnrolled,
             ApplicationNotFound,
             AlreadyApplied,
             ServiceAlreadyActive,
@@ -354,6 +375,9 @@ impl ApiError {
                 | IdentityVerificationRequired
                 | NoActivationKey
                 | NothingPending
+                | InvalidCode
+                | InvalidSecondFactor
+                | SecondFactorEnrolled
                 | ApplicationNotFound
                 | AlreadyApplied
                 | ServiceAlreadyActive

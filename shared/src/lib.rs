@@ -41,6 +41,7 @@ pub mod notices;
 pub mod password;
 pub mod provision;
 pub mod schedule;
+pub mod second_factor;
 pub mod session;
 pub mod store;
 pub mod time;

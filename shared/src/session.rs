@@ -63,11 +63,47 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
         }
         None => return Err(ApiError::InvalidCredentials),
     };
+    // R-CRED-3: with a second factor the password only opens a challenge for the code; the
+    // sign-in is recorded when the code is given.
+    if let Holder::Utokyo(a) = &holder
+        && a.second_factor.as_ref().is_some_and(crate::second_factor::SecondFactor::is_enrolled)
+    {
+        let ((challenge, until), ()) = tokio::try_join!(
+            crate::store::second_factor::open_challenge(app, ctx, a),
+            app.store.release_attempt(&windows)
+        )?;
+        return Ok(json!({ "second_factor": { "challenge": challenge, "expires_at": time::rfc3339(until) } }));
+    }
     // The record joins the release of the windows: no round trip more on the way to the token.
     let success = record(SignInResult::Success);
     tokio::try_join!(app.store.release_attempt(&windows), app.store.record_sign_in(&success))?;
-    let (token, expires_at) = app.keys.issue(&app.tokens, realm, &account, holder.credentials_version(), ctx.now)?;
-    let profile = match &holder {
+    token_answer(app, ctx, &holder)
+}
+
+/// The body of `POST /api/session/second-factor`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStep {
+    pub challenge: String,
+    pub code: String,
+}
+
+impl std::fmt::Debug for SecondStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondStep").finish_non_exhaustive()
+    }
+}
+
+/// R-CRED-3: the code (or a recovery code) for a login's challenge → the token.
+pub async fn second_step(app: &App, ctx: &Ctx, step: SecondStep) -> Result<Value, ApiError> {
+    let account = crate::store::second_factor::answer_challenge(app, ctx, &step.challenge, &step.code).await?;
+    token_answer(app, ctx, &Holder::Utokyo(Box::new(account)))
+}
+
+fn token_answer(app: &App, ctx: &Ctx, holder: &Holder) -> Result<Value, ApiError> {
+    let (token, expires_at) =
+        app.keys.issue(&app.tokens, holder.realm(), holder.id(), holder.credentials_version(), ctx.now)?;
+    let profile = match holder {
         Holder::Utokyo(a) => a.profile(),
         Holder::Workshop(w) => w.profile(),
     };

@@ -76,6 +76,26 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
             [401, 400, 400, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
         (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
+        // R-CRED-3: the state; a wrong code past authorization; the open second step.
+        (Method::GET, "/api/account/totp", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
+        (
+            Method::POST,
+            "/api/account/totp/confirm",
+            Some(json!({ "code": "000000" })),
+            [401, 400, 400, 400, 400, 400, 400, 403, 401, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/session/second-factor",
+            Some(json!({ "challenge": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "code": "123456" })),
+            [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+        ),
+        (
+            Method::DELETE,
+            "/api/admin/accounts/0000000001/totp",
+            Some(json!({})),
+            [401, 403, 403, 403, 403, 403, 400, 403, 401, 401, 401],
+        ),
         (Method::GET, "/api/admin/settings", None, [401, 403, 403, 403, 403, 403, 200, 403, 401, 401, 401]),
         (
             Method::PUT,

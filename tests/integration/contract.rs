@@ -86,6 +86,8 @@ fn only_login_health_discovery_and_the_ui_are_open_routes() {
         .collect();
     let expected: BTreeSet<String> = [
         "POST /api/session",
+        // R-CRED-3: the second step of login, before any token.
+        "POST /api/session/second-factor",
         "POST /api/activation",
         "POST /api/services/conferencing/accept",
         "POST /api/cloud-mail/forwarding/confirm",

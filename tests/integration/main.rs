@@ -24,6 +24,7 @@ mod ops;
 mod people;
 mod remote_access;
 mod schedules;
+mod second_factor;
 mod secrets;
 mod security;
 mod services;

@@ -125,6 +125,7 @@ async fn grow_to(env: &Env, total: u64) {
         credentials_version: 0,
         credentials_changed_at: None,
         lock: None,
+        second_factor: None,
     };
     let ids: Vec<String> = (0..total - 210).map(|i| format!("{:010}", 2_000_000_000 + i)).collect();
     for chunk in ids.chunks(25) {

@@ -9,6 +9,8 @@
 //! - `POST /api/admin/accounts/{account}/activation-key` `{action: issue|extend, in_person_check?, days?}`
 //! - `PUT /api/admin/accounts/{account}/renewal` `{pending}`
 //! - `PUT /api/admin/accounts/{account}/lock` `{locked, reason}` — R-SEC-4
+//! - `DELETE /api/admin/accounts/{account}/totp` `{in_person_check}` — remove a broken second
+//!   factor after an in-person check (R-CRED-3, R-LC-4)
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -51,6 +53,12 @@ struct KeyRequest {
 #[serde(deny_unknown_fields)]
 struct Renewal {
     pending: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactorRemoval {
+    in_person_check: InPersonCheck,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +169,15 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             ops::set_lock(app, ctx, &op, &account, reason.as_deref()).await?;
             Ok(Reply::ok(json!({ "account": account.id, "locked": locked, "reason": reason })))
         }
+        (Method::DELETE, "totp", true) => {
+            let op = operator(app, ctx, req).await?;
+            let FactorRemoval { in_person_check } = json_body(req)?;
+            let account = target(app, req).await?;
+            let verification =
+                json!({ "in_person_check": { "document": in_person_check.document, "checked_by": op.id } });
+            shared::store::second_factor::remove(app, ctx, &op, &account, verification).await?;
+            Ok(Reply::ok(json!({ "account": account.id, "second_factor": false })))
+        }
         (Method::GET, _, true) => {
             no_body(req)?;
             operator(app, ctx, req).await?;
@@ -178,6 +195,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             }
             Ok(Reply::ok(view))
         }
-        _ => method_not_allowed(req, &[Method::GET, Method::POST, Method::PUT]),
+        _ => method_not_allowed(req, &[Method::GET, Method::POST, Method::PUT, Method::DELETE]),
     }
 }

@@ -1,4 +1,6 @@
-//! `POST /api/session` — log in with realm, account and password; get a token (R-LOGIN-1..3).
+//! `POST /api/session` — log in with realm, account and password; get a token (R-LOGIN-1..4),
+//! or, with a second factor enrolled, a challenge; `POST /api/session/second-factor`
+//! `{challenge, code}` — the code (or a recovery code) for it; get the token (R-CRED-3).
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -13,6 +15,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
+        Method::POST if req.uri().path().trim_end_matches('/').ends_with("/second-factor") => {
+            Ok(Reply::ok(session::second_step(app, ctx, json_body(req)?).await?))
+        }
         Method::POST => Ok(Reply::ok(session::login(app, ctx, json_body(req)?).await?)),
         _ => method_not_allowed(req, &[Method::POST]),
     }

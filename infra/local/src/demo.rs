@@ -180,6 +180,7 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             credentials_version: 0,
             credentials_changed_at: None,
             lock: None,
+            second_factor: None,
         };
         let created =
             put_new(app, &app.store.tables.accounts, "pk", account_item(&account).map_err(|e| e.to_string())?).await?;

@@ -63,6 +63,7 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("cloud-mail-forwarding", http!(eccs_cloud_mail_forwarding)),
         ("account-password", http!(eccs_account_password)),
         ("sign-ins", http!(eccs_sign_ins)),
+        ("account-totp", http!(eccs_account_totp)),
         ("sync-hourly", event!(eccs_sync_hourly)),
         ("sweep-daily", event!(eccs_sweep_daily)),
         ("schedules", event!(eccs_schedules)),

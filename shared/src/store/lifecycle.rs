@@ -476,6 +476,10 @@ pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
         },
         "identity_linked_at": a.identity_linked_at.map(time::rfc3339),
         "renewal_pending": a.renewal_pending,
+        "second_factor": a.second_factor.as_ref().filter(|f| f.is_enrolled()).map(|f| json!({
+            "enrolled_at": f.enrolled_at.as_deref().and_then(time::parse_stamp).map(time::rfc3339),
+            "recovery_codes_left": f.recovery.len(),
+        })),
         "lock": a.lock.as_ref().map(|l| json!({
             "reason": l.reason, "by": l.by, "at": time::parse_stamp(&l.at).map(time::rfc3339),
         })),

@@ -28,6 +28,7 @@ pub mod mail;
 pub mod outbox;
 pub mod remote_access;
 pub mod runs;
+pub mod second_factor;
 pub mod services;
 pub mod settings;
 pub mod sign_ins;

@@ -1,0 +1,217 @@
+//! R-CRED-3 in DynamoDB: enrolment (a secret waiting for its confirming code), confirmation
+//! (the first code's step and the recovery codes' hashes), removal, and the login's second step.
+//! After the password, login opens a *challenge* — a random token, stored only as its hash in the
+//! `login-attempts` table with a 5-minute life — and the code is checked against it. Every use
+//! is one transaction that closes the challenge and records the step (or uses up the recovery
+//! code) under a condition, so a challenge, a code and a recovery code each work once, even at
+//! once. Wrong codes count in the windows of R-LOGIN-3/4 like wrong passwords.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::accounts;
+use super::audit::AuditRecord;
+use super::login::Windows;
+use super::sign_ins::{SignIn, SignInResult};
+use super::tx::{self, Expr};
+use super::{Item, get_s, n, s, sdk_error, to_av};
+use crate::account::{Account, Realm, account_key};
+use crate::app::App;
+use crate::ctx::Ctx;
+use crate::error::ApiError;
+use crate::second_factor::{self, CHALLENGE_MINUTES, SecondFactor};
+use crate::{lifecycle, time};
+
+fn account_item_key(account: &Account) -> Item {
+    accounts::key(Realm::Utokyo, &account.id)
+}
+
+fn sf(expr: Expr) -> Expr {
+    expr.name("#sf", "second_factor")
+}
+
+/// Starts (or starts again) an enrolment: a new secret, shown once to the caller.
+pub async fn enrol(app: &App, ctx: &Ctx, account: &Account) -> Result<SecondFactor, ApiError> {
+    if account.second_factor.as_ref().is_some_and(SecondFactor::is_enrolled) {
+        return Err(ApiError::SecondFactorEnrolled);
+    }
+    let factor = SecondFactor::new()?;
+    let store = &app.store;
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            account_item_key(account),
+            Some("attribute_exists(pk) AND (attribute_not_exists(#sf) OR attribute_not_exists(#sf.enrolled_at))"),
+            sf(Expr::new()).set("#sf = :f").value(":f", to_av(&factor)?),
+        )?,
+        AuditRecord::new(ctx, &account.key(), &account.key(), "second_factor.enrolment_started")
+            .change(json!({ "enrolled": false }), json!({ "enrolled": false, "pending": true }))
+            .put(store)?,
+    ];
+    tx::commit_or(store, items, ApiError::SecondFactorEnrolled).await?;
+    Ok(factor)
+}
+
+/// Confirms the enrolment with a first code; answers the recovery codes, shown this once.
+pub async fn confirm(app: &App, ctx: &Ctx, account: &Account, code: &str) -> Result<Vec<String>, ApiError> {
+    let Some(factor) = account.second_factor.clone().filter(|f| !f.is_enrolled()) else {
+        return Err(ApiError::InvalidCode);
+    };
+    let windows = Windows::new(&account.key(), &ctx.source_ip);
+    app.store.reserve_attempt(&windows, ctx.now).await?;
+    let step = factor.check(&account.id, code, unix(ctx.now)).ok_or(ApiError::InvalidCode)?;
+    let (codes, hashes) = second_factor::recovery_codes()?;
+    let store = &app.store;
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            account_item_key(account),
+            Some("#sf.secret = :secret AND attribute_not_exists(#sf.enrolled_at)"),
+            sf(Expr::new())
+                .set("#sf.enrolled_at = :now")
+                .set("#sf.last_step = :step")
+                .set("#sf.recovery = :hashes")
+                .value(":secret", s(factor.secret.clone()))
+                .value(":now", s(time::stamp(ctx.now)))
+                .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX)))
+                .value(":hashes", to_av(&hashes)?),
+        )?,
+        AuditRecord::new(ctx, &account.key(), &account.key(), "second_factor.enrolled")
+            .change(json!({ "enrolled": false }), json!({ "enrolled": true, "recovery_codes": codes.len() }))
+            .put(store)?,
+    ];
+    tx::commit_or(store, items, ApiError::InvalidCode).await?;
+    store.release_attempt(&windows).await?;
+    Ok(codes)
+}
+
+/// Removes the second factor: by the person (after password and code) or by the help desk after
+/// an in-person check; `verification` says which, for the audit record.
+pub async fn remove(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Account,
+    target: &Account,
+    verification: Value,
+) -> Result<(), ApiError> {
+    let store = &app.store;
+    let items = vec![
+        tx::update(
+            &store.tables.accounts,
+            account_item_key(target),
+            Some("attribute_exists(#sf)"),
+            sf(Expr::new()).remove("#sf"),
+        )?,
+        AuditRecord::new(ctx, &actor.key(), &target.key(), "second_factor.removed")
+            .change(json!({ "enrolled": true }), json!({ "enrolled": false, "verification": verification }))
+            .put(store)?,
+    ];
+    tx::commit_or(store, items, ApiError::NotFound).await
+}
+
+/// The person's removal: the current password (like a login) and a code or a recovery code.
+pub async fn remove_own(app: &App, ctx: &Ctx, account: &Account, password: String, code: &str) -> Result<(), ApiError> {
+    let Some(factor) = account.second_factor.clone() else { return Err(ApiError::NotFound) };
+    crate::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, password).await?;
+    let valid = factor.check(&account.id, code, unix(ctx.now)).is_some() || factor.recovery_index(code).is_some();
+    if !factor.is_enrolled() || !valid {
+        return Err(ApiError::InvalidCode);
+    }
+    remove(app, ctx, account, account, json!({ "by": "self", "password_and_code": true })).await
+}
+
+/// After the password: a challenge for the code. Returns the token (shown once) and its expiry.
+pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(String, DateTime<Utc>), ApiError> {
+    let token = lifecycle::random_base32(32)?;
+    let until = ctx.now + Duration::minutes(CHALLENGE_MINUTES);
+    let item = Item::from([
+        ("pk".to_owned(), s(challenge_key(&token))),
+        ("account".to_owned(), s(account.id.clone())),
+        ("expires_at".to_owned(), s(time::stamp(until))),
+        // TTL, for clean-up only: the logic reads `expires_at`.
+        ("expires".to_owned(), n((until + Duration::days(1)).timestamp())),
+    ]);
+    app.store
+        .db
+        .put_item()
+        .table_name(&app.store.tables.login_attempts)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok((token, until))
+}
+
+/// The second step of login: the challenge and a code (or a recovery code). Answers the account
+/// to issue the token for; every refusal is the one 401 `invalid_code`.
+pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> Result<Account, ApiError> {
+    let store = &app.store;
+    let key = challenge_key(&crate::typed::identifier(token));
+    let found = store
+        .db
+        .get_item()
+        .table_name(&store.tables.login_attempts)
+        .key("pk", s(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(sdk_error)?
+        .item;
+    let live = found
+        .as_ref()
+        .filter(|i| get_s(i, "expires_at").and_then(time::parse_stamp).is_some_and(|until| until > ctx.now));
+    let Some(id) = live.and_then(|i| get_s(i, "account")).map(str::to_owned) else {
+        return Err(ApiError::InvalidSecondFactor);
+    };
+    let account_key = account_key(Realm::Utokyo, &id);
+    let windows = Windows::new(&account_key, &ctx.source_ip);
+    store.reserve_attempt(&windows, ctx.now).await?;
+    let account = store.account(&id).await?.filter(|a| a.is_usable(ctx.today()));
+    let Some((account, factor)) =
+        account.and_then(|a| a.second_factor.clone().filter(SecondFactor::is_enrolled).map(|f| (a, f)))
+    else {
+        return Err(ApiError::InvalidSecondFactor);
+    };
+    let close = tx::delete(
+        &store.tables.login_attempts,
+        Item::from([("pk".to_owned(), s(key))]),
+        "attribute_exists(pk)",
+        Expr::new(),
+    )?;
+    let used = if let Some(step) = factor.check(&id, code, unix(ctx.now)) {
+        tx::update(
+            &store.tables.accounts,
+            account_item_key(&account),
+            Some("#sf.secret = :secret AND #sf.last_step < :step"),
+            sf(Expr::new())
+                .set("#sf.last_step = :step")
+                .value(":secret", s(factor.secret.clone()))
+                .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX))),
+        )?
+    } else if let Some(i) = factor.recovery_index(code) {
+        let hash = factor.recovery.get(i).cloned().unwrap_or_default();
+        tx::update(
+            &store.tables.accounts,
+            account_item_key(&account),
+            Some(&format!("#sf.recovery[{i}] = :hash")),
+            sf(Expr::new()).remove(&format!("#sf.recovery[{i}]")).value(":hash", s(hash)),
+        )?
+    } else {
+        store.record_sign_in(&SignIn::new(ctx, &account_key, SignInResult::WrongCode)).await?;
+        return Err(ApiError::InvalidSecondFactor);
+    };
+    let audit = AuditRecord::new(ctx, &account_key, &account_key, "second_factor.used").change(json!({}), json!({}));
+    // Refused: the challenge, the code's step or the recovery code was used meanwhile.
+    tx::commit_or(store, vec![close, used, audit.put(store)?], ApiError::InvalidSecondFactor).await?;
+    let success = SignIn::new(ctx, &account_key, SignInResult::Success);
+    tokio::try_join!(store.release_attempt(&windows), store.record_sign_in(&success))?;
+    Ok(account)
+}
+
+fn challenge_key(token: &str) -> String {
+    format!("challenge#{}", lifecycle::key_hash(token))
+}
+
+fn unix(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp()).unwrap_or(0)
+}

@@ -1,0 +1,182 @@
+//! R-CRED-3: the second factor over HTTP — enrolment with a QR code and a confirming code, ten
+//! recovery codes shown once, the two-step login (challenges single-use and 5 minutes long, a
+//! code accepted once, wrong codes counted like wrong passwords), removal by the person and by
+//! the help desk. The codes are computed here from the enrolment's secret, as an app would.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::Env;
+
+const T0: &str = "2026-11-22T10:00:00+09:00";
+
+fn code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).with_account_name("x").build().unwrap();
+    totp.generate(u64::try_from(at.timestamp()).unwrap()).to_string()
+}
+
+/// Enrols 0000000001 at `env`'s clock; answers the secret and the recovery codes.
+async fn enrol(env: &Env) -> (String, Vec<String>) {
+    let t = env.token("0000000001");
+    let started = env.call(reqwest::Method::POST, "/api/account/totp", Some(&t), None).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let body = started.json();
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    assert!(body["otpauth_uri"].as_str().unwrap().contains(&format!("secret={secret}")));
+    assert!(body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let wrong = env.post("/api/account/totp/confirm", Some(&t), json!({ "code": "000000" })).await;
+    assert_eq!((wrong.status, wrong.code().as_str()), (StatusCode::BAD_REQUEST, "invalid_code"));
+    let confirmed = env.post("/api/account/totp/confirm", Some(&t), json!({ "code": code(&secret, env.now()) })).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    let codes: Vec<String> =
+        confirmed.json()["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+async fn challenge(env: &Env) -> Value {
+    let r = env.login("utokyo", "0000000001", "Demo-Student-1").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json()["token"].is_null(), "no token before the code: {}", r.text);
+    r.json()["second_factor"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_enrolment_then_two_step_login_a_code_once_and_challenges_once() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (secret, _) = enrol(&env).await;
+    let status = env.get("/api/account/totp", Some(&env.token("0000000001"))).await.json();
+    assert_eq!((status["enrolled"].clone(), status["recovery_codes_left"].clone()), (json!(true), json!(10)));
+    assert!(!status.to_string().contains(&secret), "the secret is shown once only");
+    // The enrolment's own code was used: the same step is refused at login.
+    env.set_clock("2026-11-22T10:00:10+09:00").await;
+    let c = challenge(&env).await;
+    assert_eq!(c["expires_at"], "2026-11-22T10:05:10+09:00");
+    let replay = env
+        .post(
+            "/api/session/second-factor",
+            None,
+            json!({ "challenge": c["challenge"], "code": code(&secret, env.now()) }),
+        )
+        .await;
+    assert_eq!((replay.status, replay.code().as_str()), (StatusCode::UNAUTHORIZED, "invalid_code"), "{}", replay.text);
+    env.set_clock("2026-11-22T10:01:00+09:00").await;
+    let fresh = code(&secret, env.now());
+    let ok = env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": fresh })).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let token = ok.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(env.get("/api/me", Some(&token)).await.status, StatusCode::OK);
+    // The challenge was used up; and the code, even with a new challenge.
+    let again =
+        env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": fresh })).await;
+    assert_eq!(again.code(), "invalid_code");
+    let c2 = challenge(&env).await;
+    let reused =
+        env.post("/api/session/second-factor", None, json!({ "challenge": c2["challenge"], "code": fresh })).await;
+    assert_eq!(reused.code(), "invalid_code", "a code is accepted once");
+    // A challenge lives 5 minutes.
+    env.set_clock("2026-11-22T10:06:01+09:00").await;
+    let late = env
+        .post(
+            "/api/session/second-factor",
+            None,
+            json!({ "challenge": c2["challenge"], "code": code(&secret, env.now()) }),
+        )
+        .await;
+    assert_eq!(late.code(), "invalid_code", "expired");
+    let signs = env.get("/api/account/sign-ins", Some(&token)).await.json();
+    let results: Vec<&str> = signs["items"].as_array().unwrap().iter().map(|i| i["result"].as_str().unwrap()).collect();
+    assert!(results.contains(&"wrong_code") && results.contains(&"success"), "{results:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_recovery_codes_work_once_and_wrong_codes_count_toward_the_lockout() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (_, codes) = enrol(&env).await;
+    let c = challenge(&env).await;
+    let ok = env
+        .post(
+            "/api/session/second-factor",
+            None,
+            json!({ "challenge": c["challenge"], "code": codes[2].to_lowercase() }),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let c = challenge(&env).await;
+    let used =
+        env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": codes[2] })).await;
+    assert_eq!(used.code(), "invalid_code", "a recovery code works once");
+    for _ in 0..4 {
+        let r = env
+            .post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": "123456" }))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked =
+        env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": codes[3] })).await;
+    assert_eq!(
+        (locked.status, locked.code().as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        "{}",
+        locked.text
+    );
+    assert_eq!(
+        env.login("utokyo", "0000000001", "Demo-Student-1").await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same window"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_removal_by_the_person_and_by_the_help_desk_after_an_in_person_check() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (secret, codes) = enrol(&env).await;
+    let t = env.token("0000000001");
+    let remove = |password: &'static str, code: String| {
+        let (env, t) = (&env, t.clone());
+        async move {
+            env.call(
+                reqwest::Method::DELETE,
+                "/api/account/totp",
+                Some(&t),
+                Some(json!({ "password": password, "code": code })),
+            )
+            .await
+        }
+    };
+    assert_eq!(remove("Guess-0", codes[0].clone()).await.code(), "invalid_credentials");
+    assert_eq!(remove("Demo-Student-1", "000000".into()).await.code(), "invalid_code");
+    env.set_clock("2026-11-22T10:01:00+09:00").await;
+    let removed = remove("Demo-Student-1", code(&secret, env.now())).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    let login = env.login("utokyo", "0000000001", "Demo-Student-1").await;
+    assert!(login.json()["token"].is_string(), "one step again: {}", login.text);
+    // Enrolled again, then the phone is lost: the help desk removes it after seeing an ID card.
+    enrol(&env).await;
+    let op = env.token("0000000009");
+    let page = env.get("/api/admin/accounts/0000000001", Some(&op)).await.json();
+    assert_eq!(page["second_factor"]["recovery_codes_left"], 10, "{page}");
+    let no_check =
+        env.call(reqwest::Method::DELETE, "/api/admin/accounts/0000000001/totp", Some(&op), Some(json!({}))).await;
+    assert_eq!(no_check.code(), "bad_request");
+    let desk = env
+        .call(
+            reqwest::Method::DELETE,
+            "/api/admin/accounts/0000000001/totp",
+            Some(&op),
+            Some(json!({ "in_person_check": { "document": "student_id_card" } })),
+        )
+        .await;
+    assert_eq!(desk.status, StatusCode::OK, "{}", desk.text);
+    let audit = env.app().store.audit_of("utokyo#0000000001", 20).await.unwrap();
+    let removal =
+        audit.iter().find(|a| a.action == "second_factor.removed" && a.actor == "utokyo#0000000009").expect("audited");
+    assert_eq!(removal.after["verification"]["in_person_check"]["document"], "student_id_card");
+    // The secret and the codes are in no audit record, log line or other response.
+    let all = format!("{audit:?}");
+    assert!(!all.contains(&secret) && !codes.iter().any(|c| all.contains(c.as_str())));
+}
