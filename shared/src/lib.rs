@@ -32,6 +32,7 @@ pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod lambda;
 pub mod lifecycle;
 pub mod mail;

@@ -142,7 +142,7 @@ impl ImportRecord {
             }
             // R-SEC-7: no invisible or direction-changing characters (Unicode Cf: zero-width
             // spaces and joiners, bidirectional controls), which make one name look like another.
-            if value.chars().any(|c| c.general_category() == GeneralCategory::Format) {
+            if value.chars().any(is_invisible) {
                 out.push(format!(
                     "{field}: 見えない文字や書字方向の制御文字が含まれています / contains an invisible or bidirectional control character"
                 ));
@@ -178,6 +178,16 @@ impl ImportRecord {
 pub enum ImportFormat {
     Jsonl,
     Csv,
+}
+
+/// R-SEC-7: a character that shows as nothing or moves the text: Unicode Cf (zero-width spaces
+/// and joiners, bidirectional controls, tags), line and paragraph separators, and the blank
+/// fillers (Hangul fillers, the blank Braille pattern, the combining grapheme joiner).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+    ) || matches!(c, '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}' | '\u{034f}')
 }
 
 /// The columns of an import, with whether each is required: the import page lists them and
@@ -221,8 +231,8 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiE
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
-                    Ok(map) => {
+                match crate::json::from_slice_unique(line.as_bytes()) {
+                    Ok(serde_json::Value::Object(map)) => {
                         let mut fields = Fields::new();
                         for (k, v) in map {
                             if !known(&k) {
@@ -242,7 +252,10 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiE
                         }
                         lines.push((i + 1, fields));
                     }
-                    Err(_) => {
+                    Err(e) if e.to_string().contains("duplicate field") => {
+                        bad.push((i + 1, "同じ項目が2回あります / a field appears twice on the line".into()))
+                    }
+                    _ => {
                         bad.push((i + 1, "JSON の1行1件の形式ではありません / not one JSON object on the line".into()))
                     }
                 }
@@ -256,6 +269,12 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiE
             };
             for h in headers.iter().filter(|h| !known(h) && !h.is_empty()) {
                 ignored.insert(h.clone());
+            }
+            let mut seen_columns = std::collections::HashSet::new();
+            for h in headers.iter().filter(|h| known(h)) {
+                if !seen_columns.insert(h.clone()) {
+                    bad.push((1, format!("{h}: 見出し行にこの列が2回あります / the header has this column twice")));
+                }
             }
             for (name, required) in COLUMNS {
                 if required && !headers.iter().any(|h| h == name) {
@@ -363,8 +382,11 @@ pub fn key_matches(presented: &str, stored_hash: &str) -> bool {
 }
 
 /// R-LC-3: the expiry of a key issued now.
-pub fn key_expiry(now: DateTime<Utc>) -> DateTime<Utc> {
-    now + Duration::days(KEY_VALID_DAYS)
+/// R-LC-3, R-SEC-3: a key issued `now` for an account that starts on `valid_from` works for
+/// [`KEY_VALID_DAYS`] from whichever is later — a key for next April's student does not run out
+/// before the account can be used.
+pub fn key_expiry(now: DateTime<Utc>, valid_from: NaiveDate) -> DateTime<Utc> {
+    now.max(crate::time::start_of_day(valid_from)) + Duration::days(KEY_VALID_DAYS)
 }
 
 /// The in-person check an operator records for a reset without linked identity verification.
@@ -462,6 +484,24 @@ mod tests {
         assert!(lines.iter().any(|(_, r)| r.starts_with("valid_from: ") && r.contains("YYYY-MM-DD")), "{lines:?}");
         let missing = reasons(ImportFormat::Csv, "id,kind\n2000000001,student\n");
         assert!(missing.iter().any(|(l, r)| *l == 1 && r.starts_with("valid_until: ")), "{missing:?}");
+    }
+
+    #[test]
+    fn r_sec_7_invisible_and_blank_characters_in_names_are_refused() {
+        for c in ['\u{200b}', '\u{202e}', '\u{2028}', '\u{3164}', '\u{2800}', '\u{034f}', '\u{85}'] {
+            let line = GOOD.replace("新入 一郎", &format!("新入{c}一郎"));
+            assert!(!reasons(ImportFormat::Jsonl, &line).is_empty(), "{:?}", c);
+        }
+    }
+
+    #[test]
+    fn r_lc_1_a_field_or_column_twice_is_refused_not_read_as_the_last() {
+        let twice = GOOD.replace(r#""kind":"student""#, r#""kind":"student","kind":"staff""#);
+        assert!(reasons(ImportFormat::Jsonl, &twice).iter().any(|(_, r)| r.contains("twice")));
+        let csv = format!(
+            "{HEADER},id\n2000000001,student,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2027-04-01,2031-03-31,2000000002\n"
+        );
+        assert!(reasons(ImportFormat::Csv, &csv).iter().any(|(l, r)| *l == 1 && r.starts_with("id: ")));
     }
 
     #[test]

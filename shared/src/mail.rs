@@ -92,7 +92,7 @@ pub fn local_part_violations(local: &str) -> Vec<&'static str> {
     if !local.is_empty() && local.chars().all(|c| c.is_ascii_digit()) {
         out.push("all_digits");
     }
-    if RESERVED.contains(&local) || IMPERSONATING.iter().any(|word| local.contains(word)) {
+    if RESERVED.contains(&local) || impersonates(local) {
         out.push("reserved");
     }
     out
@@ -101,6 +101,31 @@ pub fn local_part_violations(local: &str) -> Vec<&'static str> {
 /// R-SEC-7: words that make an address look like the service's own, refused anywhere in a local
 /// part (`helpdesk-eccs`, `support.team`, `utokyo-official`).
 const IMPERSONATING: &[&str] = &["help", "support", "admin", "security", "noreply", "official", "eccs", "utokyo"];
+
+/// R-SEC-7: the local part, with digits that read as letters (`adm1n`, `supp0rt`, `0fficial`)
+/// read as those letters, contains an impersonating word; the longer words also with the
+/// separators taken out (`u-tokyo`, `no.reply`, `sec-urity`). The short ones are not, or a
+/// real name would be refused (`rebecca.s` → `rebeccas`).
+fn impersonates(local: &str) -> bool {
+    let read = |one: char| -> String {
+        local
+            .chars()
+            .map(|c| match c {
+                '0' => 'o',
+                '1' => one,
+                '3' => 'e',
+                '4' => 'a',
+                '5' => 's',
+                '7' => 't',
+                c => c,
+            })
+            .collect()
+    };
+    [read('i'), read('l')].iter().any(|form| {
+        let joined: String = form.chars().filter(|c| !matches!(c, '.' | '_' | '-')).collect();
+        IMPERSONATING.iter().any(|w| form.contains(w) || (w.len() >= 6 && joined.contains(w)))
+    })
+}
 
 /// R-LC-7: checks a forwarding address: one ordinary address outside the cloud-mail domain
 /// (forwarding into it would loop). Returns it with the domain in lower case.
@@ -124,6 +149,8 @@ pub fn forwarding_address(requested: &str, own_domain: &str) -> Result<String, A
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = domain.len() <= 253
         && labels.len() >= 2
+        // A name, not an address: the last label is letters (no `a@127.0.0.1`).
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_lowercase()))
         && labels.iter().all(|l| {
             (1..=63).contains(&l.len())
                 && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -185,8 +212,27 @@ mod tests {
         assert_eq!(reasons("0000000002"), vec!["all_digits"]);
         assert_eq!(reasons("postmaster"), vec!["reserved"]);
         // R-SEC-7: impersonating words anywhere in the name.
-        for bad in ["helpdesk-eccs", "support.team", "utokyo-official", "sys.admin2", "noreply.info", "my-security"] {
+        for bad in [
+            "helpdesk-eccs",
+            "support.team",
+            "utokyo-official",
+            "sys.admin2",
+            "noreply.info",
+            "my-security",
+            "u-tokyo",
+            "u.tokyo",
+            "no.reply",
+            "no_reply",
+            "supp0rt",
+            "adm1n",
+            "0fficial",
+            "sec-urity",
+            "he1p",
+        ] {
             assert_eq!(reasons(bad), vec!["reserved"], "{bad}");
+        }
+        for fine in ["rebecca.s", "taro.todai", "hel.lo", "ad.min.ami"] {
+            assert!(normalise_address(fine, D).is_ok(), "{fine}");
         }
         assert_eq!(reasons("taro@example.com"), vec!["wrong_domain"]);
         // Cyrillic а looks like Latin a.
@@ -204,6 +250,7 @@ mod tests {
             ("a!b#c@example.com", "invalid_character"),
             ("taro@localhost", "invalid_domain"),
             ("taro@exa_mple.jp", "invalid_domain"),
+            ("a@127.0.0.1", "invalid_domain"),
             ("taro@g.ecc.u-tokyo.ac.jp", "own_domain"),
         ] {
             match forwarding_address(bad, D) {

@@ -47,35 +47,46 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     // R-CRED-2: every attempt on an existing account is recorded; none for one that is not.
     let record = |result| SignIn::new(ctx, &key, result);
     if let Err(e) = reserved {
-        if holder.is_some() && matches!(e, ApiError::TooManyAttempts { .. }) {
-            app.store.record_sign_in(&record(SignInResult::Locked)).await?;
+        if let (Some(_), ApiError::TooManyAttempts { retry_after }) = (&holder, &e) {
+            // One record per refused source and window: a flood of refused attempts cannot
+            // push the real ones out of the last 20.
+            app.store.record_sign_in(&SignIn::locked(ctx, &key, *retry_after)).await?;
         }
         return Err(e);
     }
     let hash = holder.as_ref().map(|h| h.password_hash().to_owned());
-    let verified = verify_off_thread(password, hash).await;
+    // The failure is recorded while the password is checked (and replaced by the outcome if it
+    // differs), so an existing account takes no longer to refuse than an unknown one (R-SEC-6).
+    let failure = record(SignInResult::WrongPassword);
+    let (verified, recorded) = match &holder {
+        Some(_) => tokio::join!(verify_off_thread(password, hash), app.store.record_sign_in(&failure)),
+        None => (verify_off_thread(password, hash).await, Ok(())),
+    };
+    recorded?;
     let holder = match holder {
         Some(h) if verified && h.is_usable(ctx.today()) => h,
-        Some(_) => {
-            let result = if verified { SignInResult::Refused } else { SignInResult::WrongPassword };
-            app.store.record_sign_in(&record(result)).await?;
+        Some(_) if verified => {
+            app.store.record_sign_in(&SignIn { result: SignInResult::Refused, ..failure }).await?;
             return Err(ApiError::InvalidCredentials);
         }
-        None => return Err(ApiError::InvalidCredentials),
+        _ => return Err(ApiError::InvalidCredentials),
     };
     // R-CRED-3: with a second factor the password only opens a challenge for the code; the
     // sign-in is recorded when the code is given.
     if let Holder::Utokyo(a) = &holder
         && a.second_factor.as_ref().is_some_and(crate::second_factor::SecondFactor::is_enrolled)
     {
-        let ((challenge, until), ()) = tokio::try_join!(
+        let asked = SignIn { result: SignInResult::CodeRequested, ..failure };
+        let ((challenge, until), (), ()) = tokio::try_join!(
             crate::store::second_factor::open_challenge(app, ctx, a),
-            app.store.release_attempt(&windows)
+            app.store.release_attempt(&windows),
+            app.store.record_sign_in(&asked)
         )?;
         return Ok(json!({ "second_factor": { "challenge": challenge, "expires_at": time::rfc3339(until) } }));
     }
-    // The record joins the release of the windows: no round trip more on the way to the token.
-    let success = record(SignInResult::Success);
+    // The outcome replaces the record written meanwhile, joined with the release of the
+    // windows: no round trip more on the way to the token.
+    let success = SignIn { result: SignInResult::Success, ..failure };
     tokio::try_join!(app.store.release_attempt(&windows), app.store.record_sign_in(&success))?;
     token_answer(app, ctx, &holder)
 }
@@ -126,6 +137,34 @@ pub async fn reauthenticate(
         return Err(ApiError::InvalidCredentials);
     }
     app.store.release_attempt(&windows).await
+}
+
+/// A new password for `account`, given with its current one (R-SEC-1), in the order that tells
+/// an attacker nothing: the current password first, like a login — before it, the policy's
+/// answers would test guesses of the birth date and phone (R-PWD-2) and the same-as answer
+/// guesses of the password itself — then the policy with every rule it breaks (R-PWD-3), then
+/// whether the new one is the current one, refused as `same` (R-CMP-2, R-CRED-1).
+pub async fn check_new_password(
+    app: &App,
+    ctx: &Ctx,
+    account: &crate::account::Account,
+    current_password: String,
+    new_password: &str,
+    same: &'static str,
+) -> Result<(), ApiError> {
+    reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    let (checked, candidate) = (account.clone(), new_password.to_owned());
+    let violations =
+        tokio::task::spawn_blocking(move || password::violations(&candidate, &password::PersonalData::of(&checked)))
+            .await
+            .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
+    if !violations.is_empty() {
+        return Err(ApiError::PasswordPolicy { violations });
+    }
+    if verify_off_thread(new_password.to_owned(), Some(account.password_hash.clone())).await {
+        return Err(ApiError::PasswordPolicy { violations: vec![same] });
+    }
+    Ok(())
 }
 
 /// argon2id off the async workers (it takes tens of milliseconds by design). Without a hash (no

@@ -43,8 +43,9 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
         (
             Method::PUT,
             "/api/cloud-mail/password",
+            // The current password is checked first (R-SEC-1): a wrong one is the answer.
             Some(json!({ "current_password": "x", "password": "x" })),
-            [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
+            [401, 401, 403, 401, 401, 401, 401, 403, 401, 401, 401],
         ),
         (
             Method::POST,
@@ -66,14 +67,14 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
             Method::PUT,
             "/api/workshop/password",
             Some(json!({ "current_password": "x", "password": "x" })),
-            [401, 403, 403, 403, 403, 403, 403, 400, 401, 401, 401],
+            [401, 403, 403, 403, 403, 403, 403, 401, 401, 401, 401],
         ),
-        // R-CRED-1..2: a policy-breaking password answers past authorization, changing nothing.
+        // R-CRED-1..2: a wrong current password answers past authorization, changing nothing.
         (
             Method::PUT,
             "/api/account/password",
             Some(json!({ "current_password": "x", "new_password": "x" })),
-            [401, 400, 400, 400, 400, 400, 400, 403, 401, 401, 401],
+            [401, 401, 401, 401, 401, 401, 401, 403, 401, 401, 401],
         ),
         (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
         // R-CRED-3: the state; a wrong code past authorization; the open second step.

@@ -148,9 +148,10 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
     assert!(env.login("utokyo", "0000000001", "Demo-Student-1").await.status.is_success());
     let login = counter.take();
     // R-LOGIN-3/4: the account read beside one transaction taking a place in the three windows;
-    // a success gives them back (a delete and two updates) and is recorded (R-CRED-2), all at once.
+    // the attempt is recorded while the password is checked (R-CRED-2, R-SEC-6), and a success
+    // gives the places back (a delete and two updates) and records its outcome, all at once.
     if login
-        != calls(&[("DeleteItem", 1), ("GetItem", 1), ("PutItem", 1), ("TransactWriteItems", 1), ("UpdateItem", 2)])
+        != calls(&[("DeleteItem", 1), ("GetItem", 1), ("PutItem", 2), ("TransactWriteItems", 1), ("UpdateItem", 2)])
     {
         wrong.push(format!("login: {login:?}"));
     }

@@ -404,3 +404,75 @@ async fn duplicate_keys_and_loose_dates_are_bad_requests() {
     }
     assert_eq!(env.get("/api/applications", Some(&faculty)).await.json()["items"], json!([]), "nothing written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_sec_3_a_forwarding_request_from_before_a_reset_or_a_lock_dies_with_it() {
+    let sink = crate::harness::SmtpSink::start().await;
+    let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
+    env.set_clock("2026-11-22T10:00:00+09:00").await;
+    let op = env.token("0000000009");
+    // The attacker, with the password, asks to forward both accounts' mail.
+    for (account, password) in [("0000000001", "Demo-Student-1"), ("0000000004", "Demo-Faculty-4")] {
+        let r = env
+            .put(
+                "/api/cloud-mail/forwarding",
+                Some(&env.token(account)),
+                json!({ "address": format!("attacker{account}@example.net"), "current_password": password }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    }
+    env.set_clock("2026-11-22T10:05:00+09:00").await;
+    // 0000000001 recovers by a reset at the desk; 0000000004 is locked and opened again.
+    let reset = env
+        .post(
+            "/api/admin/accounts/0000000001/activation-key",
+            Some(&op),
+            json!({ "action": "issue", "in_person_check": { "document": "student_id_card" } }),
+        )
+        .await;
+    let key = reset.json()["activation_key"].as_str().unwrap().to_owned();
+    let activated = env
+        .post(
+            "/api/activation",
+            None,
+            json!({ "account": "0000000001", "activation_key": key, "password": "Vq7#tLm2-Xs8" }),
+        )
+        .await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
+    for locked in [true, false] {
+        let body = if locked { json!({ "locked": true, "reason": "x" }) } else { json!({ "locked": false }) };
+        assert_eq!(env.put("/api/admin/accounts/0000000004/lock", Some(&op), body).await.status, StatusCode::OK);
+    }
+    env.set_clock("2026-11-22T10:10:00+09:00").await;
+    for to in ["attacker0000000001@example.net", "attacker0000000004@example.net"] {
+        let m = sink.messages().into_iter().find(|m| m.to == to).expect("the confirmation");
+        let token = crate::services::link_token(&m.body, "#/forwarding/");
+        let r = env.post("/api/cloud-mail/forwarding/confirm", None, json!({ "token": token })).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::NOT_FOUND, "link_not_found_or_expired"),
+            "{to}: {}",
+            r.text
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_2_a_flood_of_refused_attempts_does_not_push_the_real_ones_out() {
+    let env = Env::start().await;
+    env.set_clock("2026-11-22T10:00:00+09:00").await;
+    let own = Env::client_from("127.0.0.30");
+    assert_eq!(env.login_with(&own, "utokyo", "0000000001", "Demo-Student-1").await.status, StatusCode::OK);
+    let attacker = Env::client_from("127.0.0.2");
+    for _ in 0..30 {
+        env.login_with(&attacker, "utokyo", "0000000001", "Guess-0").await;
+    }
+    let items = env.get("/api/account/sign-ins", Some(&env.token("0000000001"))).await.json()["items"].clone();
+    let locked = items.as_array().unwrap().iter().filter(|i| i["result"] == "locked").count();
+    assert_eq!(locked, 1, "one record for the refused source and window: {items}");
+    assert!(
+        items.as_array().unwrap().iter().any(|i| i["result"] == "success" && i["source_ip"] == "127.0.0.30"),
+        "the owner's own sign-in is still there: {items}"
+    );
+}

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
-use shared::password::{self, PersonalData};
+use shared::password;
 use shared::{ApiError, App, Ctx, session, store, time};
 
 #[derive(Deserialize)]
@@ -30,27 +30,12 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     let account = utokyo_caller(app, ctx, req).await?;
     let PasswordChange { current_password, new_password } = json_body(req)?;
-    // The policy first (it tells nothing about the current password), then the current
-    // password, then "not the current one", then the hash.
-    let checked = account.clone();
-    let candidate = new_password.clone();
-    let violations = tokio::task::spawn_blocking(move || password::violations(&candidate, &PersonalData::of(&checked)))
+    session::check_new_password(app, ctx, &account, current_password, &new_password, "same_as_current_password")
+        .await?;
+    let phc = tokio::task::spawn_blocking(move || password::hash(&new_password))
         .await
-        .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
-    if !violations.is_empty() {
-        return Err(ApiError::PasswordPolicy { violations });
-    }
-    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
-    let hash = account.password_hash.clone();
-    let phc = tokio::task::spawn_blocking(move || {
-        if password::verify(&new_password, &hash) {
-            Err(ApiError::PasswordPolicy { violations: vec!["same_as_current_password"] })
-        } else {
-            password::hash(&new_password).map_err(ApiError::Internal)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))??;
+        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
+        .map_err(ApiError::Internal)?;
     store::credentials::change_password(app, ctx, &account, phc).await?;
     // The token this request came with has ended too: the person logs in with the new password.
     Ok(Reply::ok(json!({ "changed_at": time::rfc3339(ctx.now), "sessions_ended": true })))

@@ -30,5 +30,5 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     let Activation { account, activation_key, password } = json_body(req)?;
     activate(app, ctx, &account, &activation_key, password).await?;
-    Ok(Reply::ok(json!({ "account": account, "activated": true })))
+    Ok(Reply::ok(json!({ "account": shared::typed::identifier(&account), "activated": true })))
 }

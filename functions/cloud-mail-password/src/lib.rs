@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
-use shared::password::{self, PersonalData};
+use shared::password;
 use shared::{ApiError, App, Ctx, session, store, time};
 
 #[derive(Deserialize)]
@@ -32,27 +32,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     let account = utokyo_caller(app, ctx, req).await?;
     let NewPassword { password, current_password } = json_body(req)?;
     account.check_cloud_mail()?;
-    // The policy first: it tells nothing about the university password. Then the current
-    // password (R-SEC-1), and only after it the comparison with it (R-CMP-2).
-    let checked = account.clone();
-    let candidate = password.clone();
-    let violations = tokio::task::spawn_blocking(move || password::violations(&candidate, &PersonalData::of(&checked)))
+    session::check_new_password(app, ctx, &account, current_password, &password, "same_as_account_password").await?;
+    let crypt = tokio::task::spawn_blocking(move || password::mail_crypt(&password))
         .await
-        .map_err(|e| ApiError::Internal(format!("policy task: {e}")))?;
-    if !violations.is_empty() {
-        return Err(ApiError::PasswordPolicy { violations });
-    }
-    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
-    let hash = account.password_hash.clone();
-    let crypt = tokio::task::spawn_blocking(move || {
-        if password::verify(&password, &hash) {
-            Err(ApiError::PasswordPolicy { violations: vec!["same_as_account_password"] })
-        } else {
-            password::mail_crypt(&password).map_err(ApiError::Internal)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("policy task: {e}")))??;
+        .map_err(|e| ApiError::Internal(format!("crypt task: {e}")))?
+        .map_err(ApiError::Internal)?;
     let effective_at = store::mail::change_password(app, ctx, &account, crypt).await?;
     Ok(Reply::accepted(json!({ "effective_at": time::rfc3339(effective_at) })))
 }

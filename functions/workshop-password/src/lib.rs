@@ -29,6 +29,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     let account = workshop_caller(app, ctx, req).await?;
     let NewPassword { password, current_password } = json_body(req)?;
+    // R-SEC-1: the current password first, checked like a login, before the policy answers.
+    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
     let (id, workshop_name) = (account.id.clone(), account.workshop_name.clone());
     let candidate = password.clone();
     let violations = tokio::task::spawn_blocking(move || {
@@ -41,8 +43,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     if !violations.is_empty() {
         return Err(ApiError::PasswordPolicy { violations });
     }
-    // R-SEC-1: the current password, checked like a login, before anything changes.
-    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
     let phc = tokio::task::spawn_blocking(move || password::hash(&password).map_err(ApiError::Internal))
         .await
         .map_err(|e| ApiError::Internal(format!("hash task: {e}")))??;

@@ -20,18 +20,27 @@ pub fn key(realm: Realm, id: &str) -> Item {
 }
 
 /// The stored item of an account: its fields, its key and realm, and its sweep index entry.
-/// R-SEC-3, R-SEC-4: a condition in a transaction that the account is usable on `today`:
-/// active, within its dates, not locked.
-pub fn usable_check(store: &Store, id: &str, today: NaiveDate) -> Result<TransactWriteItem, ApiError> {
+/// R-SEC-3, R-SEC-4: a condition in a transaction that the account is usable on `today` —
+/// active, within its dates, not locked — and that its credentials have not changed since
+/// `asked_at` (a reset, a password change or a lock ends what was asked for before it: an
+/// attacker's pending forwarding request dies with the attacker's access).
+pub fn usable_check(
+    store: &Store,
+    id: &str,
+    today: NaiveDate,
+    asked_at: chrono::DateTime<chrono::Utc>,
+) -> Result<TransactWriteItem, ApiError> {
     tx::check(
         &store.tables.accounts,
         key(Realm::Utokyo, id),
-        "#status = :active AND attribute_not_exists(#lock) AND valid_from <= :today AND valid_until >= :today",
+        "#status = :active AND attribute_not_exists(#lock) AND valid_from <= :today AND valid_until >= :today \
+         AND (attribute_not_exists(credentials_changed_at) OR credentials_changed_at < :asked)",
         Expr::new()
             .name("#status", "status")
             .name("#lock", "lock")
             .value(":active", s("active"))
-            .value(":today", s(today.to_string())),
+            .value(":today", s(today.to_string()))
+            .value(":asked", s(crate::time::stamp(asked_at))),
     )
 }
 

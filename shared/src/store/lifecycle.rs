@@ -83,7 +83,7 @@ async fn create(
     record: &ImportRecord,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let key = lifecycle::new_activation_key()?;
-    let until = lifecycle::key_expiry(ctx.now);
+    let until = lifecycle::key_expiry(ctx.now, record.valid_from);
     let mut account = Account::imported(record, &app.mail_domain);
     account.activation_key_hash = Some(lifecycle::key_hash(&key));
     account.activation_expires_at = Some(until);
@@ -219,7 +219,7 @@ pub async fn issue_key(
         return Err(ApiError::IdentityVerificationRequired);
     }
     let key = lifecycle::new_activation_key()?;
-    let until = lifecycle::key_expiry(ctx.now);
+    let until = lifecycle::key_expiry(ctx.now, target.valid_from);
     let store = &app.store;
     let expr = Expr::new()
         .set("activation_key_hash = :hash")

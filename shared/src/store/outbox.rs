@@ -227,7 +227,7 @@ pub async fn send_now(app: &App, ctx: &Ctx, message: &OutboxMessage) -> Result<(
     let Some(mailer) = &app.mailer else { return Ok(()) };
     let result = mailer.send(&message.to, &message.subject, message.body.as_deref().unwrap_or_default()).await;
     if let Err(e) = &result {
-        tracing::warn!(message = %message.pk, error = %e, "mail not sent now; the next run retries it");
+        tracing::warn!(outbox_message = %message.pk, error = %e, "mail not sent now; the next run retries it");
     }
     record_attempt(&app.store, ctx, message, result.as_ref().err()).await
 }

@@ -251,7 +251,7 @@ async fn close_link(
             expr,
         )?,
         // R-SEC-3, R-SEC-4: only while the account is active, within its dates and not locked.
-        super::accounts::usable_check(store, &record.account, ctx.today())?,
+        super::accounts::usable_check(store, &record.account, ctx.today(), record.requested_at)?,
     ];
     items.append(&mut extra);
     items.push(AuditRecord::new(ctx, &record.pk, &record.pk, action).change(record.view(), after).put(store)?);

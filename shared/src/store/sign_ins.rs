@@ -29,6 +29,8 @@ pub enum SignInResult {
     Locked,
     /// The right password for an account that may not sign in (revoked, expired, locked).
     Refused,
+    /// The right password; the second factor's code was asked for (R-CRED-3).
+    CodeRequested,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,17 @@ impl SignIn {
             source_ip: ctx.source_ip.clone(),
             user_agent: ctx.user_agent.chars().take(MAX_USER_AGENT).collect(),
             expires: (ctx.now + Duration::days(KEEP_DAYS)).timestamp(),
+        }
+    }
+
+    /// A refusal by a full window: one record per source and window (its key is the window's
+    /// start), kept up to date by each further refusal.
+    pub fn locked(ctx: &Ctx, account_key: &str, retry_after: u64) -> Self {
+        let window_start = ctx.now + Duration::seconds(i64::try_from(retry_after).unwrap_or(0))
+            - Duration::minutes(crate::store::login::WINDOW_MINUTES);
+        Self {
+            sk: format!("{}#locked#{}", time::stamp(window_start), ctx.source_ip),
+            ..Self::new(ctx, account_key, SignInResult::Locked)
         }
     }
 
