@@ -15,6 +15,10 @@ const state = {
   expiryTimer: null,
   // A message to show once the next page is drawn (after a redirect to the login).
   flash: null,
+  // The message on screen, as thunks, so that a language switch can say it again in the other.
+  lastMessage: null,
+  // True while the page is drawn again for a language switch (pages may keep what they showed).
+  relang: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -45,14 +49,29 @@ function localized(message) {
   return state.lang === "en" && en ? en : ja;
 }
 
-/** An instant of the API (RFC 3339) as a JST time: "15:00", or "11/23 00:05" on another day. */
+// One date format a language, everywhere (dates of the API and instants alike):
+// ja 2026/12/02 07:30 and 2027/01/10; en 2026-12-02 07:30 and 2027-01-10.
+const JST_PARTS = new Intl.DateTimeFormat("en-US", {
+  timeZone: "Asia/Tokyo", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
+function jstParts(d) {
+  const parts = Object.fromEntries(JST_PARTS.formatToParts(d).map((p) => [p.type, p.value]));
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
+
+/** A date of the API (YYYY-MM-DD) in the language's format: 2027/01/10 or 2027-01-10. */
+function day(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value ?? ""));
+  if (!m) return value ?? "";
+  return state.lang === "en" ? `${m[1]}-${m[2]}-${m[3]}` : `${m[1]}/${m[2]}/${m[3]}`;
+}
+
+/** An instant of the API (RFC 3339) as a JST time: "15:00" today, else with its date (as `day`). */
 function jst(instant, withDate = false) {
-  const d = new Date(instant);
-  const opts = { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hour12: false };
-  const today = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", dateStyle: "short" }).format(new Date());
-  const day = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", dateStyle: "short" }).format(d);
-  if (withDate || day !== today) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
-  return new Intl.DateTimeFormat(state.lang === "en" ? "en-GB" : "ja-JP", opts).format(d);
+  const p = jstParts(new Date(instant));
+  if (!withDate && p.date === jstParts(new Date()).date) return p.time;
+  return `${day(p.date)} ${p.time}`;
 }
 
 // ------------------------------------------------------------------ messages and dialogs
@@ -60,17 +79,33 @@ function jst(instant, withDate = false) {
 // Any form sent clears the previous answer first.
 document.addEventListener("submit", () => clearMessage(), true);
 
-function message(kind, text, items = []) {
+const valueOf = (x) => (typeof x === "function" ? x() : x);
+
+/** Draws state.lastMessage in the current language. */
+function paintMessage() {
   const box = $("messages");
-  box.className = `messages ${kind}`;
-  box.replaceChildren(el("p", {}, text));
+  const m = state.lastMessage;
+  if (!m) {
+    box.className = "messages";
+    box.replaceChildren();
+    return;
+  }
+  const items = valueOf(m.items) ?? [];
+  box.className = `messages ${m.kind}`;
+  box.replaceChildren(el("p", {}, valueOf(m.text)));
   if (items.length) box.append(el("ul", {}, items.map((i) => el("li", {}, i))));
-  box.focus();
+}
+
+/** Shows a message; `text` and `items` may be functions, so a language switch can say them again. */
+function message(kind, text, items = []) {
+  state.lastMessage = { kind, text, items };
+  paintMessage();
+  $("messages").focus();
 }
 
 function clearMessage() {
-  $("messages").className = "messages";
-  $("messages").replaceChildren();
+  state.lastMessage = null;
+  paintMessage();
 }
 
 /** The manual's confirmation step: resolves true on OK. */
@@ -85,25 +120,80 @@ function confirmStep(text) {
   });
 }
 
-/** An API error as a message, with the details a person needs to fix it. */
-function showError(error) {
+const minutesOf = (seconds) => Math.max(1, Math.ceil((seconds ?? 60) / 60));
+
+/**
+ * An API error as a message, with the details a person needs to fix it (and `extra` lines, a
+ * function of the language too). Said again in the other language after a switch.
+ */
+function showError(error, extra = () => []) {
   const code = error?.code;
-  // A reset always needs the in-person check now (R-LC-4): the UI's sentence, not one about the link.
-  if (code === "identity_verification_required") return message("error", t("in_person_required"));
   const details = error?.details ?? {};
-  let items = [];
-  if (code === "password_policy") items = (details.violations ?? []).map((v) => t(`violations.${v}`));
-  if (code === "invalid_address") items = (details.reasons ?? []).map((r) => t(`address_reasons.${r}`));
-  if (code === "change_too_soon" && details.next_change_allowed_at) items = [t("cma_next", jst(details.next_change_allowed_at, true))];
-  if (code === "too_many_attempts") items = [t("retry_in", Math.max(1, Math.ceil((details.retry_after ?? 60) / 60)))];
-  const intro = code === "password_policy" ? `${localized(error.message)} ${t("violations_intro")}` : localized(error?.message);
+  // A reset always needs the in-person check now (R-LC-4): the UI's sentence, not one about the link.
+  if (code === "identity_verification_required") return message("error", () => t("in_person_required"), extra);
+  // Not only logins are locked out (activation keys, current passwords): the UI's sentence says "attempts".
+  if (code === "too_many_attempts") return message("error", () => t("too_many_attempts", minutesOf(details.retry_after)), extra);
+  const items = () => {
+    let out = [];
+    if (code === "password_policy") out = (details.violations ?? []).map((v) => t(`violations.${v}`));
+    if (code === "invalid_address") out = (details.reasons ?? []).map((r) => t(`address_reasons.${r}`));
+    if (code === "change_too_soon" && details.next_change_allowed_at) out = [t("cma_next", jst(details.next_change_allowed_at, true))];
+    return [...out, ...extra()];
+  };
+  const intro = () => (code === "password_policy" ? `${localized(error.message)} ${t("violations_intro")}` : localized(error?.message));
   message("error", intro, items);
+}
+
+// ------------------------------------------------------------------ checks before asking OK
+// What the browser can check of the server's rules, checked before the confirmation; the server
+// still decides (reserved names, the personal data and the dictionary are its alone).
+
+/** R-CMA-1: the codes the server would give for the local part (typed as the server reads it). */
+function addressProblems(typed, domain) {
+  let local = typed.normalize("NFKC").trim();
+  const reasons = [];
+  const at = local.lastIndexOf("@");
+  if (at >= 0) {
+    if (local.slice(at + 1).toLowerCase() !== domain.toLowerCase()) reasons.push("wrong_domain");
+    local = local.slice(0, at);
+  }
+  local = local.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const length = [...local].length;
+  if (length < 3) reasons.push("too_short");
+  if (length > 64) reasons.push("too_long");
+  if (!/^[a-z0-9._-]*$/.test(local)) reasons.push("invalid_character");
+  if (!/^[a-z0-9]/.test(local) || !/[a-z0-9]$/.test(local)) reasons.push("must_start_and_end_with_letter_or_digit");
+  if (local.includes("..")) reasons.push("consecutive_dots");
+  if (/^[0-9]+$/.test(local)) reasons.push("all_digits");
+  return { local, reasons };
+}
+
+/** R-PWD-1: the codes the server would give for the form of a password (never altered). */
+function passwordProblems(password) {
+  const length = [...password].length;
+  const out = [];
+  if (length < 8) out.push("too_short");
+  if (length > 64) out.push("too_long");
+  if (!/[A-Z]/.test(password)) out.push("missing_uppercase");
+  if (!/[a-z]/.test(password)) out.push("missing_lowercase");
+  if (!/[0-9]/.test(password)) out.push("missing_digit");
+  if (!/^[\x21-\x7e]*$/.test(password) || /["'\\]/.test(password)) out.push("invalid_character");
+  return out;
 }
 
 // ------------------------------------------------------------------ the API
 
 // The API a person reaches without logging in: a 401 there is an answer, not an ended session.
 const OPEN_API = new Set(["/api/session", "/api/activation", "/api/services/conferencing/accept", "/api/cloud-mail/forwarding/confirm"]);
+
+/** What the API throws once it has dealt with a failure itself (an ended session, no network). */
+const handled = (what) => Object.assign(new Error(what), { handled: true });
+
+// An action cut short by an ended session or a lost network has already said so on the page:
+// its rejected promise is not an error of the page.
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason?.handled) e.preventDefault();
+});
 
 async function api(method, path, body) {
   const headers = { accept: "application/json" };
@@ -114,15 +204,15 @@ async function api(method, path, body) {
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    message("error", t("network_error"));
-    throw new Error("network");
+    message("error", () => t("network_error"));
+    throw handled("network");
   }
   const json = await response.json().catch(() => ({}));
   // A wrong current password given with a change (R-SEC-1) is an answer for the form; any other
   // 401 (no token, an expired one, a locked account's) ends the session.
   if (response.status === 401 && !open && json?.error?.code !== "invalid_credentials") {
-    endSession(t("session_expired"));
-    throw new Error("session");
+    endSession("session_expired");
+    throw handled("session");
   }
   return { status: response.status, ok: response.ok, body: json };
 }
@@ -132,7 +222,7 @@ async function act(method, path, body) {
   const r = await api(method, path, body);
   if (!r.ok) {
     // Only the changes that carry the current password (R-SEC-1) answer invalid_credentials here.
-    if (r.body.error?.code === "invalid_credentials" && body?.current_password !== undefined) message("error", t("current_password_wrong"));
+    if (r.body.error?.code === "invalid_credentials" && body?.current_password !== undefined) message("error", () => t("current_password_wrong"));
     else showError(r.body.error);
     return null;
   }
@@ -153,18 +243,35 @@ function armExpiry() {
   clearTimeout(state.expiryTimer);
   if (!state.expiresAt) return;
   const left = new Date(state.expiresAt).getTime() - Date.now();
-  state.expiryTimer = setTimeout(() => endSession(t("session_expired")), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+  state.expiryTimer = setTimeout(() => endSession("session_expired"), Math.max(0, Math.min(left, 2 ** 31 - 1)));
 }
 
-function endSession(text) {
+const routeOf = (hash) => hash.replace(/^#\//, "").split("/")[0];
+
+/** Ends the session with `reason` (a message key); an expired one remembers where the person was. */
+function endSession(reason) {
   clearTimeout(state.expiryTimer);
+  if (reason === "session_expired" && state.token && location.hash && !(routeOf(location.hash) in PUBLIC)) {
+    sessionStorage.setItem("return_to", JSON.stringify({ account: state.me?.profile.account ?? null, hash: location.hash }));
+  }
   state.token = null;
   state.me = null;
   sessionStorage.removeItem("token");
   sessionStorage.removeItem("expires_at");
-  state.flash = { kind: text === t("logged_out") ? "ok" : "error", text };
+  state.flash = { kind: reason === "logged_out" ? "ok" : "error", text: () => t(reason) };
   if (location.hash === "#/login") render();
   else location.hash = "#/login";
+}
+
+/** Where to go after a login: back to the page the session expired on, for the same person. */
+function returnRoute(account) {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem("return_to") ?? "null");
+  } catch {}
+  sessionStorage.removeItem("return_to");
+  if (!saved?.hash || (saved.account && saved.account !== account)) return null;
+  return saved.hash;
 }
 
 async function loadMe() {
@@ -187,6 +294,40 @@ const MENU = [
 ];
 const OPERATOR_MENU = [["settings", "settings"], ["import_title", "admin-import"], ["lookup_title", "admin-accounts"], ["runs", "admin-runs"]];
 
+/** The application menu is for faculty and staff only (R-MENU-3): others do not see it at all. */
+const APPLICANT_KINDS = new Set(["faculty", "staff"]);
+
+// What a page of the menu needs: its title and the /api/me menu that says whether it is open.
+const PAGE_MENU = {};
+const PAGE_TITLE = {};
+for (const { items } of MENU) {
+  for (const [key, to, menu = key] of items) {
+    PAGE_TITLE[to] = key;
+    if (menu) PAGE_MENU[to] = menu;
+  }
+}
+for (const [key, to] of OPERATOR_MENU) PAGE_TITLE[to] = key;
+const OPERATOR_PAGES = new Set(OPERATOR_MENU.map(([, to]) => to));
+
+/** Why `route` is not open to the person (the menu's reason code), or null when it is. */
+function unavailableReason(route) {
+  const me = state.me;
+  if (!me || me.profile.realm === "workshop") return null;
+  if (OPERATOR_PAGES.has(route) && !me.profile.operator) return "operator_required";
+  const item = PAGE_MENU[route] && me.menus?.[PAGE_MENU[route]];
+  return item && !item.available ? item.reason : null;
+}
+
+const reasonText = (reason) => TEXT[state.lang].reasons[reason] ?? reason;
+
+/** A page opened by its address that the person cannot use: the menu's reason, not an empty form. */
+function viewUnavailable(route, reason) {
+  return el("section", { class: "panel", id: "unavailable", "aria-labelledby": "unavailable-title" },
+    el("h2", { id: "unavailable-title" }, t(PAGE_TITLE[route])),
+    el("p", { id: "unavailable-reason" }, `${t("unavailable")}: ${reasonText(reason)}`),
+    el("p", {}, el("a", { href: "#/menu" }, t("back_to_top"))));
+}
+
 function renderFrame(route) {
   document.documentElement.lang = state.lang;
   document.title = t("title");
@@ -200,7 +341,7 @@ function renderFrame(route) {
   if (!me) return;
   const link = (key, to, item) => {
     if (item && !item.available) {
-      return el("li", {}, el("span", { class: "unavailable", "aria-disabled": "true" }, t(key), el("span", { class: "reason" }, `${t("unavailable")}: ${t(`reasons.${item.reason}`)}`)));
+      return el("li", {}, el("span", { class: "unavailable", "aria-disabled": "true" }, t(key), el("span", { class: "reason" }, `${t("unavailable")}: ${reasonText(item.reason)}`)));
     }
     return el("li", {}, el("a", { href: `#/${to}`, "aria-current": route === to ? "page" : false }, t(key)));
   };
@@ -210,6 +351,7 @@ function renderFrame(route) {
   } else {
     body.push(el("ul", {}, link("top_title", "menu")));
     for (const { group, items } of MENU) {
+      if (group === "application_menu" && !APPLICANT_KINDS.has(me.profile.kind)) continue;
       body.push(el("h3", {}, t(group)), el("ul", {}, items.map(([key, to, menu = key]) => link(key, to, menu && me.menus[menu]))));
     }
     body.push(el("ul", {}, link("history", "history")));
@@ -220,7 +362,7 @@ function renderFrame(route) {
 
 // ------------------------------------------------------------------ views
 
-const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm, currentPasswordField });
+const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField });
 
 // Pages anyone may open: the login, activation, and the landings of mailed links.
 const PUBLIC = { login: viewLogin, ...lifecycle.public };
@@ -265,7 +407,10 @@ function viewLogin() {
     clearMessage();
     startSession(r.body.token, r.body.expires_at);
     await loadMe();
-    location.hash = r.body.account.realm === "workshop" ? "#/workshop" : "#/menu";
+    const workshop = r.body.account.realm === "workshop";
+    // After an expired session, back to the page the person was on (R-LOGIN-1's 30 minutes).
+    const back = workshop ? null : returnRoute(state.me?.profile.account);
+    location.hash = back ?? (workshop ? "#/workshop" : "#/menu");
   });
   return form;
 }
@@ -277,7 +422,7 @@ function viewTop() {
     el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? profile.department.en : profile.department.ja),
     el("dt", {}, t("kind_label")), el("dd", {}, t(`kind.${profile.kind}`)));
   const rightText = right.valid
-    ? [t("right_valid", right.valid_until), right.stop_on ? ` — ${t("right_stop", right.stop_on)}` : ""].join("")
+    ? [t("right_valid", day(right.valid_until)), right.stop_on ? ` — ${t("right_stop", day(right.stop_on))}` : ""].join("")
     : t("right_none");
   return el("section", { "aria-labelledby": "top-title" },
     el("h2", { id: "top-title" }, t("welcome", state.lang === "en" ? profile.name.en : profile.name.ja)),
@@ -304,7 +449,7 @@ async function viewRemoteAccess() {
     if (done) {
       await loadMe();
       await render();
-      message("ok", done.enabled ? t("ra_done_on") : t("ra_done_off"));
+      message("ok", () => done.enabled ? t("ra_done_on") : t("ra_done_off"));
     }
   });
   return form;
@@ -332,7 +477,9 @@ async function viewCloudMail() {
     el("h3", {}, t("cma_current")), el("p", { id: "current-address" }, s.address),
     s.pending ? pendingLine(s.pending, t("cma_pending", s.pending.address, jst(s.pending.effective_at))) : null,
     s.next_change_allowed_at ? el("p", { class: "hint" }, t("cma_next", jst(s.next_change_allowed_at, true))) : null);
-  const input = el("input", { id: "address", name: "address", type: "text", required: true, autocomplete: "off", autocapitalize: "off", spellcheck: "false", "aria-describedby": "address-hint", value: s.address.split("@")[0] });
+  // The field shows the address that will be: a pending change once saved, else the current one.
+  const shown = (s.pending?.address ?? s.address).split("@")[0];
+  const input = el("input", { id: "address", name: "address", type: "text", required: true, autocomplete: "off", autocapitalize: "off", spellcheck: "false", "aria-describedby": "address-hint", value: shown });
   const form = el("form", { class: "panel" },
     el("label", { for: "address" }, t("cma_new")),
     el("div", { class: "address-input" }, input, el("span", {}, `@${domain}`)),
@@ -340,12 +487,13 @@ async function viewCloudMail() {
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const address = input.value.trim();
+    const { local: address, reasons } = addressProblems(input.value, domain);
+    if (reasons.length) return message("error", () => t("address_invalid"), () => reasons.map((r) => t(`address_reasons.${r}`)));
     if (!(await confirmStep(t("cma_confirm", `${address}@${domain}`)))) return;
     const done = await act("PUT", "/api/cloud-mail/address", { address });
     if (done) {
       await render();
-      message("ok", t("cma_done", jst(done.pending.effective_at)));
+      message("ok", () => t("cma_done", done.pending.address, jst(done.pending.effective_at)));
     }
   });
   return el("div", {}, el("h2", {}, t("cloud_mail_address")), info, form);
@@ -373,7 +521,9 @@ function passwordForm(id, onSubmit, currentHint = null) {
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (first.value !== again.value) return message("error", t("cmp_mismatch"));
+    if (first.value !== again.value) return message("error", () => t("cmp_mismatch"));
+    const problems = passwordProblems(first.value);
+    if (problems.length) return message("error", () => `${t("password_invalid")} ${t("violations_intro")}`, () => problems.map((v) => t(`violations.${v}`)));
     await onSubmit(first.value, () => form.reset(), current?.input.value);
   });
   return form;
@@ -389,7 +539,7 @@ async function viewCloudMailPassword() {
     if (done) {
       reset();
       await render();
-      message("ok", t("cmp_done", jst(done.effective_at)));
+      message("ok", () => t("cmp_done", jst(done.effective_at)));
     }
   }, t("current_utokyo_hint_cmp"));
   return el("div", {}, el("h2", {}, t("cloud_mail_password")),
@@ -406,7 +556,7 @@ function applicationForm(title, intro, fields, confirmText, body, doneText) {
     if (done) {
       await loadMe();
       await render();
-      message("ok", doneText(done));
+      message("ok", () => doneText(done));
     }
   });
   return form;
@@ -421,9 +571,9 @@ function viewSuspension() {
   const until = state.me.right.valid_until ?? "";
   const input = el("input", { id: "stop-date", type: "date", required: true, max: until, "aria-describedby": "stop-date-hint" });
   return applicationForm(t("eccs_suspension"), t("sus_intro"),
-    field("stop-date", t("sus_date"), input, t("sus_hint", until)),
-    () => t("sus_confirm", input.value), () => ({ type: "eccs_suspension", stop_date: input.value }),
-    (done) => t("sus_done", done.effective_on));
+    field("stop-date", t("sus_date"), input, t("sus_hint", day(until))),
+    () => t("sus_confirm", day(input.value)), () => ({ type: "eccs_suspension", stop_date: input.value }),
+    (done) => t("sus_done", day(done.effective_on)));
 }
 
 function viewProxy() {
@@ -455,7 +605,7 @@ function viewProxy() {
       const done = await act("POST", "/api/applications", { type: "eccs_proxy", target: target.account });
       if (done) {
         found.replaceChildren();
-        message("ok", t("proxy_done"));
+        message("ok", () => t("proxy_done"));
       }
     });
     found.replaceChildren(apply);
@@ -469,7 +619,7 @@ async function viewHistory() {
   if (!r.ok) return showError(r.body.error), el("div");
   const rows = r.body.items.map((a) => el("tr", {},
     el("td", {}, t(`type.${a.type}`)), el("td", {}, a.applicant), el("td", {}, a.target),
-    el("td", {}, t(`status.${a.status}`)), el("td", {}, a.effective_on), el("td", {}, jst(a.created_at, true))));
+    el("td", {}, t(`status.${a.status}`)), el("td", {}, day(a.effective_on)), el("td", {}, jst(a.created_at, true))));
   return el("section", {}, el("h2", {}, t("history")), rows.length === 0 ? el("p", {}, t("history_empty")) :
     el("table", {}, el("thead", {}, el("tr", {}, ["h_type", "h_applicant", "h_target", "h_status", "h_effective", "h_created"].map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows)));
 }
@@ -485,7 +635,7 @@ async function viewSettings() {
     e.preventDefault();
     const n = Number(input.value);
     if (!(await confirmStep(t("settings_confirm", n)))) return;
-    if (await act("PUT", "/api/admin/settings", { remote_access_capacity: n })) message("ok", t("settings_done"));
+    if (await act("PUT", "/api/admin/settings", { remote_access_capacity: n })) message("ok", () => t("settings_done"));
   });
   return form;
 }
@@ -495,7 +645,7 @@ function viewWorkshop() {
     if (!(await confirmStep(t("ws_confirm")))) return;
     if (await act("PUT", "/api/workshop/password", { password, current_password: currentPassword })) {
       reset();
-      message("ok", t("ws_done"));
+      message("ok", () => t("ws_done"));
     }
   }, t("current_workshop_hint"));
   return el("div", {}, el("h2", {}, t("workshop_password")), el("p", {}, t("ws_intro")), form);
@@ -505,19 +655,23 @@ function viewWorkshop() {
 
 async function render() {
   const drawn = location.hash;
-  let route = location.hash.replace(/^#\//, "").split("/")[0] || "menu";
+  let route = routeOf(location.hash) || "menu";
+  // The address people guess (and the usability run typed) for the cloud-mail page.
+  if (route === "cloud-mail-address") route = "cloud-mail";
   if (state.token && !state.me) await loadMe().catch(() => null);
   const open = route in PUBLIC && route !== "login";
   if (!state.me && !open) route = "login";
   else if (route === "login") route = state.me.profile.realm === "workshop" ? "workshop" : "menu";
   if (state.me?.profile.realm === "workshop" && !open) route = "workshop";
-  const view = views[route] ?? viewTop;
+  // A page opened by its address that the menu shows as unavailable says why (R-MENU-4).
+  const reason = unavailableReason(route);
+  const view = reason ? () => viewUnavailable(route, reason) : views[route] ?? viewTop;
   renderFrame(route);
   try {
     const node = await view();
     $("view").replaceChildren(node);
   } catch (e) {
-    if (e.message !== "session" && e.message !== "network") throw e;
+    if (!e?.handled) throw e;
   }
   // A redirect while drawing means another render follows: the message waits for it.
   if (state.flash && location.hash === drawn) {
@@ -527,14 +681,59 @@ async function render() {
   }
 }
 
+// ------------------------------------------------------------------ language switch
+
+/** A form control's key across a redraw: its id, else its name (and a choice's value). */
+function controlKey(input) {
+  const choice = input.type === "radio" || input.type === "checkbox";
+  if (input.id) return input.id;
+  return input.name ? `${input.name}${choice ? `=${input.value}` : ""}` : null;
+}
+
+const CONTROLS = "input, select, textarea";
+const KEPT = (input) => input.type !== "file" && input.type !== "submit" && input.type !== "button" && input.type !== "hidden";
+
+/** What the person has typed and chosen on the page. */
+function formState() {
+  const kept = new Map();
+  for (const input of $("view").querySelectorAll(CONTROLS)) {
+    const key = KEPT(input) && controlKey(input);
+    if (key) kept.set(key, input.type === "radio" || input.type === "checkbox" ? input.checked : input.value);
+  }
+  return kept;
+}
+
+function restoreForm(kept) {
+  for (const input of $("view").querySelectorAll(CONTROLS)) {
+    const key = KEPT(input) && controlKey(input);
+    if (!key || !kept.has(key)) continue;
+    if (input.type === "radio" || input.type === "checkbox") input.checked = kept.get(key);
+    else input.value = kept.get(key);
+  }
+}
+
+/** Draws the page in the other language, keeping what was typed and the message on screen. */
+async function switchLanguage() {
+  const kept = formState();
+  const drawn = location.hash;
+  state.lang = state.lang === "ja" ? "en" : "ja";
+  sessionStorage.setItem("lang", state.lang);
+  const shown = state.lastMessage;
+  state.relang = true;
+  try {
+    await render();
+  } finally {
+    state.relang = false;
+  }
+  if (location.hash !== drawn) return;
+  restoreForm(kept);
+  // The message again, in the new language (unless drawing the page gave a newer one).
+  if (state.lastMessage === shown) paintMessage();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  $("lang").addEventListener("click", () => {
-    state.lang = state.lang === "ja" ? "en" : "ja";
-    sessionStorage.setItem("lang", state.lang);
-    clearMessage();
-    render();
-  });
-  $("logout").addEventListener("click", () => endSession(t("logged_out")));
+  $("lang").addEventListener("click", () => switchLanguage());
+  $("logout").addEventListener("click", () => endSession("logged_out"));
   window.addEventListener("hashchange", () => {
     clearMessage();
     render().then(() => {

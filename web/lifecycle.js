@@ -66,7 +66,7 @@ export function importParts(text, format) {
 }
 
 export function lifecycleViews(ui) {
-  const { state, t, el, field, api, act, message, confirmStep, showError, jst, loadMe, render, passwordForm, currentPasswordField } = ui;
+  const { state, t, el, field, api, act, message, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField } = ui;
   const date = (instant) => (instant ? jst(instant, true) : "—");
   /** A table: its caption (or none), its column heads (message keys), its rows. */
   const table = (id, caption, heads, rows) => el("table", { id }, caption ? el("caption", {}, caption) : null,
@@ -84,7 +84,7 @@ export function lifecycleViews(ui) {
       const done = await act("POST", "/api/activation", { account: account.value.trim(), activation_key: key.value.trim(), password });
       if (done) {
         reset();
-        state.flash = { kind: "ok", text: t("act_done") };
+        state.flash = { kind: "ok", text: () => t("act_done") };
         location.hash = "#/login";
       }
     });
@@ -105,7 +105,7 @@ export function lifecycleViews(ui) {
       const r = await act("POST", path, { token });
       if (!r) return;
       form.querySelector("button").disabled = true;
-      message("ok", done(r));
+      message("ok", () => done(r));
     });
     return form;
   }
@@ -138,7 +138,7 @@ export function lifecycleViews(ui) {
       const done = await act("POST", "/api/services/conferencing");
       if (done) {
         await render();
-        message("ok", t("conf_done", state.me.cloud_mail.address, date(done.expires_at)));
+        message("ok", () => t("conf_done", state.me.cloud_mail.address, date(done.expires_at)));
       }
     });
     return el("div", {}, el("h2", {}, t("conferencing")), el("p", {}, t("conf_intro")), panel, form);
@@ -165,7 +165,7 @@ export function lifecycleViews(ui) {
       if (done) {
         form.reset();
         await render();
-        message("ok", t("fwd_done", address, date(done.requested.expires_at), own));
+        message("ok", () => t("fwd_done", address, date(done.requested.expires_at), own));
       }
     });
     // Something to stop: forwarding in force (not already stopping), or a change waiting to apply.
@@ -178,7 +178,7 @@ export function lifecycleViews(ui) {
       const done = await act("DELETE", "/api/cloud-mail/forwarding");
       if (done) {
         await render();
-        message("ok", t("fwd_stop_done", jst(done.effective_at)));
+        message("ok", () => t("fwd_stop_done", jst(done.effective_at)));
       }
     });
     return el("div", {}, el("h2", {}, t("forwarding")), el("p", {}, t("fwd_intro")),
@@ -201,7 +201,7 @@ export function lifecycleViews(ui) {
       if (done) {
         await loadMe();
         await render();
-        message("ok", done.linked ? t("idl_done_link") : t("idl_done_unlink"));
+        message("ok", () => done.linked ? t("idl_done_link") : t("idl_done_unlink"));
       }
     });
     return form;
@@ -223,29 +223,100 @@ export function lifecycleViews(ui) {
     return el("a", { href: URL.createObjectURL(blob), download: "activation-keys.csv", class: "button" }, t("keys_download"));
   }
 
+  /** The registrar file's columns (R-LC-1), in the order of the template; the last two optional. */
+  const IMPORT_COLUMNS = ["id", "kind", "name_ja", "name_en", "department_code", "department_ja", "department_en", "valid_from", "valid_until", "birth_date", "phone"];
+  const TEMPLATE_ROW = ["2400000001", "student", "東大 花子", "Hanako Todai", "D03", "理学部", "Faculty of Science", "2027-04-01", "2031-03-31", "2008-05-01", "090-1234-5678"];
+
+  /** A template CSV: UTF-8 with a BOM, so that Excel opens it as UTF-8; header and one example row. */
+  function templateDownload() {
+    const blob = new Blob([`\uFEFF${IMPORT_COLUMNS.join(",")}\r\n${TEMPLATE_ROW.join(",")}\r\n`], { type: "text/csv;charset=utf-8" });
+    return el("a", { href: URL.createObjectURL(blob), download: "accounts-template.csv", class: "button", id: "import-template" }, t("import_template"));
+  }
+
+  function columnsPanel() {
+    return el("section", { class: "panel", "aria-labelledby": "import-columns-title" },
+      el("h3", { id: "import-columns-title" }, t("import_columns_title")),
+      el("p", { class: "hint" }, t("import_columns_intro")),
+      el("dl", { class: "facts columns", id: "import-columns" },
+        IMPORT_COLUMNS.map((c) => [el("dt", {}, el("code", {}, c)), el("dd", {}, t(`import_columns.${c}`))])),
+      templateDownload());
+  }
+
+  /**
+   * The file's text: UTF-8 (a BOM dropped) when it is valid UTF-8, else Shift_JIS (what Japanese
+   * Excel saves as "CSV"), else null: a file in neither is refused rather than read as mojibake.
+   */
+  function decodeImport(buffer) {
+    const bytes = new Uint8Array(buffer);
+    for (const [label, encoding] of [["utf-8", "utf8"], ["shift_jis", "sjis"]]) {
+      try {
+        return { text: new TextDecoder(label, { fatal: true }).decode(bytes).replace(/^\uFEFF/, ""), encoding };
+      } catch {}
+    }
+    return null;
+  }
+
+  // What the import page showed (the keys are shown only once): kept across a language switch;
+  // so is a key issued on the lookup.
+  let importShown = null;
+  let issuedShown = null;
+
   function viewImport() {
-    const file = el("input", { id: "import-file", type: "file", required: true, accept: ".jsonl,.ndjson,.csv,text/csv,application/x-ndjson", "aria-describedby": "import-file-hint" });
+    const file = el("input", { id: "import-file", type: "file", required: true, accept: ".jsonl,.ndjson,.csv,text/csv,application/x-ndjson", "aria-describedby": "import-file-hint import-encoding" });
+    const encodingNote = el("p", { id: "import-encoding", class: "hint", role: "status", "aria-live": "polite" });
     const progress = el("progress", { id: "import-progress", max: "1", value: "0", hidden: true, "aria-labelledby": "import-status" });
     const status = el("p", { id: "import-status", role: "status", "aria-live": "polite" });
     const result = el("div", { id: "import-result" });
     const button = el("button", { type: "submit" }, t("import"));
     const form = el("form", { class: "panel" }, el("h2", {}, t("import_title")), el("p", {}, t("import_intro")),
-      field("import-file", t("import_file"), file, t("import_hint")), el("div", { class: "actions" }, button), progress, status);
+      field("import-file", t("import_file"), file, t("import_hint")), encodingNote, el("div", { class: "actions" }, button), progress, status);
+
+    // Texts of the page as functions of the language, so that a switch says them again.
+    const shown = state.relang && importShown?.hash === location.hash ? importShown : { hash: location.hash };
+    importShown = shown;
+    const draw = () => {
+      encodingNote.textContent = shown.encoding ? t("import_read_as", t(`encodings.${shown.encoding}`)) : "";
+      status.textContent = shown.status ? shown.status() : "";
+      if (shown.progress != null) {
+        progress.hidden = false;
+        progress.value = shown.progress;
+      }
+      result.replaceChildren(...(shown.sum ? [summary(shown.sum)] : []));
+    };
+    const setStatus = (fn) => {
+      shown.status = fn;
+      status.textContent = fn();
+    };
+
+    /** The chosen file read: its text and encoding shown, or the refusal said; null if refused. */
+    async function read(chosen) {
+      const decoded = decodeImport(await chosen.arrayBuffer());
+      shown.encoding = decoded?.encoding ?? null;
+      encodingNote.textContent = decoded ? t("import_read_as", t(`encodings.${decoded.encoding}`)) : "";
+      if (!decoded) message("error", () => t("import_encoding_unknown"));
+      return decoded;
+    }
+
+    file.addEventListener("change", () => {
+      const chosen = file.files[0];
+      if (chosen) read(chosen);
+    });
 
     async function send(parts, total, dryRun, onDone) {
       let done = 0;
       for (const part of parts) {
-        status.textContent = t(dryRun ? "import_checking" : "import_importing", done, total);
+        const counted = done;
+        setStatus(() => t(dryRun ? "import_checking" : "import_importing", counted, total));
         const r = await api("POST", "/api/admin/accounts/import", { format: part.format, data: part.data, dry_run: dryRun });
         if (!r.ok) {
           const error = r.body.error ?? {};
-          const lines = (error.details?.lines ?? []).map((l) => t("import_line", part.fileLine(l.line), l.reason));
-          showError(error);
-          if (lines.length) document.getElementById("messages").append(el("ul", {}, lines.map((i) => el("li", {}, i))));
+          const lines = error.details?.lines ?? [];
+          // The server names the field and the rule in both languages ("日本語 / English").
+          showError(error, () => lines.map((l) => t("import_line", part.fileLine(l.line), localized(l.reason))));
           return false;
         }
         done += part.count;
-        progress.value = done / total;
+        progress.value = shown.progress = done / total;
         onDone(r.body);
       }
       return true;
@@ -256,20 +327,27 @@ export function lifecycleViews(ui) {
       const chosen = file.files[0];
       if (!chosen) return;
       const format = /\.csv$/i.test(chosen.name) || chosen.type === "text/csv" ? "csv" : "jsonl";
-      const split = importParts(await chosen.text(), format);
-      if (split.error) return message("error", t("import_too_long", split.error));
-      if (split.total === 0) return message("error", t("import_empty"));
+      const decoded = await read(chosen);
+      if (!decoded) return;
+      const split = importParts(decoded.text, format);
+      if (split.error) return message("error", () => t("import_too_long", split.error));
+      if (split.total === 0) return message("error", () => t("import_empty"));
       split.parts.forEach((p) => (p.format = format));
-      if (!(await confirmStep(t("import_confirm", chosen.name, split.total)))) return;
+      if (!(await confirmStep(t("import_confirm", chosen.name, split.total, t(`encodings.${decoded.encoding}`))))) return;
       button.disabled = true;
       progress.hidden = false;
       result.replaceChildren();
+      shown.sum = null;
       try {
         // Every part is checked before any is imported: a bad line anywhere imports nothing.
-        progress.value = 0;
-        if (!(await send(split.parts, split.total, true, () => {}))) return (status.textContent = t("import_nothing"));
-        const sum = { created: 0, updated: 0, unchanged: 0, conflicts: [], keys: [] };
-        progress.value = 0;
+        progress.value = shown.progress = 0;
+        // Columns the import does not use are ignored, and said (the registrar's extra columns).
+        const ignored = new Set();
+        const checked = await send(split.parts, split.total, true, (r) => (r.ignored_columns ?? []).forEach((c) => ignored.add(c)));
+        if (!checked) return setStatus(() => t("import_nothing"));
+        const sum = { created: 0, updated: 0, unchanged: 0, conflicts: [], keys: [], ignored: [...ignored] };
+        shown.sum = sum;
+        progress.value = shown.progress = 0;
         const ok = await send(split.parts, split.total, false, (r) => {
           sum.created += r.created;
           sum.updated += r.updated;
@@ -278,8 +356,8 @@ export function lifecycleViews(ui) {
           sum.keys.push(...r.activation_keys);
           result.replaceChildren(summary(sum));
         });
-        status.textContent = ok ? t("import_finished", split.total) : t("import_stopped");
-        if (ok) message("ok", t("import_done", sum.created, sum.updated, sum.unchanged));
+        setStatus(() => (ok ? t("import_finished", split.total) : t("import_stopped")));
+        if (ok) message("ok", () => t("import_done", sum.created, sum.updated, sum.unchanged));
       } finally {
         button.disabled = false;
       }
@@ -291,10 +369,12 @@ export function lifecycleViews(ui) {
           el("dt", {}, t("created")), el("dd", { id: "sum-created" }, sum.created),
           el("dt", {}, t("updated")), el("dd", { id: "sum-updated" }, sum.updated),
           el("dt", {}, t("unchanged")), el("dd", { id: "sum-unchanged" }, sum.unchanged),
-          el("dt", {}, t("conflicts")), el("dd", {}, sum.conflicts.length ? sum.conflicts.join(", ") : "0")),
+          el("dt", {}, t("conflicts")), el("dd", {}, sum.conflicts.length ? sum.conflicts.join(", ") : "0"),
+          sum.ignored.length ? [el("dt", {}, t("ignored_columns")), el("dd", { id: "sum-ignored" }, sum.ignored.join(", "))] : null),
         sum.keys.length ? [el("p", { class: "hint" }, t("keys_once")), keysDownload(sum.keys), keysTable(sum.keys)] : null);
     }
-    return el("div", {}, form, result);
+    draw();
+    return el("div", {}, form, result, columnsPanel());
   }
 
   async function viewAccounts() {
@@ -312,6 +392,11 @@ export function lifecycleViews(ui) {
     if (!r.ok) return showError(r.body.error), search;
     const a = r.body;
     const p = a.profile;
+    // The key as it is: none, issued (for an activated account, a reset key), or past its expiry.
+    const key = a.activation;
+    const expired = key.outstanding && key.expires_at && new Date(key.expires_at).getTime() <= Date.now();
+    const keyState = !key.outstanding ? t("no_key")
+      : `${expired ? t("key_expired", date(key.expires_at)) : t("key_outstanding", date(key.expires_at))}${p.initial_password_changed ? t("key_is_reset") : ""}`;
     const facts = el("dl", { class: "facts", id: "lookup-facts" },
       el("dt", {}, t("account")), el("dd", {}, p.account),
       el("dt", {}, t("name")), el("dd", {}, state.lang === "en" ? p.name.en : p.name.ja),
@@ -319,11 +404,11 @@ export function lifecycleViews(ui) {
       el("dt", {}, t("department")), el("dd", {}, state.lang === "en" ? p.department.en : p.department.ja),
       el("dt", {}, t("account_status")), el("dd", {}, t(`account_states.${a.status}`)),
       el("dt", {}, t("lock")), el("dd", { id: "lookup-lock-state" }, a.lock ? t("locked_short") : t("not_locked")),
-      el("dt", {}, t("valid_period")), el("dd", {}, `${p.valid_from} – ${p.valid_until}`),
-      el("dt", {}, t("eccs_right")), el("dd", {}, a.right.valid ? t("right_yes", a.right.valid_until) : t("right_no")),
+      el("dt", {}, t("valid_period")), el("dd", {}, `${day(p.valid_from)} – ${day(p.valid_until)}`),
+      el("dt", {}, t("eccs_right")), el("dd", {}, a.right.valid ? t("right_yes", day(a.right.valid_until)) : t("right_no")),
       el("dt", {}, t("cloud_mail_address")), el("dd", {}, a.mail_address),
-      el("dt", {}, t("activation")), el("dd", { id: "lookup-activation" }, p.initial_password_changed ? t("activated") :
-        a.activation.outstanding ? t("key_outstanding", date(a.activation.expires_at)) : t("no_key")),
+      el("dt", {}, t("activation")), el("dd", { id: "lookup-activation" }, p.initial_password_changed ? t("activated") : t("not_activated")),
+      el("dt", {}, t("act_key")), el("dd", { id: "lookup-key" }, keyState),
       el("dt", {}, t("identity_link")), el("dd", {}, a.identity_linked_at ? t("idl_linked_at", date(a.identity_linked_at)) : t("idl_not_linked")),
       el("dt", {}, t("renewal")), el("dd", {}, a.renewal_pending ? t("renewal_pending") : t("renewal_none")));
 
@@ -339,7 +424,7 @@ export function lifecycleViews(ui) {
         if (!(await confirmStep(t("unlock_confirm", p.account)))) return;
         if (await act("PUT", `${path}/lock`, { locked: false })) {
           await render();
-          message("ok", t("unlock_done", p.account));
+          message("ok", () => t("unlock_done", p.account));
         }
       });
       return form;
@@ -352,11 +437,11 @@ export function lifecycleViews(ui) {
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
         const why = reason.value.trim();
-        if (!why) return message("error", t("lock_reason_missing"));
+        if (!why) return message("error", () => t("lock_reason_missing"));
         if (!(await confirmStep(t("lock_confirm", p.account, why)))) return;
         if (await act("PUT", `${path}/lock`, { locked: true, reason: why })) {
           await render();
-          message("ok", t("lock_done", p.account));
+          message("ok", () => t("lock_done", p.account));
         }
       });
       return form;
@@ -366,6 +451,10 @@ export function lifecycleViews(ui) {
     // check (the identity-link flag is only a record); a first key needs none.
     const reset = p.initial_password_changed;
     const shown = el("div", { id: "key-shown" });
+    // A key just issued is shown only once: a language switch draws it again, a new visit does not.
+    if (!(state.relang && issuedShown?.hash === location.hash)) issuedShown = null;
+    const showKey = (k) => shown.replaceChildren(el("p", { class: "hint" }, t("keys_once")), keysTable([k]));
+    if (issuedShown) showKey(issuedShown.key);
     const docs = ["student_id_card", "staff_id_card", "passport", "residence_card", "drivers_license", "my_number_card"];
     const doc = el("select", { id: "in-person", required: reset, "aria-describedby": "in-person-hint" },
       el("option", { value: "" }, reset ? t("in_person_choose") : t("in_person_none")), docs.map((d) => el("option", { value: d }, t(`documents.${d}`))));
@@ -378,8 +467,9 @@ export function lifecycleViews(ui) {
       const body = { action: "issue", ...(doc.value ? { in_person_check: { document: doc.value } } : {}) };
       const done = await act("POST", `${path}/activation-key`, body);
       if (done) {
-        message("ok", t("issue_done", date(done.expires_at)));
-        shown.replaceChildren(el("p", { class: "hint" }, t("keys_once")), keysTable([done]));
+        message("ok", () => t("issue_done", date(done.expires_at)));
+        issuedShown = { hash: location.hash, key: done };
+        showKey(done);
         // The key stays on screen (it is shown only once); the audit below catches up.
         const fresh = await api("GET", `${path}/audit`);
         if (fresh.ok) auditPanel.replaceWith((auditPanel = auditSection(fresh.body.items)));
@@ -395,7 +485,7 @@ export function lifecycleViews(ui) {
       const done = await act("POST", `${path}/activation-key`, { action: "extend", days: Number(days.value) });
       if (done) {
         await render();
-        message("ok", t("extend_done", date(done.expires_at)));
+        message("ok", () => t("extend_done", date(done.expires_at)));
       }
     });
     const renewal = el("form", { class: "panel" }, el("h3", {}, t("renewal")), el("p", { class: "hint" }, t("renewal_hint")),
@@ -406,7 +496,7 @@ export function lifecycleViews(ui) {
       if (!(await confirmStep(pending ? t("renewal_mark") : t("renewal_settle")))) return;
       if (await act("PUT", `${path}/renewal`, { pending })) {
         await render();
-        message("ok", t("saved"));
+        message("ok", () => t("saved"));
       }
     });
     const mails = (a.messages ?? []).map((m) => el("tr", {}, el("td", {}, date(m.queued_at)), el("td", {}, t(`mail_kinds.${m.kind}`)),
@@ -419,7 +509,7 @@ export function lifecycleViews(ui) {
     };
     let auditPanel = auditSection(audit.ok ? audit.body.items : []);
     return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), lockBanner, facts), lockPanel, issue,
-      a.activation.outstanding && !p.initial_password_changed ? extend : null, renewal,
+      a.activation.outstanding ? extend : null, renewal,
       el("section", { class: "panel" }, el("h3", {}, t("mail_sent")), mails.length ? wide(t("mail_sent"), table("mails", t("mail_sent"), ["h_queued", "h_kind", "h_to", "h_state", "h_attempts", "h_error"], mails)) : el("p", {}, t("none"))),
       auditPanel);
   }

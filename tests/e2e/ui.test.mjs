@@ -34,7 +34,10 @@ describe("user menu", () => {
     await page.getByRole("heading", { name: /東大 太郎/ }).waitFor();
     const nav = await page.locator("nav").innerText();
     assert.match(nav, /リモートアクセス環境 利用申請/);
-    assert.match(nav, /ECCS利用申請[\s\S]*教職員の方のみ申請できます/);
+    // The application menu is for faculty and staff (R-MENU-3): a student does not see it at all.
+    assert.doesNotMatch(nav, /ECCS申請メニュー/);
+    const faculty = await login("0000000004", "Demo-Faculty-4");
+    assert.match(await faculty.locator("nav").innerText(), /ECCS利用申請[\s\S]*既にECCS利用権が有効です/);
     assert.ok(await page.evaluate(() => !!sessionStorage.getItem("token")), "token in sessionStorage");
     await shot(page, "top-student");
     assert.deepEqual(page.errors, []);
@@ -73,7 +76,23 @@ describe("user menu", () => {
     assert.match(done, /毎時0分に反映されます（\d{2}:\d{2} に反映されます）/);
     assert.match(await page.locator("#view").innerText(), /bulk\.student@g\.ecc\.u-tokyo\.ac\.jp に変更予定です/);
     await shot(page, "cloud-mail-address-pending");
+    // Until minute 0 the pending change can be replaced (a typo fixed, R-CMA-3).
     await page.getByLabel("メールアドレス", { exact: true }).fill("bulk.again");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /bulk\.again@g\.ecc\.u-tokyo\.ac\.jp への変更は毎時0分に反映されます/);
+    await page.locator("#view").filter({ hasText: /bulk\.again@g\.ecc\.u-tokyo\.ac\.jp に変更予定です/ }).waitFor();
+    // The hourly sync at the next minute 0 applies it; another change within 30 days is refused.
+    const minuteZero = new Date(Math.ceil((Date.now() + 1) / 3600e3) * 3600e3 + 60e3);
+    await setClock(minuteZero.toISOString());
+    try {
+      await api("POST", "/_local/run/sync-hourly");
+    } finally {
+      await setClock(null);
+    }
+    await page.reload();
+    await page.locator("#current-address").filter({ hasText: "bulk.again@g.ecc.u-tokyo.ac.jp" }).waitFor();
+    await page.getByLabel("メールアドレス", { exact: true }).fill("bulk.third");
     await page.getByRole("button", { name: "保存" }).click();
     await confirmOk(page);
     assert.match(await messageText(page), /30日間/);
@@ -83,10 +102,16 @@ describe("user menu", () => {
   test("cloud-mail address: the rule's reasons are listed", async () => {
     const page = await login("1000000002", "Demo-Bulk-Pass");
     await page.getByRole("link", { name: "ECCS クラウドメール", exact: true }).click();
+    // What the page can check is said before the confirmation.
     await page.getByLabel("メールアドレス", { exact: true }).fill("1234567");
     await page.getByRole("button", { name: "保存" }).click();
-    await confirmOk(page);
     assert.match(await messageText(page), /数字だけのアドレスは使えません/);
+    assert.equal(await page.getByRole("dialog").isVisible(), false);
+    // The server's own reasons come after OK.
+    await page.getByLabel("メールアドレス", { exact: true }).fill("eccs-help");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /予約されている名前です/);
   });
 
   test("cloud-mail password: every broken rule listed, then a good one accepted", async () => {
@@ -96,9 +121,16 @@ describe("user menu", () => {
     await page.getByLabel("新しいパスワード", { exact: true }).fill("todai");
     await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("todai");
     await page.getByRole("button", { name: "保存" }).click();
-    await confirmOk(page);
+    // The form of the password is checked before the confirmation...
     const text = await messageText(page);
-    for (const rule of ["8文字以上", "英大文字", "数字を1文字以上", "氏名を含めないでください"]) assert.match(text, new RegExp(rule));
+    for (const rule of ["8文字以上", "英大文字", "数字を1文字以上"]) assert.match(text, new RegExp(rule));
+    assert.equal(await page.getByRole("dialog").isVisible(), false);
+    // ...the personal data by the server, after OK.
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Todai-Kx7#mQ2v");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Todai-Kx7#mQ2v");
+    await page.getByRole("button", { name: "保存" }).click();
+    await confirmOk(page);
+    assert.match(await messageText(page), /氏名を含めないでください/);
     await shot(page, "cloud-mail-password-policy");
     await page.getByLabel("新しいパスワード", { exact: true }).fill("Demo-Student-1");
     await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Demo-Student-1");
@@ -206,7 +238,7 @@ describe("application menu", () => {
     await shot(page, "apply-suspension");
     await page.getByRole("button", { name: "申請" }).click();
     await confirmOk(page);
-    assert.match(await messageText(page), new RegExp(`${tomorrow} に無効化されます`));
+    assert.match(await messageText(page), new RegExp(`${tomorrow.replaceAll("-", "/")} に無効化されます`));
     await shot(page, "apply-suspension-done");
   });
 
@@ -244,8 +276,8 @@ describe("workshop and operator", () => {
     assert.match(await messageText(page), /現在のパスワードに誤りがあります/);
     assert.match(page.url(), /#\/workshop/);
     await page.getByLabel("現在のパスワード", { exact: true }).fill("Demo-Workshop-1");
-    await page.getByLabel("新しいパスワード", { exact: true }).fill("ws0001");
-    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("ws0001");
+    await page.getByLabel("新しいパスワード", { exact: true }).fill("Ws0001-Lq8#vN");
+    await page.getByLabel("新しいパスワード（確認）", { exact: true }).fill("Ws0001-Lq8#vN");
     await page.getByRole("button", { name: "保存" }).click();
     await confirmOk(page);
     assert.match(await messageText(page), /アカウント名を含めないでください/);
