@@ -58,10 +58,10 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     // The failure is recorded while the password is checked (and replaced by the outcome if it
     // differs), so an existing account takes no longer to refuse than an unknown one (R-SEC-6).
     let failure = record(SignInResult::WrongPassword);
-    let (verified, recorded) = match &holder {
-        Some(_) => tokio::join!(verify_off_thread(password, hash), app.store.record_sign_in(&failure)),
-        None => (verify_off_thread(password, hash).await, Ok(())),
-    };
+    // For an id with no account the same write goes to one fixed item that names nobody: the
+    // same work, nothing recorded about anyone.
+    let written = if holder.is_some() { failure.clone() } else { SignIn::nobody(ctx) };
+    let (verified, recorded) = tokio::join!(verify_off_thread(password, hash), app.store.record_sign_in(&written));
     recorded?;
     let holder = match holder {
         Some(h) if verified && h.is_usable(ctx.today()) => h,

@@ -62,6 +62,20 @@ impl SignIn {
         }
     }
 
+    /// The stand-in for an attempt on an id with no account (R-SEC-6): always the same item, so
+    /// it costs what a record costs and keeps nothing.
+    pub fn nobody(ctx: &Ctx) -> Self {
+        Self {
+            pk: "nobody".into(),
+            sk: "nobody".into(),
+            at: ctx.now,
+            result: SignInResult::WrongPassword,
+            source_ip: String::new(),
+            user_agent: String::new(),
+            expires: (ctx.now + Duration::days(1)).timestamp(),
+        }
+    }
+
     /// A refusal by a full window: one record per source and window (its key is the window's
     /// start), kept up to date by each further refusal.
     pub fn locked(ctx: &Ctx, account_key: &str, retry_after: u64) -> Self {
