@@ -82,7 +82,7 @@ impl ImportRecord {
                 }
                 None => None,
                 Some(v) => {
-                    let d = crate::time::parse_date(v);
+                    let d = crate::time::parse_date(v).or_else(|| excel_date(v));
                     if d.is_none() {
                         problems.push(format!(
                             "{name}: {v:?} は YYYY-MM-DD 形式の日付ではありません（例 2026-04-01） / is not a date YYYY-MM-DD (e.g. 2026-04-01)"
@@ -92,7 +92,7 @@ impl ImportRecord {
                 }
             }
         };
-        let id = crate::typed::identifier(&text("id", &mut problems));
+        let id = excel_id(&crate::typed::identifier(&text("id", &mut problems)));
         let kind_text = text("kind", &mut problems).to_ascii_lowercase();
         let kind = match kind_text.as_str() {
             "student" => Some(Kind::Student),
@@ -188,6 +188,30 @@ fn is_invisible(c: char) -> bool {
         c.general_category(),
         GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
     ) || matches!(c, '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}' | '\u{034f}')
+}
+
+/// A date as Japanese Excel writes it in a CSV (`2027/4/1`, `2027/04/01`): the registrar's file
+/// is read as saved, since the field's meaning is not in doubt. The API's own dates stay
+/// exactly `YYYY-MM-DD`.
+fn excel_date(v: &str) -> Option<NaiveDate> {
+    let mut parts = v.split('/');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits =
+        |s: &str, n: std::ops::RangeInclusive<usize>| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(y, 4..=4) || !digits(m, 1..=2) || !digits(d, 1..=2) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// An id as Excel writes it: a column of numbers loses its leading zeros (`0000000001` → `1`).
+/// Digits only and shorter than 10: padded back; anything else is left for the rule to judge.
+fn excel_id(id: &str) -> String {
+    if !id.is_empty() && id.len() < 10 && id.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{id:0>10}")
+    } else {
+        id.to_owned()
+    }
 }
 
 /// The columns of an import, with whether each is required: the import page lists them and
@@ -433,7 +457,7 @@ mod tests {
     #[test]
     fn r_lc_1_a_bad_line_refuses_the_whole_file_naming_every_bad_line() {
         let bad_dates = GOOD.replace("2031-03-31", "2020-03-31");
-        let bad_id = GOOD.replace("2000000001", "20000");
+        let bad_id = GOOD.replace("2000000001", "20000-1");
         let file = format!("{GOOD}\n{bad_dates}\n{{\"nope\": 1}}\n{bad_id}\n");
         match parse_import(ImportFormat::Jsonl, &file) {
             Err(ApiError::ImportInvalid { lines }) => {
@@ -475,7 +499,7 @@ mod tests {
         let lines = reasons(
             ImportFormat::Csv,
             &format!(
-                "{HEADER}\n2000000001,Teacher,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2026/04/01,2031-03-31\n"
+                "{HEADER}\n2000000001,Teacher,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2026-4月-01,2031-03-31\n"
             ),
         );
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -502,6 +526,23 @@ mod tests {
             "{HEADER},id\n2000000001,student,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2027-04-01,2031-03-31,2000000002\n"
         );
         assert!(reasons(ImportFormat::Csv, &csv).iter().any(|(l, r)| *l == 1 && r.starts_with("id: ")));
+    }
+
+    #[test]
+    fn r_lc_1_a_file_as_japanese_excel_saves_it_is_read_as_meant() {
+        let file = parse_import(
+            ImportFormat::Csv,
+            &format!(
+                "{HEADER}\n12345,student,新入 一郎,Ichiro Shinnyu,D03,理学部,Faculty of Science,2027/4/1,2031/03/31\n"
+            ),
+        )
+        .unwrap();
+        let r = &file.records[0];
+        assert_eq!(r.id, "0000012345");
+        assert_eq!((r.valid_from.to_string(), r.valid_until.to_string()), ("2027-04-01".into(), "2031-03-31".into()));
+        for bad in ["2027/13/1", "27/4/1", "2027/4/1/2", "2027/４/1"] {
+            assert_eq!(excel_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -75,7 +75,7 @@ async fn r_lc_1_csv_imports_like_jsonl_and_a_bad_line_refuses_the_whole_file() {
     let csv = "id,kind,name_ja,name_en,department_code,department_ja,department_en,valid_from,valid_until\n\
                2100000003,faculty,教員 三郎,Saburo Kyoin,D02,工学部,Faculty of Engineering,2026-04-01,2031-03-31\n\
                2100000004,student,学生 四郎,Shiro Gakusei,D02,工学部,Faculty of Engineering,2027-04-01,2026-03-31\n\
-               12345,student,学生 五郎,Goro Gakusei,D02,工学部,Faculty of Engineering,2026-04-01,2030-03-31\n";
+               12345-6,student,学生 五郎,Goro Gakusei,D02,工学部,Faculty of Engineering,2026-04-01,2030-03-31\n";
     let r = import(&env, "csv", csv.into()).await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "import_invalid"), "{}", r.text);
     let lines: Vec<u64> =

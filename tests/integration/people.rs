@@ -176,7 +176,7 @@ async fn r_lc_1_a_registrars_extra_columns_are_ignored_and_listed_in_both_answer
         .post(
             "/api/admin/accounts/import",
             Some(&op),
-            json!({ "format": "csv", "data": csv.replace("2026-04-01", "2026/04/01") }),
+            json!({ "format": "csv", "data": csv.replace("2026-04-01", "2026-04-31") }),
         )
         .await;
     assert_eq!(bad.code(), "import_invalid");
