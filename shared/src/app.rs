@@ -51,7 +51,7 @@ impl App {
                 .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
                 .secret_string;
         }
-        let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk));
+        let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk), Some(Duration::from_secs(4)));
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -77,7 +77,7 @@ impl App {
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
     pub fn local(config: Config, clock: Clock) -> Result<Self, String> {
         let endpoint = config.dynamodb_endpoint.clone().ok_or("a local App needs an endpoint")?;
-        let mut conf = with_limits(aws_sdk_dynamodb::Config::builder())
+        let mut conf = with_limits(aws_sdk_dynamodb::Config::builder(), None)
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "eccs-local"))
@@ -138,16 +138,21 @@ impl App {
 }
 
 /// Every DynamoDB client's limits, in one place: a stalled connection or a slow call ends in a
-/// 503 `unavailable` well inside the Lambda timeout, instead of waiting for it. Standard retries
-/// (with backoff), three attempts; each attempt at most 4 s, the whole call at most 8 s (the API functions have 10 s).
-fn with_limits(builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
-    builder.retry_config(RetryConfig::standard().with_max_attempts(3)).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(4))
-            .operation_timeout(Duration::from_secs(8))
-            .build(),
-    )
+/// 503 `unavailable` well inside the Lambda timeout (the API functions have 10 s), instead of
+/// waiting for it. Standard retries with backoff, three attempts; 1 s to connect, 8 s for the
+/// whole call, and in AWS at most `attempt` for one try. A transaction retried after its attempt
+/// timed out carries the same client request token, which DynamoDB answers idempotently; the
+/// local engines do not, so there a slow attempt is waited for instead of retried.
+fn with_limits(
+    builder: aws_sdk_dynamodb::config::Builder,
+    attempt: Option<Duration>,
+) -> aws_sdk_dynamodb::config::Builder {
+    let mut timeouts =
+        TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).operation_timeout(Duration::from_secs(8));
+    if let Some(attempt) = attempt {
+        timeouts = timeouts.operation_attempt_timeout(attempt);
+    }
+    builder.retry_config(RetryConfig::standard().with_max_attempts(3)).timeout_config(timeouts.build())
 }
 
 fn load_keys(source: &KeySource) -> Result<Keys, String> {
