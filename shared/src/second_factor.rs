@@ -20,7 +20,7 @@ pub const CHALLENGE_MINUTES: i64 = 5;
 
 /// What the account keeps of its second factor. The secret never leaves the service but in
 /// the one enrolment answer that shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondFactor {
     /// Base32 of the 160-bit secret.
     pub secret: String,
@@ -33,6 +33,16 @@ pub struct SecondFactor {
     /// SHA-256 of each unused recovery code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery: Vec<String>,
+}
+
+impl std::fmt::Debug for SecondFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret or the recovery codes' hashes.
+        f.debug_struct("SecondFactor")
+            .field("enrolled_at", &self.enrolled_at)
+            .field("recovery_codes_left", &self.recovery.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecondFactor {

@@ -47,10 +47,12 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     // R-CRED-2: every attempt on an existing account is recorded; none for one that is not.
     let record = |result| SignIn::new(ctx, &key, result);
     if let Err(e) = reserved {
-        if let (Some(_), ApiError::TooManyAttempts { retry_after }) = (&holder, &e) {
+        if let ApiError::TooManyAttempts { retry_after } = &e {
             // One record per refused source and window: a flood of refused attempts cannot
-            // push the real ones out of the last 20.
-            app.store.record_sign_in(&SignIn::locked(ctx, &key, *retry_after)).await?;
+            // push the real ones out of the last 20. An unknown id writes the stand-in: the
+            // same work (R-SEC-6).
+            let written = if holder.is_some() { SignIn::locked(ctx, &key, *retry_after) } else { SignIn::nobody(ctx) };
+            app.store.record_sign_in(&written).await?;
         }
         return Err(e);
     }
@@ -76,10 +78,11 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     if let Holder::Utokyo(a) = &holder
         && a.second_factor.as_ref().is_some_and(crate::second_factor::SecondFactor::is_enrolled)
     {
+        // The attempt keeps its place in the windows until the code is right: a known password
+        // must not reset the count of wrong codes (R-LOGIN-3).
         let asked = SignIn { result: SignInResult::CodeRequested, ..failure };
-        let ((challenge, until), (), ()) = tokio::try_join!(
+        let ((challenge, until), ()) = tokio::try_join!(
             crate::store::second_factor::open_challenge(app, ctx, a),
-            app.store.release_attempt(&windows),
             app.store.record_sign_in(&asked)
         )?;
         return Ok(json!({ "second_factor": { "challenge": challenge, "expires_at": time::rfc3339(until) } }));
@@ -165,6 +168,12 @@ pub async fn check_new_password(
         return Err(ApiError::PasswordPolicy { violations: vec![same] });
     }
     Ok(())
+}
+
+/// The password against a stored hash, off the async workers, with the stand-in work when
+/// there is no hash.
+pub async fn verify_password(password: String, hash: &str) -> bool {
+    verify_off_thread(password, Some(hash.to_owned())).await
 }
 
 /// argon2id off the async workers (it takes tens of milliseconds by design). Without a hash (no

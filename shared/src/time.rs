@@ -120,7 +120,6 @@ pub fn next_fire(schedule: &cron::Schedule, zone: Tz, t: DateTime<Utc>) -> Optio
     schedule.after(&t.with_timezone(&zone)).next().map(|n| n.with_timezone(&Utc))
 }
 
-/// Serde adapter for instants stored with [`stamp`].
 /// A date as the API takes it: exactly `YYYY-MM-DD` (SPEC §1) — no sign, no spaces, no other
 /// form that a lenient parser would read.
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
@@ -151,6 +150,7 @@ pub mod date_serde {
     }
 }
 
+/// Serde adapter for instants stored with [`stamp`].
 pub mod stamp_serde {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};

@@ -19,7 +19,10 @@ fn code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
 /// Enrols 0000000001 at `env`'s clock; answers the secret and the recovery codes.
 async fn enrol(env: &Env) -> (String, Vec<String>) {
     let t = env.token("0000000001");
-    let started = env.call(reqwest::Method::POST, "/api/account/totp", Some(&t), None).await;
+    // R-SEC-1: not without the current password (a stolen session would lock the owner out).
+    let stolen = env.post("/api/account/totp", Some(&t), json!({ "current_password": "Guess-0" })).await;
+    assert_eq!((stolen.status, stolen.code().as_str()), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+    let started = env.post("/api/account/totp", Some(&t), json!({ "current_password": "Demo-Student-1" })).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
     let body = started.json();
     let secret = body["secret"].as_str().unwrap().to_owned();
@@ -109,11 +112,12 @@ async fn r_cred_3_recovery_codes_work_once_and_wrong_codes_count_toward_the_lock
     let used =
         env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": codes[2] })).await;
     assert_eq!(used.code(), "invalid_code", "a recovery code works once");
-    for _ in 0..4 {
+    // This login and the used code took two places: three wrong codes fill the window.
+    for _ in 0..3 {
         let r = env
             .post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": "123456" }))
             .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
     let locked =
         env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": codes[3] })).await;
@@ -179,4 +183,80 @@ async fn r_cred_3_removal_by_the_person_and_by_the_help_desk_after_an_in_person_
     // The secret and the codes are in no audit record, log line or other response.
     let all = format!("{audit:?}");
     assert!(!all.contains(&secret) && !codes.iter().any(|c| all.contains(c.as_str())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_a_known_password_does_not_reset_the_count_of_wrong_codes() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    enrol(&env).await;
+    // Logging in again with the known password does not clear the wrong codes: each unfinished
+    // login and each wrong code take a place until a right code gives them back.
+    let c = challenge(&env).await;
+    for _ in 0..2 {
+        let r = env
+            .post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": "123456" }))
+            .await;
+        assert_eq!(r.code(), "invalid_code", "{}", r.text);
+    }
+    let c = challenge(&env).await;
+    let r =
+        env.post("/api/session/second-factor", None, json!({ "challenge": c["challenge"], "code": "123456" })).await;
+    assert_eq!(r.code(), "invalid_code", "the fifth place: {}", r.text);
+    let last = env.login("utokyo", "0000000001", "Demo-Student-1").await;
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_wrong_codes_when_removing_count_toward_the_lockout() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    enrol(&env).await;
+    let t = env.token("0000000001");
+    for _ in 0..5 {
+        let r = env
+            .call(
+                reqwest::Method::DELETE,
+                "/api/account/totp",
+                Some(&t),
+                Some(json!({ "password": "Demo-Student-1", "code": "000000" })),
+            )
+            .await;
+        assert_eq!(r.code(), "invalid_code", "{}", r.text);
+    }
+    let sixth = env
+        .call(
+            reqwest::Method::DELETE,
+            "/api/account/totp",
+            Some(&t),
+            Some(json!({ "password": "Demo-Student-1", "code": "000000" })),
+        )
+        .await;
+    assert_eq!(sixth.code(), "too_many_attempts", "code guesses are limited: {}", sixth.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_3_successful_two_step_logins_leave_no_count_behind() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (secret, _) = enrol(&env).await;
+    // 35 complete two-step logins (more than the 30 a source may fail) from one address.
+    let start = chrono::DateTime::parse_from_rfc3339(T0).unwrap();
+    for i in 0..35i64 {
+        env.set_clock(&(start + chrono::Duration::seconds(30 * (i + 1))).to_rfc3339()).await;
+        let c = challenge(&env).await;
+        let ok = env
+            .post(
+                "/api/session/second-factor",
+                None,
+                json!({ "challenge": c["challenge"], "code": code(&secret, env.now()) }),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "login {i}: {}", ok.text);
+    }
+    assert_eq!(
+        env.login("utokyo", "1000000000", "Demo-Bulk-Pass").await.status,
+        StatusCode::OK,
+        "the source is not full"
+    );
 }

@@ -1,7 +1,8 @@
 //! The second factor (R-CRED-3), for the person:
 //!
 //! - `GET /api/account/totp` — whether one is enrolled, since when, recovery codes left
-//! - `POST /api/account/totp` — start enrolment: `{otpauth_uri, qr_svg, secret}`, shown this once
+//! - `POST /api/account/totp` `{current_password}` — start enrolment (R-SEC-1):
+//!   `{otpauth_uri, qr_svg, secret}`, shown this once
 //! - `POST /api/account/totp/confirm` `{code}` — confirm with a first code: `{recovery_codes}`,
 //!   ten one-time codes shown this once (stored only as hashes)
 //! - `DELETE /api/account/totp` `{password, code}` — remove it (the current password, like a
@@ -19,6 +20,12 @@ use shared::{ApiError, App, Ctx};
 #[serde(deny_unknown_fields)]
 struct Code {
     code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrolment {
+    current_password: String,
 }
 
 #[derive(Deserialize)]
@@ -48,9 +55,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             })))
         }
         (Method::POST, false) => {
-            no_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
-            let f = factor::enrol(app, ctx, &account).await?;
+            let Enrolment { current_password } = json_body(req)?;
+            let f = factor::enrol(app, ctx, &account, current_password).await?;
             Ok(Reply::created(json!({
                 "otpauth_uri": f.otpauth_uri(&account.id)?,
                 "qr_svg": f.qr_svg(&account.id)?,

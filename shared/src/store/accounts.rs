@@ -19,7 +19,6 @@ pub fn key(realm: Realm, id: &str) -> Item {
     Item::from([("pk".to_owned(), s(account_key(realm, id)))])
 }
 
-/// The stored item of an account: its fields, its key and realm, and its sweep index entry.
 /// R-SEC-3, R-SEC-4: a condition in a transaction that the account is usable on `today` —
 /// active, within its dates, not locked — and that its credentials have not changed since
 /// `asked_at` (a reset, a password change or a lock ends what was asked for before it: an
@@ -44,6 +43,7 @@ pub fn usable_check(
     )
 }
 
+/// The stored item of an account: its fields, its key and realm, and its sweep index entry.
 pub fn account_item(a: &Account) -> Result<Item, ApiError> {
     let mut item = to_item(a)?;
     item.insert("pk".into(), s(a.key()));

@@ -109,8 +109,16 @@ pub async fn apply_suspension(
     let mut stopped = account.clone();
     stopped.right_stop_on = Some(effective_on);
     let right_until = account.right_until.map(|d| d.to_string()).unwrap_or_default();
-    let condition = "#status = :active AND #kind IN (:faculty, :staff) AND right_until = :right_until \
-                     AND right_until >= :today AND (attribute_not_exists(right_stop_on) OR right_stop_on > :today)";
+    // The stop date as read is pinned: of two suspensions sent at once, one is accepted and the
+    // other replaces it or is told to retry — never two open at once.
+    let pinned = match account.right_stop_on {
+        Some(_) => "right_stop_on = :old_stop",
+        None => "attribute_not_exists(right_stop_on)",
+    };
+    let condition = format!(
+        "#status = :active AND #kind IN (:faculty, :staff) AND right_until = :right_until \
+         AND right_until >= :today AND (attribute_not_exists(right_stop_on) OR right_stop_on > :today) AND {pinned}"
+    );
     let expr = with_sweep(Expr::new(), stopped.sweep_on())
         .name("#status", "status")
         .name("#kind", "kind")
@@ -121,6 +129,10 @@ pub async fn apply_suspension(
         .value(":right_until", s(right_until))
         .value(":today", s(today.to_string()))
         .value(":effective_on", s(effective_on.to_string()));
+    let expr = match account.right_stop_on {
+        Some(old) => expr.value(":old_stop", s(old.to_string())),
+        None => expr,
+    };
     let record = Application::new(
         ApplicationType::EccsSuspension,
         &account.id,
@@ -137,7 +149,7 @@ pub async fn apply_suspension(
         .filter(|a| a.applicant == account.id && a.is_open_suspension(today))
         .collect();
     let mut items = vec![
-        tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &account.id), Some(condition), expr)?,
+        tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &account.id), Some(&condition), expr)?,
         tx::put(&store.tables.applications, to_item(&record)?, None, Expr::new())?,
         AuditRecord::new(ctx, &account.key(), &account.key(), "application.eccs_suspension")
             .change(
@@ -154,10 +166,12 @@ pub async fn apply_suspension(
     }
     match tx::commit(store, items).await {
         Ok(()) => Ok(record),
-        Err(TxError::Refused(r)) => Err(explain(&r, 0, |a| {
+        Err(TxError::Refused(r)) if r.failed(0) => Err(explain(&r, 0, |a| {
             a.check_suspension_application(today)?;
             application::check_stop_date(a, stop_date, today).map(|_| ())
         })),
+        // An earlier suspension closed by another request meanwhile: the client may retry.
+        Err(TxError::Refused(_)) => Err(ApiError::ServiceUnavailable { retry_after: 1 }),
         Err(TxError::Failed(e)) => Err(e),
     }
 }

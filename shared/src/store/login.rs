@@ -145,6 +145,12 @@ impl Store {
     /// A successful attempt gives its places back: the pair window is cleared, the account's and
     /// the source's count one less. Best effort: a window that has meanwhile passed is left alone.
     pub async fn release_attempt(&self, windows: &Windows) -> Result<(), ApiError> {
+        self.release_attempts(windows, 1).await
+    }
+
+    /// [`Store::release_attempt`] for a success that took `places` places (a login's password
+    /// step and its second factor's code take two).
+    pub async fn release_attempts(&self, windows: &Windows, places: i64) -> Result<(), ApiError> {
         let [(pair, _), (account, _), (source, _)] = &windows.keys;
         let table = &self.tables.login_attempts;
         let clear = self.db.delete_item().table_name(table).key("pk", s(pair.clone())).send();
@@ -154,9 +160,8 @@ impl Store {
                 .table_name(table)
                 .key("pk", s(key.clone()))
                 .update_expression("SET failures = failures - :one")
-                .condition_expression("attribute_exists(pk) AND failures > :zero")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":zero", n(0))
+                .condition_expression("attribute_exists(pk) AND failures >= :one")
+                .expression_attribute_values(":one", n(places))
                 .send()
         };
         let (cleared, account, source) = tokio::join!(clear, less(account), less(source));

@@ -54,7 +54,11 @@ pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &s
 /// R-CMA-3: withdraws the change waiting for the sync; its address, never used, is free again.
 pub async fn withdraw_address(app: &App, ctx: &Ctx, account: &Account) -> Result<(), ApiError> {
     account.check_cloud_mail()?;
-    let Some(pending) = app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(Change::is_pending) else {
+    // Only a change the person asked for: the provisioning of their initial address is not
+    // theirs to withdraw.
+    let Some(pending) =
+        app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(|c| c.is_pending() && c.by_person)
+    else {
         return Err(ApiError::NothingPending);
     };
     let store = &app.store;

@@ -30,11 +30,19 @@ fn sf(expr: Expr) -> Expr {
     expr.name("#sf", "second_factor")
 }
 
-/// Starts (or starts again) an enrolment: a new secret, shown once to the caller.
-pub async fn enrol(app: &App, ctx: &Ctx, account: &Account) -> Result<SecondFactor, ApiError> {
+/// Starts (or starts again) an enrolment: a new secret, shown once to the caller. The current
+/// password comes with it (R-SEC-1): a stolen session must not set up a factor the owner does
+/// not have, which would lock the owner out.
+pub async fn enrol(
+    app: &App,
+    ctx: &Ctx,
+    account: &Account,
+    current_password: String,
+) -> Result<SecondFactor, ApiError> {
     if account.second_factor.as_ref().is_some_and(SecondFactor::is_enrolled) {
         return Err(ApiError::SecondFactorEnrolled);
     }
+    crate::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
     let factor = SecondFactor::new()?;
     let store = &app.store;
     let items = vec![
@@ -81,7 +89,7 @@ pub async fn confirm(app: &App, ctx: &Ctx, account: &Account, code: &str) -> Res
             .put(store)?,
     ];
     tx::commit_or(store, items, ApiError::InvalidCode).await?;
-    store.release_attempt(&windows).await?;
+    release_after_commit(app, &windows).await;
     Ok(codes)
 }
 
@@ -109,15 +117,30 @@ pub async fn remove(
     tx::commit_or(store, items, ApiError::NotFound).await
 }
 
-/// The person's removal: the current password (like a login) and a code or a recovery code.
+/// The person's removal: the current password (like a login) and a code or a recovery code,
+/// both in one place of the failure windows — a wrong code counts like a wrong password.
 pub async fn remove_own(app: &App, ctx: &Ctx, account: &Account, password: String, code: &str) -> Result<(), ApiError> {
     let Some(factor) = account.second_factor.clone() else { return Err(ApiError::NotFound) };
-    crate::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, password).await?;
+    let windows = Windows::new(&account.key(), &ctx.source_ip);
+    app.store.reserve_attempt(&windows, ctx.now).await?;
+    if !crate::session::verify_password(password, &account.password_hash).await {
+        return Err(ApiError::InvalidCredentials);
+    }
     let valid = factor.check(&account.id, code, unix(ctx.now)).is_some() || factor.recovery_index(code).is_some();
     if !factor.is_enrolled() || !valid {
         return Err(ApiError::InvalidCode);
     }
-    remove(app, ctx, account, account, json!({ "by": "self", "password_and_code": true })).await
+    remove(app, ctx, account, account, json!({ "by": "self", "password_and_code": true })).await?;
+    release_after_commit(app, &windows).await;
+    Ok(())
+}
+
+/// Gives a successful attempt's places back after its change is committed; a failure here must
+/// not turn a done change into an error (the places pass with the window).
+async fn release_after_commit(app: &App, windows: &Windows) {
+    if let Err(e) = app.store.release_attempt(windows).await {
+        tracing::warn!(error = %e, "failure window not released; it passes by itself");
+    }
 }
 
 /// After the password: a challenge for the code. Returns the token (shown once) and its expiry.
@@ -127,6 +150,8 @@ pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(
     let item = Item::from([
         ("pk".to_owned(), s(challenge_key(&token))),
         ("account".to_owned(), s(account.id.clone())),
+        // The credentials it was opened with: a password change meanwhile ends it too.
+        ("cv".to_owned(), n(i64::try_from(account.credentials_version).unwrap_or(i64::MAX))),
         ("expires_at".to_owned(), s(time::stamp(until))),
         // TTL, for clean-up only: the logic reads `expires_at`.
         ("expires".to_owned(), n((until + Duration::days(1)).timestamp())),
@@ -163,10 +188,12 @@ pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> 
     let Some(id) = live.and_then(|i| get_s(i, "account")).map(str::to_owned) else {
         return Err(ApiError::InvalidSecondFactor);
     };
+    let opened_cv = live.and_then(|i| i.get("cv")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok());
     let account_key = account_key(Realm::Utokyo, &id);
     let windows = Windows::new(&account_key, &ctx.source_ip);
     store.reserve_attempt(&windows, ctx.now).await?;
-    let account = store.account(&id).await?.filter(|a| a.is_usable(ctx.today()));
+    let account =
+        store.account(&id).await?.filter(|a| a.is_usable(ctx.today()) && Some(a.credentials_version) == opened_cv);
     let Some((account, factor)) =
         account.and_then(|a| a.second_factor.clone().filter(SecondFactor::is_enrolled).map(|f| (a, f)))
     else {
@@ -182,8 +209,8 @@ pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> 
         tx::update(
             &store.tables.accounts,
             account_item_key(&account),
-            Some("#sf.secret = :secret AND #sf.last_step < :step"),
-            sf(Expr::new())
+            Some(&format!("#sf.secret = :secret AND #sf.last_step < :step AND {SAME_CREDENTIALS}")),
+            with_cv(sf(Expr::new()), &account)
                 .set("#sf.last_step = :step")
                 .value(":secret", s(factor.secret.clone()))
                 .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX))),
@@ -193,8 +220,8 @@ pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> 
         tx::update(
             &store.tables.accounts,
             account_item_key(&account),
-            Some(&format!("#sf.recovery[{i}] = :hash")),
-            sf(Expr::new()).remove(&format!("#sf.recovery[{i}]")).value(":hash", s(hash)),
+            Some(&format!("#sf.recovery[{i}] = :hash AND {SAME_CREDENTIALS}")),
+            with_cv(sf(Expr::new()), &account).remove(&format!("#sf.recovery[{i}]")).value(":hash", s(hash)),
         )?
     } else {
         store.record_sign_in(&SignIn::new(ctx, &account_key, SignInResult::WrongCode)).await?;
@@ -204,8 +231,22 @@ pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> 
     // Refused: the challenge, the code's step or the recovery code was used meanwhile.
     tx::commit_or(store, vec![close, used, audit.put(store)?], ApiError::InvalidSecondFactor).await?;
     let success = SignIn::new(ctx, &account_key, SignInResult::Success);
-    tokio::try_join!(store.release_attempt(&windows), store.record_sign_in(&success))?;
+    // Two places to give back: the password step's and this one's.
+    let (released, recorded) = tokio::join!(store.release_attempts(&windows, 2), store.record_sign_in(&success));
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "failure window not released; it passes by itself");
+    }
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "sign-in not recorded");
+    }
     Ok(account)
+}
+
+/// The account's credentials are still those the code was checked against.
+const SAME_CREDENTIALS: &str = "(attribute_not_exists(credentials_version) OR credentials_version = :cv)";
+
+fn with_cv(expr: Expr, account: &Account) -> Expr {
+    expr.value(":cv", n(i64::try_from(account.credentials_version).unwrap_or(i64::MAX)))
 }
 
 fn challenge_key(token: &str) -> String {
