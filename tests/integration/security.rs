@@ -476,3 +476,43 @@ async fn r_cred_2_a_flood_of_refused_attempts_does_not_push_the_real_ones_out() 
         "the owner's own sign-in is still there: {items}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_sec_3_a_confirmed_forwarding_is_cancelled_by_a_password_change_before_minute_0() {
+    let sink = crate::harness::SmtpSink::start().await;
+    let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
+    env.set_clock("2026-11-22T10:10:00+09:00").await;
+    let t = env.token("0000000001");
+    let asked = env
+        .put(
+            "/api/cloud-mail/forwarding",
+            Some(&t),
+            json!({ "address": "attacker@example.net", "current_password": "Demo-Student-1" }),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
+    let m = sink.messages().into_iter().find(|m| m.to == "attacker@example.net").unwrap();
+    let token = crate::services::link_token(&m.body, "#/forwarding/");
+    assert_eq!(
+        env.post("/api/cloud-mail/forwarding/confirm", None, json!({ "token": token })).await.status,
+        StatusCode::OK
+    );
+    // The owner reads the notice and changes the password before 11:00.
+    env.set_clock("2026-11-22T10:20:00+09:00").await;
+    let changed = env
+        .put(
+            "/api/account/password",
+            Some(&t),
+            json!({ "current_password": "Demo-Student-1", "new_password": "Vq7#tLm2-Xs8" }),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    env.set_clock("2026-11-22T11:00:00+09:00").await;
+    let run = env.run("sync-hourly", json!({})).await;
+    assert_eq!(run["applied"], 0, "{run}");
+    let fresh = env.login("utokyo", "0000000001", "Vq7#tLm2-Xs8").await.json()["token"].as_str().unwrap().to_owned();
+    let view = env.get("/api/cloud-mail/forwarding", Some(&fresh)).await.json();
+    assert_eq!((view["address"].clone(), view["pending"].clone()), (json!(null), json!(null)), "{view}");
+    let audit = env.app().store.audit_of("utokyo#0000000001", 10).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "mail_forwarding.cancelled"), "{audit:?}");
+}

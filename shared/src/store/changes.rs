@@ -53,6 +53,9 @@ impl ChangeKind {
 pub enum ChangeState {
     Pending,
     Applied,
+    /// Not applied, and never will be: a forwarding confirmed before the account's credentials
+    /// changed or it was locked (R-SEC-3).
+    Cancelled,
 }
 
 /// One change and, once handled, its receipt.
@@ -260,6 +263,16 @@ pub enum Outcome {
 /// is still this one and still pending (so two runs never record it twice, R-SYNC-3).
 pub async fn apply(app: &App, ctx: &Ctx, actor: &str, change: &Change) -> Result<Outcome, ApiError> {
     let store = &app.store;
+    // R-SEC-3: a forwarding confirmed before a password change, a reset or a lock was maybe an
+    // attacker's; it is cancelled, never applied (the person can ask again).
+    if change.sk == ChangeKind::MailForwarding && change.address.as_deref().is_some_and(|a| !a.is_empty()) {
+        let account = store.account(&change.account).await?;
+        let outlived = account
+            .is_none_or(|a| a.lock.is_some() || a.credentials_changed_at.is_some_and(|at| at >= change.accepted_at));
+        if outlived {
+            return cancel(app, ctx, actor, change).await;
+        }
+    }
     let still_pending = "change_id = :id AND q = :q";
     let base = Expr::new().value(":id", s(change.change_id.clone())).value(":q", s(PENDING_Q));
     let mut items = Vec::new();
@@ -367,6 +380,33 @@ pub async fn apply(app: &App, ctx: &Ctx, actor: &str, change: &Change) -> Result
     match tx::commit(store, items).await {
         Ok(()) => Ok(outcome),
         Err(TxError::Refused(_)) => Ok(Outcome::Superseded),
+        Err(TxError::Failed(e)) => Err(e),
+    }
+}
+
+/// Closes a pending change without applying it, with its audit record.
+async fn cancel(app: &App, ctx: &Ctx, actor: &str, change: &Change) -> Result<Outcome, ApiError> {
+    let store = &app.store;
+    let items = vec![
+        tx::update(
+            &store.tables.changes,
+            change.key(),
+            Some("change_id = :id AND q = :q"),
+            Expr::new()
+                .name("#state", "state")
+                .set("#state = :cancelled")
+                .remove("q")
+                .remove("due")
+                .value(":cancelled", s("cancelled"))
+                .value(":id", s(change.change_id.clone()))
+                .value(":q", s(PENDING_Q)),
+        )?,
+        AuditRecord::new(ctx, actor, &change.pk, &format!("{}.cancelled", change.sk.as_str()))
+            .change(change.summary(), json!({ "state": "cancelled", "reason": "credentials_changed_or_locked" }))
+            .put(store)?,
+    ];
+    match tx::commit(store, items).await {
+        Ok(()) | Err(TxError::Refused(_)) => Ok(Outcome::Superseded),
         Err(TxError::Failed(e)) => Err(e),
     }
 }
