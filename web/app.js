@@ -1,11 +1,14 @@
 // The ECCS account service UI: the manual's three entry points (user menu, application menu,
 // workshop password) as one page, with the lifecycle pages of lifecycle.js (activation, mailed
-// links, conferencing, forwarding, and the help desk's import, lookup and runs). Every action follows the manual's flow: edit → 保存/申請 →
+// links, conferencing, forwarding, and the help desk's import, lookup and runs) and the credential
+// pages of credentials.js (password, sign-in activity, two-step verification and the login's code
+// step). Every action follows the manual's flow: edit → 保存/申請 →
 // a confirmation dialog (OK) → a completion message. The token lives in sessionStorage only and
 // goes out as a bearer header; nothing is written with innerHTML.
 
 import { TEXT } from "./i18n.js";
 import { lifecycleViews } from "./lifecycle.js";
+import { credentialViews } from "./credentials.js";
 
 const state = {
   lang: sessionStorage.getItem("lang") === "en" ? "en" : "ja",
@@ -19,6 +22,8 @@ const state = {
   lastMessage: null,
   // True while the page is drawn again for a language switch (pages may keep what they showed).
   relang: false,
+  // A login waiting for its second factor (R-CRED-3): {challenge, expires_at}, in memory only.
+  challenge: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -184,7 +189,7 @@ function passwordProblems(password) {
 // ------------------------------------------------------------------ the API
 
 // The API a person reaches without logging in: a 401 there is an answer, not an ended session.
-const OPEN_API = new Set(["/api/session", "/api/activation", "/api/services/conferencing/accept", "/api/cloud-mail/forwarding/confirm"]);
+const OPEN_API = new Set(["/api/session", "/api/session/second-factor", "/api/activation", "/api/services/conferencing/accept", "/api/cloud-mail/forwarding/confirm"]);
 
 /** What the API throws once it has dealt with a failure itself (an ended session, no network). */
 const handled = (what) => Object.assign(new Error(what), { handled: true });
@@ -217,12 +222,15 @@ async function api(method, path, body) {
   return { status: response.status, ok: response.ok, body: json };
 }
 
-/** Runs an action: on an error answer, shows it and returns null. */
-async function act(method, path, body) {
+/**
+ * Runs an action: on an error answer, shows it and returns null. `reauth` marks a body that
+ * carries the current password under another name (the second factor's removal: `password`).
+ */
+async function act(method, path, body, { reauth = false } = {}) {
   const r = await api(method, path, body);
   if (!r.ok) {
     // Only the changes that carry the current password (R-SEC-1) answer invalid_credentials here.
-    if (r.body.error?.code === "invalid_credentials" && body?.current_password !== undefined) message("error", () => t("current_password_wrong"));
+    if (r.body.error?.code === "invalid_credentials" && (reauth || body?.current_password !== undefined)) message("error", () => t("current_password_wrong"));
     else showError(r.body.error);
     return null;
   }
@@ -248,6 +256,9 @@ function armExpiry() {
 
 const routeOf = (hash) => hash.replace(/^#\//, "").split("/")[0];
 
+// Endings the person asked for (a logout, a password change): said as a success.
+const OK_ENDINGS = new Set(["logged_out", "password_changed"]);
+
 /** Ends the session with `reason` (a message key); an expired one remembers where the person was. */
 function endSession(reason) {
   clearTimeout(state.expiryTimer);
@@ -258,7 +269,8 @@ function endSession(reason) {
   state.me = null;
   sessionStorage.removeItem("token");
   sessionStorage.removeItem("expires_at");
-  state.flash = { kind: reason === "logged_out" ? "ok" : "error", text: () => t(reason) };
+  state.challenge = null;
+  state.flash = { kind: OK_ENDINGS.has(reason) ? "ok" : "error", text: () => t(reason) };
   if (location.hash === "#/login") render();
   else location.hash = "#/login";
 }
@@ -288,7 +300,9 @@ const MENU = [
   {
     group: "user_menu",
     items: [["remote_access", "remote-access"], ["cloud_mail_address", "cloud-mail"], ["cloud_mail_password", "cloud-mail-password"],
-      ["forwarding", "cloud-mail-forwarding", "cloud_mail_address"], ["conferencing", "conferencing", "cloud_mail_address"], ["identity_link", "identity-link", null]],
+      ["forwarding", "cloud-mail-forwarding", "cloud_mail_address"], ["conferencing", "conferencing", "cloud_mail_address"], ["identity_link", "identity-link", null],
+      // R-CRED-1..3: open to everyone of the university, the initial password not changed too.
+      ["account_password", "account-password", null], ["sign_ins", "sign-ins", null], ["two_step", "two-step", null]],
   },
   { group: "application_menu", items: [["eccs_usage", "apply-usage"], ["eccs_suspension", "apply-suspension"], ["eccs_proxy", "apply-proxy"]] },
 ];
@@ -325,6 +339,7 @@ function viewUnavailable(route, reason) {
   return el("section", { class: "panel", id: "unavailable", "aria-labelledby": "unavailable-title" },
     el("h2", { id: "unavailable-title" }, t(PAGE_TITLE[route])),
     el("p", { id: "unavailable-reason" }, `${t("unavailable")}: ${reasonText(reason)}`),
+    reason === "initial_password_not_changed" ? el("p", {}, el("a", { href: "#/account-password" }, t("initial_password_link"))) : null,
     el("p", {}, el("a", { href: "#/menu" }, t("back_to_top"))));
 }
 
@@ -362,7 +377,12 @@ function renderFrame(route) {
 
 // ------------------------------------------------------------------ views
 
-const lifecycle = lifecycleViews({ state, t, el, field, api, act, message, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField });
+/** A table wider than a phone scrolls sideways in its own box (reachable by keyboard), not the page. */
+const wide = (label, node) => el("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, node);
+
+const ui = { state, t, el, field, api, act, message, clearMessage, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField, passwordProblems, endSession, finishLogin, wide };
+const credentials = credentialViews(ui);
+const lifecycle = lifecycleViews({ ...ui, signInTable: credentials.signInTable });
 
 // Pages anyone may open: the login, activation, and the landings of mailed links.
 const PUBLIC = { login: viewLogin, ...lifecycle.public };
@@ -371,6 +391,7 @@ const views = {
   ...PUBLIC,
   ...lifecycle.user,
   ...lifecycle.operator,
+  ...credentials.user,
   menu: viewTop,
   "remote-access": viewRemoteAccess,
   "cloud-mail": viewCloudMail,
@@ -387,7 +408,21 @@ function field(id, label, input, hint) {
   return [el("label", { for: id }, label), input, hint ? el("p", { class: "hint", id: `${id}-hint` }, hint) : null];
 }
 
+/** After the password (and the code, with a second factor): the token, then the page to go to. */
+async function finishLogin(body) {
+  clearMessage();
+  state.challenge = null;
+  startSession(body.token, body.expires_at);
+  await loadMe();
+  const workshop = body.account.realm === "workshop";
+  // After an expired session, back to the page the person was on (R-LOGIN-1's 30 minutes).
+  const back = workshop ? null : returnRoute(state.me?.profile.account);
+  location.hash = back ?? (workshop ? "#/workshop" : "#/menu");
+}
+
 function viewLogin() {
+  // R-CRED-3: a password accepted for an account with a second factor waits for its code.
+  if (state.challenge) return credentials.codeStep();
   const form = el("form", { class: "panel", "aria-labelledby": "login-title" },
     el("h2", { id: "login-title" }, t("login_title")),
     el("p", {}, t("login_intro")),
@@ -404,13 +439,14 @@ function viewLogin() {
     const data = new FormData(form);
     const r = await api("POST", "/api/session", { realm: data.get("realm"), account: data.get("account").trim(), password: data.get("password") });
     if (!r.ok) return showError(r.body.error);
-    clearMessage();
-    startSession(r.body.token, r.body.expires_at);
-    await loadMe();
-    const workshop = r.body.account.realm === "workshop";
-    // After an expired session, back to the page the person was on (R-LOGIN-1's 30 minutes).
-    const back = workshop ? null : returnRoute(state.me?.profile.account);
-    location.hash = back ?? (workshop ? "#/workshop" : "#/menu");
+    if (r.body.second_factor) {
+      clearMessage();
+      state.challenge = r.body.second_factor;
+      await render();
+      document.getElementById("sf-code")?.focus();
+      return;
+    }
+    await finishLogin(r.body);
   });
   return form;
 }
@@ -424,9 +460,14 @@ function viewTop() {
   const rightText = right.valid
     ? [t("right_valid", day(right.valid_until)), right.stop_on ? ` — ${t("right_stop", day(right.stop_on))}` : ""].join("")
     : t("right_none");
+  // R-CRED-1: the initial password is changed on the password page; the top page says where.
+  const initial = profile.realm === "utokyo" && !profile.initial_password_changed
+    ? el("section", { class: "panel notice", id: "initial-password" }, el("p", {}, t("initial_password_notice")),
+      el("p", {}, el("a", { href: "#/account-password", class: "button" }, t("initial_password_link"))))
+    : null;
   return el("section", { "aria-labelledby": "top-title" },
     el("h2", { id: "top-title" }, t("welcome", state.lang === "en" ? profile.name.en : profile.name.ja)),
-    el("p", {}, t("top_intro")), facts, el("p", {}, rightText));
+    initial, el("p", {}, t("top_intro")), facts, el("p", {}, rightText));
 }
 
 async function viewRemoteAccess() {
@@ -475,8 +516,26 @@ async function viewCloudMail() {
   const domain = s.address.split("@")[1];
   const info = el("section", { class: "panel" },
     el("h3", {}, t("cma_current")), el("p", { id: "current-address" }, s.address),
-    s.pending ? pendingLine(s.pending, t("cma_pending", s.pending.address, jst(s.pending.effective_at))) : null,
     s.next_change_allowed_at ? el("p", { class: "hint" }, t("cma_next", jst(s.next_change_allowed_at, true))) : null);
+  // R-CMA-3: a change still pending can be replaced (a typo fixed) until minute 0, or withdrawn.
+  let pending = null;
+  if (s.pending) {
+    const was = s.pending.address;
+    pending = el("form", { class: "panel", id: "cma-pending", "aria-labelledby": "cma-pending-title" },
+      el("h3", { id: "cma-pending-title" }, t("cma_pending_title")),
+      pendingLine(s.pending, t("cma_pending", was, jst(s.pending.effective_at))),
+      el("p", { class: "hint", id: "cma-replace-hint" }, t("cma_replace_hint", jst(s.pending.effective_at))),
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary" }, t("cma_withdraw"))));
+    pending.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(t("cma_withdraw_confirm", was)))) return;
+      const r = await api("DELETE", "/api/cloud-mail/address");
+      // Applied or withdrawn meanwhile (the sync, another tab): the page as it is now, and why.
+      await render();
+      if (r.ok) message("ok", () => t("cma_withdraw_done", was, s.address));
+      else showError(r.body.error);
+    });
+  }
   // The field shows the address that will be: a pending change once saved, else the current one.
   const shown = (s.pending?.address ?? s.address).split("@")[0];
   const input = el("input", { id: "address", name: "address", type: "text", required: true, autocomplete: "off", autocapitalize: "off", spellcheck: "false", "aria-describedby": "address-hint", value: shown });
@@ -489,14 +548,15 @@ async function viewCloudMail() {
     e.preventDefault();
     const { local: address, reasons } = addressProblems(input.value, domain);
     if (reasons.length) return message("error", () => t("address_invalid"), () => reasons.map((r) => t(`address_reasons.${r}`)));
-    if (!(await confirmStep(t("cma_confirm", `${address}@${domain}`)))) return;
+    const text = s.pending ? t("cma_confirm_replace", `${address}@${domain}`, s.pending.address) : t("cma_confirm", `${address}@${domain}`);
+    if (!(await confirmStep(text))) return;
     const done = await act("PUT", "/api/cloud-mail/address", { address });
     if (done) {
       await render();
       message("ok", () => t("cma_done", done.pending.address, jst(done.pending.effective_at)));
     }
   });
-  return el("div", {}, el("h2", {}, t("cloud_mail_address")), info, form);
+  return el("div", {}, el("h2", {}, t("cloud_mail_address")), info, pending, form);
 }
 
 /** The current-password field every change of a credential or of where mail goes asks for (R-SEC-1). */
@@ -567,13 +627,24 @@ function viewUsage() {
     () => t("use_confirm"), () => ({ type: "eccs_usage" }), () => t("use_done"));
 }
 
-function viewSuspension() {
+/** R-APP-SUS-3: the caller's own suspension still waiting for its day, if any. */
+function scheduledSuspension(items) {
+  const me = state.me.profile.account;
+  return items.find((a) => a.type === "eccs_suspension" && a.status === "scheduled" && a.applicant === me) ?? null;
+}
+
+async function viewSuspension() {
   const until = state.me.right.valid_until ?? "";
+  const r = await api("GET", "/api/applications");
+  const scheduled = r.ok ? scheduledSuspension(r.body.items) : null;
   const input = el("input", { id: "stop-date", type: "date", required: true, max: until, "aria-describedby": "stop-date-hint" });
+  const notice = scheduled ? el("p", { class: "pending", id: "sus-scheduled" }, t("sus_scheduled", day(scheduled.effective_on)), " ",
+    el("a", { href: "#/history" }, t("sus_to_history"))) : null;
   return applicationForm(t("eccs_suspension"), t("sus_intro"),
-    field("stop-date", t("sus_date"), input, t("sus_hint", day(until))),
-    () => t("sus_confirm", day(input.value)), () => ({ type: "eccs_suspension", stop_date: input.value }),
-    (done) => t("sus_done", day(done.effective_on)));
+    [notice, field("stop-date", t("sus_date"), input, t("sus_hint", day(until)))],
+    () => (scheduled ? t("sus_confirm_replace", day(input.value), day(scheduled.effective_on)) : t("sus_confirm", day(input.value))),
+    () => ({ type: "eccs_suspension", stop_date: input.value }),
+    (done) => (scheduled ? t("sus_done_replacing", day(done.effective_on), day(scheduled.effective_on)) : t("sus_done", day(done.effective_on))));
 }
 
 function viewProxy() {
@@ -614,14 +685,38 @@ function viewProxy() {
   return el("div", {}, search, found);
 }
 
+/** R-APP-SUS-3: withdraws the caller's scheduled suspension, after the confirmation. */
+async function withdrawSuspension(a) {
+  if (!(await confirmStep(t("withdraw_confirm", day(a.effective_on))))) return;
+  const r = await api("DELETE", `/api/applications/${encodeURIComponent(a.id)}`);
+  // Applied by the sweep or closed meanwhile (409 already_applied): the history as it is now, and why.
+  await loadMe();
+  await render();
+  if (r.ok) message("ok", () => t("withdraw_done", day(a.effective_on)));
+  else showError(r.body.error);
+}
+
 async function viewHistory() {
   const r = await api("GET", "/api/applications");
   if (!r.ok) return showError(r.body.error), el("div");
-  const rows = r.body.items.map((a) => el("tr", {},
+  const items = r.body.items;
+  const byId = new Map(items.map((a) => [a.id, a]));
+  const own = scheduledSuspension(items);
+  const status = (a) => {
+    const by = a.status === "replaced" && a.replaced_by ? byId.get(a.replaced_by) : null;
+    return [t(`status.${a.status}`), by ? el("span", { class: "hint" }, t("replaced_with", day(by.effective_on))) : null];
+  };
+  const rows = items.map((a) => el("tr", { "data-status": a.status },
     el("td", {}, t(`type.${a.type}`)), el("td", {}, a.applicant), el("td", {}, a.target),
-    el("td", {}, t(`status.${a.status}`)), el("td", {}, day(a.effective_on)), el("td", {}, jst(a.created_at, true))));
-  return el("section", {}, el("h2", {}, t("history")), rows.length === 0 ? el("p", {}, t("history_empty")) :
-    el("table", {}, el("thead", {}, el("tr", {}, ["h_type", "h_applicant", "h_target", "h_status", "h_effective", "h_created"].map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows)));
+    el("td", { class: `status ${a.status}` }, status(a)), el("td", {}, day(a.effective_on)), el("td", {}, jst(a.created_at, true)),
+    el("td", {}, own && a.id === own.id
+      ? el("button", { type: "button", class: "secondary", onclick: () => withdrawSuspension(a) }, t("withdraw"))
+      : null)));
+  const heads = ["h_type", "h_applicant", "h_target", "h_status", "h_effective", "h_created", "h_actions"];
+  return el("section", {}, el("h2", {}, t("history")),
+    own ? el("p", { class: "hint" }, t("history_withdraw_hint")) : null,
+    rows.length === 0 ? el("p", {}, t("history_empty")) :
+      wide(t("history"), el("table", { id: "history" }, el("thead", {}, el("tr", {}, heads.map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows))));
 }
 
 async function viewSettings() {

@@ -3,6 +3,9 @@
 // conferencing, forwarding and identity-verification pages, and the help desk's import, lookup
 // and runs pages. app.js hands in its helpers; nothing here touches innerHTML either.
 
+/** The identity documents the help desk checks in person (R-LC-4), for a reset or a second factor's removal. */
+const DOCUMENTS = ["student_id_card", "staff_id_card", "passport", "residence_card", "drivers_license", "my_number_card"];
+
 /** The largest JSON body one import request may carry (the API takes 16 KiB; room to spare). */
 const IMPORT_PART_BYTES = 15 * 1024;
 
@@ -66,14 +69,11 @@ export function importParts(text, format) {
 }
 
 export function lifecycleViews(ui) {
-  const { state, t, el, field, api, act, message, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField } = ui;
+  const { state, t, el, field, api, act, message, confirmStep, showError, localized, jst, day, loadMe, render, passwordForm, currentPasswordField, wide, signInTable } = ui;
   const date = (instant) => (instant ? jst(instant, true) : "—");
   /** A table: its caption (or none), its column heads (message keys), its rows. */
   const table = (id, caption, heads, rows) => el("table", { id }, caption ? el("caption", {}, caption) : null,
     el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, t(h))))), el("tbody", {}, rows));
-
-  /** A table wider than a phone scrolls sideways in its own box (reachable by keyboard), not the page. */
-  const wide = (label, node) => el("div", { class: "scroll-x", tabindex: "0", role: "region", "aria-label": label }, node);
 
   // ---------------------------------------------------------------- public pages
 
@@ -410,6 +410,8 @@ export function lifecycleViews(ui) {
       el("dt", {}, t("activation")), el("dd", { id: "lookup-activation" }, p.initial_password_changed ? t("activated") : t("not_activated")),
       el("dt", {}, t("act_key")), el("dd", { id: "lookup-key" }, keyState),
       el("dt", {}, t("identity_link")), el("dd", {}, a.identity_linked_at ? t("idl_linked_at", date(a.identity_linked_at)) : t("idl_not_linked")),
+      el("dt", {}, t("two_step")), el("dd", { id: "lookup-two-step" }, a.second_factor
+        ? t("desk_two_step_on", date(a.second_factor.enrolled_at), a.second_factor.recovery_codes_left) : t("desk_two_step_off")),
       el("dt", {}, t("renewal")), el("dd", {}, a.renewal_pending ? t("renewal_pending") : t("renewal_none")));
 
     // R-SEC-4: a locked account says so first, with why, who and when.
@@ -455,9 +457,8 @@ export function lifecycleViews(ui) {
     if (!(state.relang && issuedShown?.hash === location.hash)) issuedShown = null;
     const showKey = (k) => shown.replaceChildren(el("p", { class: "hint" }, t("keys_once")), keysTable([k]));
     if (issuedShown) showKey(issuedShown.key);
-    const docs = ["student_id_card", "staff_id_card", "passport", "residence_card", "drivers_license", "my_number_card"];
     const doc = el("select", { id: "in-person", required: reset, "aria-describedby": "in-person-hint" },
-      el("option", { value: "" }, reset ? t("in_person_choose") : t("in_person_none")), docs.map((d) => el("option", { value: d }, t(`documents.${d}`))));
+      el("option", { value: "" }, reset ? t("in_person_choose") : t("in_person_none")), DOCUMENTS.map((d) => el("option", { value: d }, t(`documents.${d}`))));
     const issue = el("form", { class: "panel" }, el("h3", {}, t("issue_key")),
       field("in-person", t("in_person"), doc, reset ? t("issue_hint_reset") : t("issue_hint")),
       el("div", { class: "actions" }, el("button", { type: "submit" }, t("issue"))), shown);
@@ -508,10 +509,42 @@ export function lifecycleViews(ui) {
         rows.length ? wide(t("audit"), table("audit", t("audit"), ["h_at", "h_action", "h_actor", "h_on_behalf", "h_after"], rows)) : el("p", {}, t("none")));
     };
     let auditPanel = auditSection(audit.ok ? audit.body.items : []);
-    return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), lockBanner, facts), lockPanel, issue,
+    return el("div", {}, search, el("section", { class: "panel" }, el("h3", {}, t("lookup_result")), lockBanner, facts), lockPanel,
+      signInsSection(a.sign_ins ?? []), a.second_factor ? factorRemoval(p, path) : null, issue,
       a.activation.outstanding ? extend : null, renewal,
       el("section", { class: "panel" }, el("h3", {}, t("mail_sent")), mails.length ? wide(t("mail_sent"), table("mails", t("mail_sent"), ["h_queued", "h_kind", "h_to", "h_state", "h_attempts", "h_error"], mails)) : el("p", {}, t("none"))),
       auditPanel);
+  }
+
+  /** R-CRED-2: the last sign-in attempts, the lockouts first with the source that caused them. */
+  function signInsSection(items) {
+    const lockouts = items.filter((x) => x.result === "locked");
+    return el("section", { class: "panel", "aria-labelledby": "desk-sign-ins-title" },
+      el("h3", { id: "desk-sign-ins-title" }, t("desk_sign_ins")),
+      lockouts.length ? el("div", { class: "alert", id: "desk-lockouts" }, el("p", {}, t("desk_lockouts")),
+        el("ul", {}, lockouts.map((x) => el("li", {}, t("desk_lockout", x.source_ip || "—", date(x.at)))))) : null,
+      items.length ? signInTable("desk-sign-ins", items) : el("p", {}, t("none")));
+  }
+
+  /** R-CRED-3: the help desk removes a second factor only after an in-person check (R-LC-4). */
+  function factorRemoval(p, path) {
+    const doc = el("select", { id: "totp-in-person", required: true, "aria-describedby": "totp-in-person-hint" },
+      el("option", { value: "" }, t("in_person_choose")), DOCUMENTS.map((d) => el("option", { value: d }, t(`documents.${d}`))));
+    // Checked here (said in the message area, like every other answer) rather than by the browser.
+    const form = el("form", { class: "panel", id: "desk-totp", novalidate: true, "aria-labelledby": "desk-totp-title" },
+      el("h3", { id: "desk-totp-title" }, t("desk_totp_title")),
+      field("totp-in-person", t("in_person"), doc, t("desk_totp_hint")),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("desk_totp_remove"))));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!doc.value) return message("error", () => t("in_person_required_totp"));
+      if (!(await confirmStep(t("desk_totp_confirm", p.account, t(`documents.${doc.value}`))))) return;
+      if (await act("DELETE", `${path}/totp`, { in_person_check: { document: doc.value } })) {
+        await render();
+        message("ok", () => t("desk_totp_done", p.account));
+      }
+    });
+    return form;
   }
 
   async function viewRuns() {
