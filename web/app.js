@@ -343,6 +343,11 @@ function viewUnavailable(route, reason) {
     el("p", {}, el("a", { href: "#/menu" }, t("back_to_top"))));
 }
 
+function setNavOpen(open) {
+  $("nav").classList.toggle("open", open);
+  $("nav-toggle").setAttribute("aria-expanded", String(open));
+}
+
 function renderFrame(route) {
   document.documentElement.lang = state.lang;
   document.title = t("title");
@@ -353,7 +358,16 @@ function renderFrame(route) {
   $("logout").hidden = !me;
   $("nav").hidden = !me;
   $("who").textContent = me ? (me.profile.realm === "workshop" ? me.profile.account : `${me.profile.account} ${state.lang === "en" ? me.profile.name.en : me.profile.name.ja}`) : "";
+  // R-CRED-1: until the initial password is changed, every page says where to change it, first
+  // thing under the header (on a phone too, above the menu); the password page says it itself.
+  const initial = me?.profile.realm === "utokyo" && !me.profile.initial_password_changed && route !== "account-password";
+  $("banner").replaceChildren(...(initial ? [el("section", { class: "banner", id: "initial-password", "aria-label": t("account_password") },
+    el("p", {}, t("initial_password_notice"), " ", el("a", { href: "#/account-password" }, t("initial_password_link"))))] : []));
   if (!me) return;
+  // On a phone the menu folds away above the page (open on the top page, where it is the
+  // content); a language switch keeps it as it was.
+  $("nav-toggle-text").textContent = t("menus");
+  if (!state.relang) setNavOpen(route === "menu");
   const link = (key, to, item) => {
     if (item && !item.available) {
       return el("li", {}, el("span", { class: "unavailable", "aria-disabled": "true" }, t(key), el("span", { class: "reason" }, `${t("unavailable")}: ${reasonText(item.reason)}`)));
@@ -460,14 +474,9 @@ function viewTop() {
   const rightText = right.valid
     ? [t("right_valid", day(right.valid_until)), right.stop_on ? ` — ${t("right_stop", day(right.stop_on))}` : ""].join("")
     : t("right_none");
-  // R-CRED-1: the initial password is changed on the password page; the top page says where.
-  const initial = profile.realm === "utokyo" && !profile.initial_password_changed
-    ? el("section", { class: "panel notice", id: "initial-password" }, el("p", {}, t("initial_password_notice")),
-      el("p", {}, el("a", { href: "#/account-password", class: "button" }, t("initial_password_link"))))
-    : null;
   return el("section", { "aria-labelledby": "top-title" },
     el("h2", { id: "top-title" }, t("welcome", state.lang === "en" ? profile.name.en : profile.name.ja)),
-    initial, el("p", {}, t("top_intro")), facts, el("p", {}, rightText));
+    el("p", {}, t("top_intro")), facts, el("p", {}, rightText));
 }
 
 async function viewRemoteAccess() {
@@ -704,19 +713,21 @@ async function viewHistory() {
   const own = scheduledSuspension(items);
   const status = (a) => {
     const by = a.status === "replaced" && a.replaced_by ? byId.get(a.replaced_by) : null;
-    return [t(`status.${a.status}`), by ? el("span", { class: "hint" }, t("replaced_with", day(by.effective_on))) : null];
+    return el("span", {}, t(`status.${a.status}`), by ? el("span", { class: "hint" }, t("replaced_with", day(by.effective_on))) : null);
   };
-  const rows = items.map((a) => el("tr", { "data-status": a.status },
-    el("td", {}, t(`type.${a.type}`)), el("td", {}, a.applicant), el("td", {}, a.target),
-    el("td", { class: `status ${a.status}` }, status(a)), el("td", {}, day(a.effective_on)), el("td", {}, jst(a.created_at, true)),
-    el("td", {}, own && a.id === own.id
-      ? el("button", { type: "button", class: "secondary", onclick: () => withdrawSuspension(a) }, t("withdraw"))
-      : null)));
   const heads = ["h_type", "h_applicant", "h_target", "h_status", "h_effective", "h_created", "h_actions"];
+  // Each cell names its column too: on a phone a row is drawn as a card of "name: value" lines.
+  const cell = (i, attrs, ...content) => el("td", { "data-label": t(heads[i]), ...attrs }, ...content);
+  const rows = items.map((a) => el("tr", { "data-status": a.status },
+    cell(0, {}, t(`type.${a.type}`)), cell(1, {}, a.applicant), cell(2, {}, a.target),
+    cell(3, { class: `status ${a.status}` }, status(a)), cell(4, {}, day(a.effective_on)), cell(5, {}, jst(a.created_at, true)),
+    own && a.id === own.id
+      ? cell(6, {}, el("button", { type: "button", class: "secondary", onclick: () => withdrawSuspension(a) }, t("withdraw")))
+      : el("td", { class: "none" })));
   return el("section", {}, el("h2", {}, t("history")),
     own ? el("p", { class: "hint" }, t("history_withdraw_hint")) : null,
     rows.length === 0 ? el("p", {}, t("history_empty")) :
-      wide(t("history"), el("table", { id: "history" }, el("thead", {}, el("tr", {}, heads.map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows))));
+      wide(t("history"), el("table", { id: "history", class: "cards" }, el("thead", {}, el("tr", {}, heads.map((k) => el("th", { scope: "col" }, t(k))))), el("tbody", {}, rows))));
 }
 
 async function viewSettings() {
@@ -829,6 +840,7 @@ async function switchLanguage() {
 document.addEventListener("DOMContentLoaded", () => {
   $("lang").addEventListener("click", () => switchLanguage());
   $("logout").addEventListener("click", () => endSession("logged_out"));
+  $("nav-toggle").addEventListener("click", () => setNavOpen(!$("nav").classList.contains("open")));
   window.addEventListener("hashchange", () => {
     clearMessage();
     render().then(() => {

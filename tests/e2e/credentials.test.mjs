@@ -33,8 +33,9 @@ const pageErrors = (page) => page.errors.filter((e) => !/status of 40[01]/.test(
 /** The server's clock, fixed, moved on in whole TOTP steps so that every code is a fresh one. */
 class Clock {
   constructor() {
-    // Early in a step, so that the browser's own clock stays close.
-    this.now = Math.floor(Date.now() / 30e3) * 30e3 + 2e3;
+    // Early in the next step: ahead of the real time (a token issued before it stays valid), and
+    // close to it, so that the browser and the server agree on what is due.
+    this.now = Math.ceil(Date.now() / 30e3) * 30e3 + 2e3;
   }
   async set() {
     await setClock(new Date(this.now).toISOString());
