@@ -383,6 +383,34 @@ describe("R-CRED-3: two-step verification", () => {
     }
   });
 
+  test("two-step login: wrong codes count like wrong passwords; too many say how long to wait", async () => {
+    const account = "1000000119";
+    const clock = new Clock();
+    await clock.set();
+    try {
+      const { secret } = await enrolled(account, clock);
+      const right = totp(secret, clock.now);
+      const wrong = right === "000000" ? "111111" : "000000";
+      const page = await openPage("#/login");
+      await passwordStep(page, account);
+      let text = "";
+      for (let i = 0; i < 6 && !/しばらく試せません/.test(text); i++) {
+        await code(page, wrong);
+        text = await messageText(page);
+        assert.match(text, /確認コードが正しくないか|しばらく試せません/);
+      }
+      assert.match(text, /^失敗が続いたため、しばらく試せません（\d+ 分後に再試行）$/);
+      // Even the right code waits now.
+      await code(page, right);
+      assert.match(await messageText(page), /しばらく試せません/);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("token")), null, "no token");
+      await shot(page, "login-code-too-many");
+      assert.deepEqual(pageErrors(page).filter((e) => !/status of 429/.test(String(e))), []);
+    } finally {
+      await setClock(null);
+    }
+  });
+
   test("two-step removal: the current password and a code; a wrong password stays on the form; then the password alone logs in", async () => {
     const account = "1000000116";
     const clock = new Clock();
