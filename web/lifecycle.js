@@ -502,9 +502,32 @@ export function lifecycleViews(ui) {
     });
     const mails = (a.messages ?? []).map((m) => el("tr", {}, el("td", {}, date(m.queued_at)), el("td", {}, t(`mail_kinds.${m.kind}`)),
       el("td", {}, m.to), el("td", {}, t(`mail_states.${m.state}`)), el("td", {}, m.attempts), el("td", {}, m.last_error ?? "")));
+    // The audit as people read it: the action's name, and what changed, field by field, from
+    // what it was to what it became (not the record's raw JSON).
+    // The name people read, and the action's id beside it (what operators search for).
+    const actionName = (action) => {
+      const name = t("audit_actions")?.[action];
+      return name ? el("span", {}, name, " ", el("small", { class: "hint" }, action)) : action;
+    };
+    const auditValue = (v) => {
+      if (v == null || v === "") return "—";
+      if (typeof v === "boolean") return t(v ? "audit_yes" : "audit_no");
+      if (Array.isArray(v)) return v.map(auditValue).join(", ");
+      if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${t("audit_fields")?.[k] ?? k}: ${auditValue(x)}`).join("; ");
+      if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T/.test(v)) return date(v);
+      return String(v);
+    };
+    const changes = (before, after) => {
+      const b = before && typeof before === "object" ? before : {};
+      const a = after && typeof after === "object" ? after : {};
+      const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]));
+      if (!keys.length) return el("span", {}, "—");
+      return el("ul", { class: "changes" }, keys.map((k) =>
+        el("li", {}, `${t("audit_fields")?.[k] ?? k}: ${auditValue(b[k])} → ${auditValue(a[k])}`)));
+    };
     const auditSection = (items) => {
-      const rows = items.map((x) => el("tr", {}, el("td", {}, date(x.at)), el("td", {}, x.action),
-        el("td", {}, x.actor), el("td", {}, x.on_behalf_of ?? ""), el("td", {}, el("code", {}, JSON.stringify(x.after ?? null)))));
+      const rows = items.map((x) => el("tr", {}, el("td", {}, date(x.at)), el("td", {}, actionName(x.action)),
+        el("td", {}, x.actor), el("td", {}, x.on_behalf_of ?? ""), el("td", {}, changes(x.before, x.after))));
       return el("section", { class: "panel" }, el("h3", {}, t("audit")),
         rows.length ? wide(t("audit"), table("audit", t("audit"), ["h_at", "h_action", "h_actor", "h_on_behalf", "h_after"], rows)) : el("p", {}, t("none")));
     };

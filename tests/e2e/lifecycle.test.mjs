@@ -139,6 +139,10 @@ describe("help desk: import, activation, lookup", () => {
     const audit = await page.locator("#audit").innerText();
     assert.match(audit, /activation_key\.reset/);
     assert.match(audit, /staff_id_card/);
+    // Readable, not raw JSON: the action's name and each changed field, before → after.
+    assert.match(audit, /パスワード再発行用キー発行/);
+    assert.match(audit, /有効化キーの期限: .* → \d{4}\/\d{2}\/\d{2}/);
+    assert.doesNotMatch(audit, /[{}"]/, "no JSON in the audit table");
     assert.doesNotMatch(audit, /[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/, "never the key");
   });
 
