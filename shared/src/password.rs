@@ -192,12 +192,17 @@ const STAND_IN: &str =
 /// same work as a real one, so that the answer time does not tell whether an account exists or
 /// is still waiting for activation (R-LOGIN-2, R-SEC-6).
 pub fn verify(password: &str, phc: &str) -> bool {
+    let (target, real) = verification_target(phc);
+    let matches = target.is_some_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok());
+    matches && real
+}
+
+/// The hash a password is checked against: the stored one, or — when there is none or it is
+/// malformed — the stand-in, so the same work is done (R-SEC-6); `false` when it is the stand-in.
+fn verification_target(phc: &str) -> (Option<PasswordHash<'_>>, bool) {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => {
-            verify_nothing(password);
-            false
-        }
+        Ok(parsed) => (Some(parsed), true),
+        Err(_) => (PasswordHash::new(STAND_IN).ok(), false),
     }
 }
 
@@ -279,6 +284,20 @@ mod tests {
         assert!(verify("Demo-Student-1", &phc));
         assert!(!verify("demo-student-1", &phc));
         assert!(!verify("Demo-Student-1", "not a hash"));
+    }
+
+    #[test]
+    fn r_sec_6_no_hash_means_the_same_work_against_the_stand_in_and_never_a_match() {
+        for missing in ["", "not a hash", "$argon2id$"] {
+            let (target, real) = verification_target(missing);
+            assert_eq!(
+                target.map(|t| t.to_string()),
+                Some(STAND_IN.to_owned()),
+                "{missing:?} is checked against the stand-in"
+            );
+            assert!(!real);
+        }
+        assert!(!verify("no account has this password", ""), "the stand-in's own password matches nothing");
     }
 
     #[test]

@@ -216,7 +216,13 @@ mod tests {
         let attempts = t.tables.iter().find(|t| t.local_name == "login-attempts").unwrap();
         assert_eq!(attempts.ttl_attribute.as_deref(), Some("expires"));
         let session = t.function("session").unwrap();
-        assert_eq!(session.routes, vec![Route { method: "POST".into(), path: "/api/session".into(), open: true }]);
+        assert_eq!(
+            session.routes,
+            vec![
+                Route { method: "POST".into(), path: "/api/session".into(), open: true },
+                Route { method: "POST".into(), path: "/api/session/second-factor".into(), open: true },
+            ]
+        );
         let sync = t.function("sync-hourly").unwrap();
         assert_eq!(sync.schedules[0].expression, "cron(0 * * * ? *)");
         assert_eq!(sync.schedules[0].timezone, "Asia/Tokyo");
