@@ -79,6 +79,19 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
         (Method::GET, "/api/account/sign-ins", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
         // R-CRED-3: the state; a wrong code past authorization; the open second step.
         (Method::GET, "/api/account/totp", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
+        // Enrolling needs the current password (a wrong one is the answer); removing needs a factor.
+        (
+            Method::POST,
+            "/api/account/totp",
+            Some(json!({ "current_password": "x" })),
+            [401, 401, 401, 401, 401, 401, 401, 403, 401, 401, 401],
+        ),
+        (
+            Method::DELETE,
+            "/api/account/totp",
+            Some(json!({ "password": "x", "code": "000000" })),
+            [401, 404, 404, 404, 404, 404, 404, 403, 401, 401, 401],
+        ),
         (
             Method::POST,
             "/api/account/totp/confirm",
