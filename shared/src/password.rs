@@ -206,13 +206,6 @@ fn verification_target(phc: &str) -> (Option<PasswordHash<'_>>, bool) {
     }
 }
 
-/// The work of [`verify`] against the stand-in, for when there is no hash at all.
-pub fn verify_nothing(password: &str) {
-    if let Ok(parsed) = PasswordHash::new(STAND_IN) {
-        let _ = argon2().verify_password(password.as_bytes(), &parsed);
-    }
-}
-
 /// R-CMP-3: the SHA-512 crypt hash (`$6$`, 5000 rounds) that the mail system accepts.
 pub fn mail_crypt(password: &str) -> Result<String, String> {
     let params = sha_crypt::Sha512Params::new(5_000).map_err(|e| format!("sha-crypt params: {e:?}"))?;

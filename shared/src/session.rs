@@ -134,12 +134,25 @@ pub async fn reauthenticate(
     hash: &str,
     current_password: String,
 ) -> Result<(), ApiError> {
+    let windows = hold_with_password(app, ctx, account, hash, current_password).await?;
+    app.store.release_attempt(&windows).await
+}
+
+/// [`reauthenticate`] without giving the place back: for a check that goes on after the
+/// password (a second factor's code), whose caller releases the windows once all of it passed.
+pub async fn hold_with_password(
+    app: &App,
+    ctx: &Ctx,
+    account: &str,
+    hash: &str,
+    password: String,
+) -> Result<Windows, ApiError> {
     let windows = Windows::new(account, &ctx.source_ip);
     app.store.reserve_attempt(&windows, ctx.now).await?;
-    if !verify_off_thread(current_password, Some(hash.to_owned())).await {
+    if !verify_off_thread(password, Some(hash.to_owned())).await {
         return Err(ApiError::InvalidCredentials);
     }
-    app.store.release_attempt(&windows).await
+    Ok(windows)
 }
 
 /// A new password for `account`, given with its current one (R-SEC-1), in the order that tells
@@ -168,12 +181,6 @@ pub async fn check_new_password(
         return Err(ApiError::PasswordPolicy { violations: vec![same] });
     }
     Ok(())
-}
-
-/// The password against a stored hash, off the async workers, with the stand-in work when
-/// there is no hash.
-pub async fn verify_password(password: String, hash: &str) -> bool {
-    verify_off_thread(password, Some(hash.to_owned())).await
 }
 
 /// argon2id off the async workers (it takes tens of milliseconds by design). Without a hash (no

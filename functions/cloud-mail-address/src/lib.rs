@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::store::changes::{Change, ChangeKind, ChangeState};
+use shared::store::changes::{Change, ChangeKind};
 use shared::{ApiError, App, Ctx, mail, store, time};
 
 #[derive(Deserialize)]
@@ -32,7 +32,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let subject = shared::http::claims(app, ctx, req)?.sub;
             let (account, changes) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
-            let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.state == ChangeState::Pending);
+            let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.is_pending());
             let next = mail::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
             Ok(Reply::ok(json!({
                 "address": account.mail_address,

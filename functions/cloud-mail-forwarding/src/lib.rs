@@ -12,7 +12,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
-use shared::store::changes::{ChangeKind, ChangeState};
+use shared::store::changes::ChangeKind;
 use shared::store::services::{self, FORWARDING, LinkBody, ServiceRecord, ServiceState};
 use shared::{ApiError, App, Ctx, mail, session, time};
 
@@ -65,7 +65,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let requested = record.filter(|r| r.state == ServiceState::Invited).map(|r| r.view());
             let pending = changes
                 .iter()
-                .find(|c| c.sk == ChangeKind::MailForwarding && c.state == ChangeState::Pending)
+                .find(|c| c.sk == ChangeKind::MailForwarding && c.is_pending())
                 // With its state, attempts and a refusal's reason, like the address (R-SYNC-4).
                 .map(|c| c.person_view(json!({ "address": c.address.clone().filter(|a| !a.is_empty()) })));
             Ok(Reply::ok(json!({ "address": account.mail_forwarding, "requested": requested, "pending": pending })))

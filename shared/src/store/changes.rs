@@ -186,6 +186,11 @@ impl Change {
         Item::from([("pk".to_owned(), s(self.pk.clone())), ("sk".to_owned(), s(self.sk.as_str()))])
     }
 
+    /// Waiting for the sync (refused ones included: they are retried).
+    pub fn is_pending(&self) -> bool {
+        self.state == ChangeState::Pending
+    }
+
     /// A pending change as the user sees it: when it applies and, if the mail system refused it,
     /// that it did and how many attempts were made (R-SYNC-4) — as a reason code and a bilingual
     /// sentence, never the mail system's own text, which operators see in the run history (R-SEC-5).

@@ -113,10 +113,6 @@ impl Release {
 }
 
 impl Change {
-    fn is_pending(&self) -> bool {
-        self.state == changes::ChangeState::Pending
-    }
-
     fn requested_address(&self) -> Option<Release> {
         self.address.clone().map(|address| Release {
             address,

@@ -121,11 +121,8 @@ pub async fn remove(
 /// both in one place of the failure windows — a wrong code counts like a wrong password.
 pub async fn remove_own(app: &App, ctx: &Ctx, account: &Account, password: String, code: &str) -> Result<(), ApiError> {
     let Some(factor) = account.second_factor.clone() else { return Err(ApiError::NotFound) };
-    let windows = Windows::new(&account.key(), &ctx.source_ip);
-    app.store.reserve_attempt(&windows, ctx.now).await?;
-    if !crate::session::verify_password(password, &account.password_hash).await {
-        return Err(ApiError::InvalidCredentials);
-    }
+    let windows =
+        crate::session::hold_with_password(app, ctx, &account.key(), &account.password_hash, password).await?;
     let valid = factor.check(&account.id, code, unix(ctx.now)).is_some() || factor.recovery_index(code).is_some();
     if !factor.is_enrolled() || !valid {
         return Err(ApiError::InvalidCode);
