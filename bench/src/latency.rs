@@ -189,13 +189,11 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
             calls_note: "+2 reads: the operator's account, and the capacity before for the audit record",
         },
         Endpoint {
-            name: "PUT /api/identity-link",
-            method: Method::PUT,
-            kind: Kind::Change,
-            request: Box::new(|i| {
-                ("/api/identity-link".into(), "0000000001".into(), Some(json!({ "linked": i % 2 == 0 })))
-            }),
-            calls_note: "+1 read: the caller's account",
+            name: "GET /api/identity-link",
+            method: Method::GET,
+            kind: Kind::Read,
+            request: fixed("/api/identity-link", "0000000001"),
+            calls_note: "",
         },
         Endpoint {
             name: "PUT /api/admin/accounts/{account}/renewal",
@@ -333,6 +331,7 @@ pub async fn run(requests: usize) -> Result<String, String> {
         schedules: false,
         call_counter: Some(counter.clone()),
         smtp_url: None,
+        oidc: None,
     })
     .await?;
     let app = runner.app.clone();

@@ -65,7 +65,7 @@ fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
         phone: None,
         activation_key_hash: None,
         activation_expires_at: None,
-        identity_linked_at: None,
+        identity: None,
         renewal_pending: false,
         mail_forwarding: None,
         credentials_version: 0,

@@ -136,9 +136,10 @@ pub struct Account {
     pub activation_key_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
     pub activation_expires_at: Option<DateTime<Utc>>,
-    /// R-LC-4: when the person linked the identity verification service.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_serde::option")]
-    pub identity_linked_at: Option<DateTime<Utc>>,
+    /// R-CRED-4: the identity verification provider's account linked by an OpenID Connect
+    /// sign-in. (The unverified flag `identity_linked_at` of earlier versions is ignored.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityLink>,
     /// R-LC-5: a renewal has been asked for; no expiry notice meanwhile.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub renewal_pending: bool,
@@ -160,6 +161,16 @@ pub struct Account {
 }
 
 /// R-SEC-4: why and by whom an account was locked.
+/// R-CRED-4: who the person is at the identity verification provider: the ID token's `iss` and
+/// `sub`, verified at the sign-in that made the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLink {
+    pub issuer: String,
+    pub subject: String,
+    #[serde(with = "stamp_serde")]
+    pub linked_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
     pub reason: String,
@@ -259,7 +270,7 @@ impl Account {
             phone: record.phone.clone(),
             activation_key_hash: None,
             activation_expires_at: None,
-            identity_linked_at: None,
+            identity: None,
             renewal_pending: false,
             mail_forwarding: None,
             credentials_version: 0,
@@ -375,7 +386,7 @@ impl Account {
             "initial_password_changed": self.initial_password_changed,
             "operator": self.is_operator(),
             "proxy_scope": self.proxy_scope,
-            "identity_linked": self.identity_linked_at.is_some(),
+            "identity_linked": self.identity.is_some(),
         })
     }
 
@@ -464,7 +475,7 @@ pub(crate) mod tests {
             phone: None,
             activation_key_hash: None,
             activation_expires_at: None,
-            identity_linked_at: None,
+            identity: None,
             renewal_pending: false,
             mail_forwarding: None,
             credentials_version: 0,

@@ -33,6 +33,9 @@ pub struct App {
     pub portal_url: String,
     /// The CloudWatch namespace of the schedules' run metrics (R-OPS-2).
     pub metrics_namespace: Option<String>,
+    /// The identity verification provider (R-CRED-4); `None`: none is configured.
+    #[cfg(feature = "oidc")]
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 impl App {
@@ -50,6 +53,21 @@ impl App {
                 .await
                 .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
                 .secret_string;
+        }
+        // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
+        if let Some(settings) = config.oidc.as_mut() {
+            if let crate::config::OidcSecret::Secret(id) = &settings.client_secret {
+                let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+                let value = secrets
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
+                    .secret_string
+                    .ok_or_else(|| format!("secret {id} has no string value"))?;
+                settings.client_secret = crate::config::OidcSecret::Value(value);
+            }
         }
         let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk), Some(Duration::from_secs(4)));
         if let Some(endpoint) = &config.dynamodb_endpoint {
@@ -100,6 +118,20 @@ impl App {
                 }
                 None => None,
             };
+        #[cfg(feature = "oidc")]
+        let oidc = config.oidc.as_ref().and_then(|o| {
+            let secret = match &o.client_secret {
+                crate::config::OidcSecret::Value(v) => v.as_str(),
+                crate::config::OidcSecret::Secret(_) => "",
+            };
+            match crate::oidc::Provider::new(&o.issuer, &o.client_id, secret) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    tracing::error!(error = %e, "identity verification provider not configured");
+                    None
+                }
+            }
+        });
         let store = Store::new(db, config.tables);
         let target: Arc<dyn Target> = Arc::new(DirectoryTarget::new(&store));
         Self {
@@ -114,6 +146,8 @@ impl App {
             mailer,
             portal_url: config.portal_url,
             metrics_namespace: config.metrics_namespace,
+            #[cfg(feature = "oidc")]
+            oidc,
         }
     }
 

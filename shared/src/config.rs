@@ -18,6 +18,9 @@
 //! | `METRICS_NAMESPACE` | the CloudWatch namespace of the schedules' run metrics (EMF, R-OPS-2); none: no metrics line | |
 //! | `ECCS_WARM_UP` | `off` skips the DynamoDB call made at cold start to open the connection | on |
 //! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests) | AWS |
+//! | `OIDC_ISSUER`, `OIDC_CLIENT_ID` | the identity verification provider (R-CRED-4): its issuer URL and this service's client id; none: the link and the reset answer that no provider is configured | |
+//! | `OIDC_CLIENT_SECRET_SECRET` | Secrets Manager id of the client secret (the identity-link and password-reset functions) | |
+//! | `OIDC_CLIENT_SECRET` | the client secret itself (local only) | |
 
 use std::path::PathBuf;
 
@@ -115,6 +118,31 @@ impl Tables {
     }
 }
 
+/// R-CRED-4: the identity verification provider this service is a client of.
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The issuer URL; discovery is `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: OidcSecret,
+}
+
+/// Where the client secret comes from.
+#[derive(Clone)]
+pub enum OidcSecret {
+    /// Given directly (the local runner, tests).
+    Value(String),
+    /// A Secrets Manager secret's id (AWS).
+    Secret(String),
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("OidcSettings").field("issuer", &self.issuer).field("client_id", &self.client_id).finish()
+    }
+}
+
 /// Where the JWT key comes from.
 #[derive(Debug, Clone)]
 pub enum KeySource {
@@ -161,6 +189,8 @@ pub struct Config {
     pub portal_url: String,
     /// Where the schedules' run metrics go (R-OPS-2); `None`: none are written.
     pub metrics_namespace: Option<String>,
+    /// The identity verification provider (R-CRED-4); `None`: none is configured.
+    pub oidc: Option<OidcSettings>,
 }
 
 pub const DEFAULT_MAIL_FROM: &str = "ECCS <noreply@ecc.u-tokyo.ac.jp>";
@@ -201,6 +231,17 @@ impl Config {
                 .or_else(|| var("JWT_ISSUER"))
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into()),
             metrics_namespace: var("METRICS_NAMESPACE"),
+            oidc: match (var("OIDC_ISSUER"), var("OIDC_CLIENT_ID")) {
+                (Some(issuer), Some(client_id)) => Some(OidcSettings {
+                    issuer,
+                    client_id,
+                    client_secret: match var("OIDC_CLIENT_SECRET_SECRET") {
+                        Some(id) => OidcSecret::Secret(id),
+                        None => OidcSecret::Value(var("OIDC_CLIENT_SECRET").unwrap_or_default()),
+                    },
+                }),
+                _ => None,
+            },
         })
     }
 
@@ -219,6 +260,7 @@ impl Config {
             mail_from: DEFAULT_MAIL_FROM.into(),
             portal_url: issuer.to_owned(),
             metrics_namespace: None,
+            oidc: None,
         }
     }
 }

@@ -79,6 +79,19 @@ pub enum ApiError {
     ServiceAlreadyActive,
     /// R-LC-6..7: a wrong, used or expired link — one answer for all.
     LinkNotFoundOrExpired,
+    /// R-CRED-4: the provider's answer could not be verified (an unknown or used `state`, another
+    /// browser, a provider error, an ID token whose signature, issuer, audience, expiry or nonce
+    /// is wrong); 400 `bad_request` with the reason.
+    IdentityRefused {
+        reason: &'static str,
+    },
+    /// R-CRED-4: the provider's account is already linked to another account (400 `bad_request`).
+    IdentityAlreadyLinked,
+    /// R-CRED-4: an unknown account, an account without a link, another `sub`, or a wrong, used
+    /// or expired grant — one answer for all.
+    ResetNotPossible,
+    /// R-CRED-4: no identity verification provider is configured.
+    ProviderNotConfigured,
     NotFound,
     /// With the methods the resource does serve (the `Allow` header, RFC 9110).
     MethodNotAllowed {
@@ -101,6 +114,8 @@ impl ApiError {
             | PasswordPolicy { .. }
             | InvalidStopDate { .. }
             | ImportInvalid { .. }
+            | IdentityRefused { .. }
+            | IdentityAlreadyLinked
             | InvalidCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | TokenExpired | InvalidCredentials | InvalidActivationKey | InvalidSecondFactor => {
@@ -123,11 +138,14 @@ impl ApiError {
             | ServiceAlreadyActive
             | AlreadyApplied
             | SecondFactorEnrolled => StatusCode::CONFLICT,
-            TargetNotFoundOrNotEligible | NotFound | LinkNotFoundOrExpired | NothingPending | ApplicationNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            TargetNotFoundOrNotEligible
+            | NotFound
+            | LinkNotFoundOrExpired
+            | NothingPending
+            | ApplicationNotFound
+            | ResetNotPossible => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceUnavailable { .. } | ProviderNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,7 +153,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         use ApiError::*;
         match self {
-            BadRequest(_) => "bad_request",
+            BadRequest(_) | IdentityRefused { .. } | IdentityAlreadyLinked => "bad_request",
             PayloadTooLarge => "payload_too_large",
             Unauthorized => "unauthorized",
             TokenExpired => "token_expired",
@@ -168,6 +186,8 @@ impl ApiError {
             AlreadyApplied => "already_applied",
             ServiceAlreadyActive => "service_already_active",
             LinkNotFoundOrExpired => "link_not_found_or_expired",
+            ResetNotPossible => "reset_not_possible",
+            ProviderNotConfigured => "identity_provider_not_configured",
             NotFound => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable { .. } => "service_unavailable",
@@ -243,6 +263,18 @@ impl ApiError {
             LinkNotFoundOrExpired => {
                 "このリンクは無効か、期限が切れています。もう一度申請してください / This link is not valid or has expired; please ask again"
             }
+            IdentityRefused { .. } => {
+                "本人確認サービスでの確認を完了できませんでした。最初からもう一度お試しください / The identity verification could not be completed; please start again"
+            }
+            IdentityAlreadyLinked => {
+                "この本人確認サービスのアカウントは、既に別のアカウントと連携されています / This identity verification account is already linked to another account"
+            }
+            ResetNotPossible => {
+                "この方法ではパスワードを再設定できません。本人確認サービスを連携済みのアカウントか確認するか、窓口で手続きしてください / The password cannot be reset this way: check that the account is linked to the identity verification service, or visit the help desk"
+            }
+            ProviderNotConfigured => {
+                "本人確認サービスが設定されていないため、利用できません / No identity verification service is configured"
+            }
             NotFound => "見つかりません / Not found",
             MethodNotAllowed { .. } => "このメソッドは使えません / Method not allowed",
             ServiceUnavailable { .. } => {
@@ -256,6 +288,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(reason) => json!({ "reason": reason }),
+            IdentityRefused { reason } => json!({ "reason": reason }),
+            IdentityAlreadyLinked => json!({ "reason": "identity_already_linked" }),
             TooManyAttempts { retry_after } | TooManyRequests { retry_after } | ServiceUnavailable { retry_after } => {
                 json!({ "retry_after": retry_after })
             }
@@ -341,6 +375,10 @@ impl ApiError {
             AlreadyApplied,
             ServiceAlreadyActive,
             LinkNotFoundOrExpired,
+            IdentityRefused { reason: "state_unknown_or_used" },
+            IdentityAlreadyLinked,
+            ResetNotPossible,
+            ProviderNotConfigured,
             NotFound,
             MethodNotAllowed { allow: String::new() },
             ServiceUnavailable { retry_after: 1 },
@@ -382,6 +420,10 @@ impl ApiError {
                 | AlreadyApplied
                 | ServiceAlreadyActive
                 | LinkNotFoundOrExpired
+                | IdentityRefused { .. }
+                | IdentityAlreadyLinked
+                | ResetNotPossible
+                | ProviderNotConfigured
                 | NotFound
                 | MethodNotAllowed { .. }
                 | ServiceUnavailable { .. }

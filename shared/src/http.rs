@@ -22,20 +22,63 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// More headers: a cookie, a redirect's `Location`.
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self { status: StatusCode::OK, body }
+        Self { status: StatusCode::OK, body, headers: Vec::new() }
     }
 
     pub fn created(body: Value) -> Self {
-        Self { status: StatusCode::CREATED, body }
+        Self { status: StatusCode::CREATED, body, headers: Vec::new() }
     }
 
     pub fn accepted(body: Value) -> Self {
-        Self { status: StatusCode::ACCEPTED, body }
+        Self { status: StatusCode::ACCEPTED, body, headers: Vec::new() }
     }
+
+    /// 303 See Other to `location` (a browser coming back from the identity provider).
+    pub fn see_other(location: &str) -> Result<Self, ApiError> {
+        let value = HeaderValue::from_str(location).map_err(|e| ApiError::Internal(format!("location: {e}")))?;
+        Ok(Self {
+            status: StatusCode::SEE_OTHER,
+            body: serde_json::json!({ "location": location }),
+            headers: vec![(http::header::LOCATION, value)],
+        })
+    }
+
+    pub fn with_header(mut self, name: http::HeaderName, value: &str) -> Result<Self, ApiError> {
+        let value = HeaderValue::from_str(value).map_err(|e| ApiError::Internal(format!("header: {e}")))?;
+        self.headers.push((name, value));
+        Ok(self)
+    }
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Whether the request is a browser's navigation (it accepts HTML) rather than an API call.
+pub fn wants_html(req: &Request) -> bool {
+    req.headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// A query-string parameter, as sent.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
 }
 
 /// Parses the JSON body into `T` (which denies unknown fields): 413 over 16 KiB, 400
@@ -159,8 +202,12 @@ pub fn log_request(ctx: &Ctx, status: u16, error: Option<&str>) {
 
 /// Renders the outcome and writes the request's log line.
 pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
+    let mut extra = Vec::new();
     let (status, body, error) = match outcome {
-        Ok(reply) => (reply.status, reply.body, None),
+        Ok(reply) => {
+            extra = reply.headers;
+            (reply.status, reply.body, None)
+        }
         Err(e) => {
             if let ApiError::Internal(detail) = &e {
                 tracing::error!(request_id = %ctx.request_id, route = %ctx.route, detail = %detail, "internal error");
@@ -178,6 +225,9 @@ pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
     headers.insert("x-request-id", HeaderValue::from_str(&ctx.request_id).unwrap_or(HeaderValue::from_static("-")));
     if let Some(allow) = error.as_ref().and_then(ApiError::allow).and_then(|a| HeaderValue::from_str(a).ok()) {
         headers.insert(http::header::ALLOW, allow);
+    }
+    for (name, value) in extra {
+        headers.append(name, value);
     }
     if let Some(seconds) = error.as_ref().and_then(ApiError::retry_after) {
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));

@@ -13,12 +13,15 @@
 //!
 //! Edges:
 //! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
+//!   (`store::identity`: the link, the reset's flows and grants, R-CRED-4)
 //! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
 //! - [`mailer`] — SMTP for the outbox
 //! - [`metrics`] — the schedules' run figures as CloudWatch metrics (EMF, R-OPS-2)
 //! - [`provision`] — the downstream target interface and the directory target (R-TGT)
 //! - [`session`] — login with the failure window (R-LOGIN)
 //! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
+//! - `oidc`, `identity` (feature `oidc`) — the relying party of the identity verification
+//!   provider, and the two legs of its sign-in shared by the link and the reset (R-CRED-4)
 //! - [`http`] — request parsing, the caller, responses and request logs
 //! - [`error`] — [`error::ApiError`], the one error type with its status, code and message
 //! - [`app`], [`config`], [`ctx`], [`lambda`] — set-up at cold start, per-request context, the
@@ -32,6 +35,8 @@ pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod http;
+#[cfg(feature = "oidc")]
+pub mod identity;
 pub mod json;
 pub mod lambda;
 pub mod lifecycle;
@@ -39,6 +44,8 @@ pub mod mail;
 pub mod mailer;
 pub mod metrics;
 pub mod notices;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod password;
 pub mod provision;
 pub mod schedule;

@@ -91,6 +91,60 @@ pub fn message(account: &Account, kind: NoticeKind, date: NaiveDate) -> (String,
     }
 }
 
+/// A change to how the account can be recovered or signed in to (R-CRED-4), told to the
+/// person's cloud-mail address at once: `(subject, body)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityNotice {
+    /// An identity verification account was linked.
+    IdentityLinked,
+    /// The link was removed.
+    IdentityUnlinked,
+    /// The password was reset through the identity verification service.
+    PasswordReset { second_factor_removed: bool },
+}
+
+impl SecurityNotice {
+    pub fn kind(self) -> &'static str {
+        match self {
+            SecurityNotice::IdentityLinked => "identity_linked",
+            SecurityNotice::IdentityUnlinked => "identity_unlinked",
+            SecurityNotice::PasswordReset { .. } => "password_reset",
+        }
+    }
+
+    pub fn message(self, account: &Account, at: &str) -> (String, String) {
+        let (subject, ja, en) = match self {
+            SecurityNotice::IdentityLinked => (
+                "【ECCS】本人確認サービスが連携されました / Identity verification was linked",
+                format!("UTokyo Account に本人確認サービスのアカウントが {at} に連携されました。"),
+                format!("An identity verification account was linked to your UTokyo Account at {at}."),
+            ),
+            SecurityNotice::IdentityUnlinked => (
+                "【ECCS】本人確認サービスの連携が解除されました / Identity verification was unlinked",
+                format!("UTokyo Account と本人確認サービスの連携が {at} に解除されました。"),
+                format!("The link between your UTokyo Account and the identity verification service was removed at {at}."),
+            ),
+            SecurityNotice::PasswordReset { second_factor_removed } => (
+                "【ECCS】パスワードが再設定されました / Your password was reset",
+                format!(
+                    "本人確認サービスでの確認により、UTokyo Account のパスワードが {at} に再設定されました。{}",
+                    if second_factor_removed { "2段階認証の設定も削除されました。" } else { "" }
+                ),
+                format!(
+                    "Your UTokyo Account's password was reset at {at} after a sign-in at the identity verification service.{}",
+                    if second_factor_removed { " Two-step verification was removed as well." } else { "" }
+                ),
+            ),
+        };
+        let body = format!(
+            "{} 様\n\n{ja}\n心当たりがない場合は、すぐにヘルプデスクに連絡してください。\n\n\
+             Dear {},\n\n{en}\nIf this was not you, contact the help desk at once.\n",
+            account.name.ja, account.name.en
+        );
+        (subject.to_owned(), body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

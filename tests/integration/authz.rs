@@ -126,11 +126,19 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
             Some(json!({ "address": "not an address", "current_password": "x" })),
             [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
+        (Method::GET, "/api/identity-link", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
+        // Nobody is linked: past authorization, nothing to remove.
+        (Method::DELETE, "/api/identity-link", None, [401, 404, 404, 404, 404, 404, 404, 403, 401, 401, 401]),
+        // No provider in this service (R-CRED-4): past authorization, 503 identity_provider_not_configured.
+        (Method::GET, "/api/identity-link/start", None, [401, 503, 503, 503, 503, 503, 503, 403, 401, 401, 401]),
+        (Method::GET, "/api/identity-link/callback?state=x&code=y", None, [503; 11]),
+        (Method::POST, "/api/password-reset/start", Some(json!({ "account": "0000000001" })), [503; 11]),
+        (Method::GET, "/api/password-reset/callback?state=x&code=y", None, [503; 11]),
         (
-            Method::PUT,
-            "/api/identity-link",
-            Some(json!({ "linked": false })),
-            [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401],
+            Method::POST,
+            "/api/password-reset",
+            Some(json!({ "grant": "nothing", "new_password": "x" })),
+            [404; 11],
         ),
         (
             Method::POST,

@@ -66,6 +66,7 @@ impl Env {
             schedules: false,
             call_counter: None,
             smtp_url: None,
+            oidc: None,
         }
     }
 

@@ -286,11 +286,11 @@ async fn r_lc_4_a_password_reset_needs_an_in_person_check_the_self_set_link_waiv
         !format!("{:?}", audit[0]).contains(in_person.json()["activation_key"].as_str().unwrap()),
         "no key in the audit"
     );
-    // The person sets the identity-link flag themselves, so it proves nothing: a reset still
-    // needs the in-person check (a stolen session could otherwise waive it).
-    let link = env.put("/api/identity-link", Some(&env.token("0000000001")), json!({ "linked": true })).await;
-    assert_eq!((link.status, link.json()["linked"].clone()), (StatusCode::OK, json!(true)));
-    assert_eq!(env.get("/api/me", Some(&env.token("0000000001"))).await.json()["profile"]["identity_linked"], true);
+    // The flag of earlier versions (`PUT /api/identity-link {linked}`) is gone: only the verified
+    // OpenID Connect link of R-CRED-4 waives the in-person check (identity.rs).
+    let flag = env.put("/api/identity-link", Some(&env.token("0000000001")), json!({ "linked": true })).await;
+    assert_eq!(flag.status, StatusCode::METHOD_NOT_ALLOWED, "{}", flag.text);
+    assert_eq!(env.get("/api/me", Some(&env.token("0000000001"))).await.json()["profile"]["identity_linked"], false);
     let waived = reset(json!({ "action": "issue" })).await;
     assert_eq!((waived.status, waived.code().as_str()), (StatusCode::CONFLICT, "identity_verification_required"));
     // The old password still works until the person activates the new key.

@@ -15,6 +15,7 @@ mod costs;
 mod credentials;
 mod events;
 mod faults;
+mod identity;
 mod input;
 mod lifecycle;
 mod login;

@@ -119,7 +119,7 @@ async fn grow_to(env: &Env, total: u64) {
         phone: None,
         activation_key_hash: None,
         activation_expires_at: None,
-        identity_linked_at: None,
+        identity: None,
         renewal_pending: false,
         mail_forwarding: None,
         credentials_version: 0,

@@ -17,7 +17,7 @@ fn code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Enrols 0000000001 at `env`'s clock; answers the secret and the recovery codes.
-async fn enrol(env: &Env) -> (String, Vec<String>) {
+pub async fn enrol(env: &Env) -> (String, Vec<String>) {
     let t = env.token("0000000001");
     // R-SEC-1: not without the current password (a stolen session would lock the owner out).
     let stolen = env.post("/api/account/totp", Some(&t), json!({ "current_password": "Guess-0" })).await;

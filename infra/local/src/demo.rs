@@ -174,7 +174,7 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             phone: (person.id == "0000000001").then(|| "090-1234-5678".to_owned()),
             activation_key_hash: None,
             activation_expires_at: None,
-            identity_linked_at: None,
+            identity: None,
             renewal_pending: false,
             mail_forwarding: None,
             credentials_version: 0,

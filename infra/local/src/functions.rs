@@ -59,6 +59,7 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("admin-runs", http!(eccs_admin_runs)),
         ("activation", http!(eccs_activation)),
         ("identity-link", http!(eccs_identity_link)),
+        ("password-reset", http!(eccs_password_reset)),
         ("services", http!(eccs_services)),
         ("cloud-mail-forwarding", http!(eccs_cloud_mail_forwarding)),
         ("account-password", http!(eccs_account_password)),

@@ -47,6 +47,9 @@ pub struct Options {
     pub call_counter: Option<shared::store::calls::CallCounter>,
     /// Where mail goes (`smtp://127.0.0.1:2525`); none: it waits in the outbox.
     pub smtp_url: Option<String>,
+    /// The identity verification provider (R-CRED-4); none: the link and the reset answer that
+    /// no provider is configured.
+    pub oidc: Option<shared::config::OidcSettings>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             schedules: true,
             call_counter: None,
             smtp_url: None,
+            oidc: None,
         }
     }
 }
@@ -90,7 +94,7 @@ pub async fn prepare(
     demo: bool,
     scheduler_endpoint: Option<String>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
-    prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None, None).await
+    prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None, None, None).await
 }
 
 /// [`prepare`], with every DynamoDB call counted by `counter` and mail sent to `smtp_url`.
@@ -103,6 +107,7 @@ pub async fn prepare_counted(
     scheduler_endpoint: Option<String>,
     counter: Option<shared::store::calls::CallCounter>,
     smtp_url: Option<String>,
+    oidc: Option<shared::config::OidcSettings>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
     let template = Template::embedded()?;
     let engine = Engine::start(storage).await?;
@@ -114,6 +119,7 @@ pub async fn prepare_counted(
     config.schedules.endpoint = scheduler_endpoint;
     config.call_counter = counter;
     config.smtp_url = smtp_url;
+    config.oidc = oidc;
     if let Storage::External { prefix, .. } = storage {
         config.tables = shared::config::Tables::with_prefix(prefix);
     }
@@ -138,6 +144,7 @@ impl Runner {
             None,
             options.call_counter,
             options.smtp_url,
+            options.oidc,
         )
         .await?;
         let app = match options.target {

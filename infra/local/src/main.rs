@@ -41,6 +41,17 @@ enum Command {
         /// mail waits in the outbox.
         #[arg(long, env = "SMTP_URL")]
         smtp: Option<String>,
+        /// The identity verification provider's issuer URL (R-CRED-4), e.g. http://127.0.0.1:3001
+        /// (`node tests/oidc/provider.mjs`); without it, the link and the reset answer that no
+        /// provider is configured.
+        #[arg(long, env = "OIDC_ISSUER")]
+        oidc_issuer: Option<String>,
+        /// This service's client id at the provider.
+        #[arg(long, env = "OIDC_CLIENT_ID", default_value = "eccs-local")]
+        oidc_client_id: String,
+        /// Its client secret.
+        #[arg(long, env = "OIDC_CLIENT_SECRET", default_value = "local-secret", hide_default_value = true)]
+        oidc_client_secret: String,
     },
     /// Run one function once with an event file, as `sam local invoke` would, and print its response.
     Invoke {
@@ -62,8 +73,13 @@ enum Command {
 async fn main() -> ExitCode {
     shared::lambda::init_tracing();
     let result = match Cli::parse().command {
-        Command::Serve { addr, data, memory, dynamodb, demo, smtp } => {
-            serve(addr, data, memory, dynamodb, demo, smtp).await
+        Command::Serve { addr, data, memory, dynamodb, demo, smtp, oidc_issuer, oidc_client_id, oidc_client_secret } => {
+            let oidc = oidc_issuer.map(|issuer| shared::config::OidcSettings {
+                issuer,
+                client_id: oidc_client_id,
+                client_secret: shared::config::OidcSecret::Value(oidc_client_secret),
+            });
+            serve(addr, data, memory, dynamodb, demo, smtp, oidc).await
         }
         Command::Invoke { function, event, data, demo } => invoke(&function, &event, data, demo).await,
     };
@@ -83,6 +99,7 @@ async fn serve(
     dynamodb: Option<String>,
     demo: bool,
     smtp: Option<String>,
+    oidc: Option<shared::config::OidcSettings>,
 ) -> Result<(), String> {
     let storage = match (memory, dynamodb) {
         (_, Some(endpoint)) => Storage::External { endpoint, prefix: String::new() },
@@ -95,13 +112,17 @@ async fn serve(
         Storage::External { endpoint, .. } => format!("in the DynamoDB at {endpoint}"),
     };
     let mail = smtp.clone().map_or("waits in the outbox (no --smtp)".to_owned(), |u| format!("goes to {u}"));
-    let runner = Runner::start(Options { addr, storage, demo, smtp_url: smtp, ..Options::default() }).await?;
+    let identity = oidc.as_ref().map_or("no provider (no --oidc-issuer)".to_owned(), |o| {
+        format!("{} as client {}", o.issuer, o.client_id)
+    });
+    let runner = Runner::start(Options { addr, storage, demo, smtp_url: smtp, oidc, ..Options::default() }).await?;
     println!("ECCS account service (local) — {}", runner.url);
     println!("  UI      {}/", runner.url);
     println!("  health  {}/api/health", runner.url);
     println!("  data    {where_} (DynamoDB endpoint {})", runner.engine.endpoint);
     println!("  clock   POST {}/_local/clock {{\"now\": \"2026-11-22T10:20:00+09:00\"}} (null: real time)", runner.url);
     println!("  mail    {mail}");
+    println!("  identity verification {identity}");
     println!("  runs    POST {0}/_local/run/sync-hourly, {0}/_local/run/sweep-daily", runner.url);
     if let Some(loaded) = &runner.demo {
         println!(

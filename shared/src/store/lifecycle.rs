@@ -204,9 +204,9 @@ async fn update(
 }
 
 /// R-LC-3, R-LC-4: issues a new key (the old one stops working). For an activated account this
-/// is a password reset, which needs an in-person check: the identity-link flag is set by the
-/// person themselves, so it proves nothing and waives nothing (R-SEC; the verified OpenID
-/// Connect link of R-CRED-4 is what may waive it, once it exists).
+/// is a password reset, which needs an in-person check or the verified identity verification
+/// link of R-CRED-4 (an OpenID Connect sign-in made the link; the old self-set flag waives
+/// nothing).
 pub async fn issue_key(
     app: &App,
     ctx: &Ctx,
@@ -215,7 +215,7 @@ pub async fn issue_key(
     check: Option<InPersonCheck>,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let reset = target.initial_password_changed;
-    if reset && check.is_none() {
+    if reset && check.is_none() && target.identity.is_none() {
         return Err(ApiError::IdentityVerificationRequired);
     }
     let key = lifecycle::new_activation_key()?;
@@ -228,6 +228,7 @@ pub async fn issue_key(
         .value(":until", s(time::stamp(until)));
     let verification = match &check {
         Some(c) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
+        None if reset => json!({ "identity_link": target.identity.as_ref().map(|l| l.issuer.clone()) }),
         None => Value::Null,
     };
     let items = vec![
@@ -351,43 +352,6 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
     store.release_attempt(&windows).await
 }
 
-/// R-LC-4: the person links (or unlinks) the identity verification service.
-pub async fn set_identity_link(
-    app: &App,
-    ctx: &Ctx,
-    account: &Account,
-    linked: bool,
-) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let store = &app.store;
-    let expr = if linked {
-        Expr::new().set("identity_linked_at = :now").value(":now", s(time::stamp(ctx.now)))
-    } else {
-        Expr::new().remove("identity_linked_at")
-    };
-    let after = linked.then_some(ctx.now);
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &account.id),
-            Some("attribute_exists(pk)"),
-            expr,
-        )?,
-        AuditRecord::new(
-            ctx,
-            &account.key(),
-            &account.key(),
-            if linked { "identity.linked" } else { "identity.unlinked" },
-        )
-        .change(
-            json!({ "identity_linked_at": account.identity_linked_at.map(time::rfc3339) }),
-            json!({ "identity_linked_at": after.map(time::rfc3339) }),
-        )
-        .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::Unauthorized).await?;
-    Ok(after)
-}
-
 /// R-LC-5: an operator records that a renewal was asked for (no expiry notices meanwhile), or
 /// that it is settled.
 pub async fn set_renewal_pending(
@@ -474,7 +438,7 @@ pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
             "outstanding": a.activation_key_hash.is_some(),
             "expires_at": a.activation_expires_at.map(time::rfc3339),
         },
-        "identity_linked_at": a.identity_linked_at.map(time::rfc3339),
+        "identity": a.identity.as_ref().map(|l| json!({ "issuer": l.issuer, "linked_at": time::rfc3339(l.linked_at) })),
         "renewal_pending": a.renewal_pending,
         "second_factor": a.second_factor.as_ref().filter(|f| f.is_enrolled()).map(|f| json!({
             "enrolled_at": f.enrolled_at.as_deref().and_then(time::parse_stamp).map(time::rfc3339),

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod calls;
 pub mod changes;
 pub mod credentials;
+pub mod identity;
 pub mod lifecycle;
 pub mod login;
 pub mod mail;

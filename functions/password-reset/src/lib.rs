@@ -1,0 +1,98 @@
+//! The self-service reset of a forgotten password (R-CRED-4), for anyone:
+//!
+//! - `POST /api/password-reset/start` `{account}` — `{authorization_url, expires_at}` and the
+//!   flow cookie, for any account id (whether it exists or is linked is told only after the
+//!   sign-in at the provider, and then in one answer for every case)
+//! - `GET /api/password-reset/callback` — the provider's redirect back: when the signed-in `sub`
+//!   is the one linked to the account, a one-time grant for 10 minutes. A browser is sent to the
+//!   portal's reset page with the grant in the fragment (never sent to a server, so never in a
+//!   log); an API client gets `{grant, expires_at}`. Otherwise 404 `reset_not_possible`.
+//! - `POST /api/password-reset` `{grant, new_password, remove_second_factor}` — the new password
+//!   (R-PWD); every session ends; audited, with a notice to the cloud-mail address
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::http::{Reply, cookie, json_body, method_not_allowed, query_param, respond, wants_html};
+use shared::identity::{self, Callback, FLOW_COOKIE};
+use shared::store::identity::{self as links, Purpose};
+use shared::{ApiError, App, Ctx, time, typed};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Start {
+    account: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    grant: String,
+    new_password: String,
+    #[serde(default)]
+    remove_second_factor: bool,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = Ctx::for_request(app, &req);
+    let outcome = route(app, &ctx, &req).await;
+    respond(&ctx, outcome)
+}
+
+async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
+    let path = req.uri().path().trim_end_matches('/');
+    let leg = path.rsplit('/').next().unwrap_or_default();
+    match (req.method().clone(), leg) {
+        (Method::POST, "start") => {
+            let Start { account } = json_body(req)?;
+            let account = typed::identifier(&account);
+            if account.is_empty() || account.chars().count() > 64 {
+                return Err(ApiError::BadRequest("account: give the account id (at most 64 characters)".into()));
+            }
+            let started = identity::start(app, ctx, Purpose::Reset, &account).await?;
+            Reply::ok(json!({
+                "authorization_url": started.authorization_url,
+                "expires_at": time::rfc3339(started.expires_at),
+            }))
+            .with_header(http::header::SET_COOKIE, &started.set_cookie)
+        }
+        (Method::GET, "callback") => {
+            let outcome = callback(app, ctx, req).await;
+            let clear = identity::clear_cookie(app);
+            if wants_html(req) {
+                let page = format!("{}/#/password-reset", app.portal_url.trim_end_matches('/'));
+                let location = match &outcome {
+                    Ok((grant, until)) => format!("{page}?grant={grant}&expires_at={}", time::rfc3339(*until)),
+                    Err(e) => format!(
+                        "{page}?error={}",
+                        e.details()["reason"].as_str().map(str::to_owned).unwrap_or_else(|| e.code().to_owned())
+                    ),
+                };
+                return Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
+            }
+            let (grant, until) = outcome?;
+            Reply::ok(json!({ "grant": grant, "expires_at": time::rfc3339(until) }))
+                .with_header(http::header::SET_COOKIE, &clear)
+        }
+        (Method::POST, "password-reset") => {
+            let NewPassword { grant, new_password, remove_second_factor } = json_body(req)?;
+            let removed = links::reset_with_grant(app, ctx, &grant, new_password, remove_second_factor).await?;
+            Ok(Reply::ok(json!({ "reset": true, "second_factor_removed": removed })))
+        }
+        (_, "callback") => method_not_allowed(req, &[Method::GET]),
+        _ => method_not_allowed(req, &[Method::POST]),
+    }
+}
+
+async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
+    let callback = Callback {
+        state: query_param(req, "state"),
+        code: query_param(req, "code"),
+        iss: query_param(req, "iss"),
+        error: query_param(req, "error"),
+        cookie: cookie(req, FLOW_COOKIE),
+    };
+    let (flow, who) = identity::complete(app, ctx, Purpose::Reset, callback).await?;
+    links::open_grant(app, ctx, &flow.account, &who.issuer, &who.subject).await
+}

@@ -1,0 +1,6 @@
+//! Lambda entry point: set-up only; the handler is [`eccs_password_reset::handle`].
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run_http(eccs_password_reset::handle).await
+}

@@ -1,0 +1,115 @@
+//! R-CRED-4, the two legs of an OpenID Connect sign-in at the identity verification provider,
+//! shared by the link and the reset:
+//!
+//! 1. [`start`]: the authorization request (PKCE, `state`, `nonce`) is kept as a flow in the
+//!    store, and the browser gets a random flow cookie (HttpOnly, SameSite=Lax, 10 minutes)
+//!    whose hash the flow keeps: a callback in another browser — a link someone was tricked into
+//!    opening — is refused.
+//! 2. [`complete`]: the provider's redirect back. The flow of `state` is taken (once), the cookie
+//!    and the `iss` parameter (RFC 9207) checked, the code exchanged and the ID token verified.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::app::App;
+use crate::ctx::Ctx;
+use crate::error::ApiError;
+use crate::lifecycle;
+use crate::oidc::{Identity, Provider};
+use crate::store::identity::{FLOW_MINUTES, Flow, Purpose};
+
+/// The flow cookie's name.
+pub const FLOW_COOKIE: &str = "eccs_oidc";
+
+/// What [`start`] answers: where to send the browser, and the cookie to set.
+pub struct Started {
+    pub authorization_url: String,
+    pub expires_at: DateTime<Utc>,
+    pub set_cookie: String,
+}
+
+/// The provider, or 503 `identity_provider_not_configured`.
+pub fn provider(app: &App) -> Result<&Provider, ApiError> {
+    app.oidc.as_deref().ok_or(ApiError::ProviderNotConfigured)
+}
+
+/// The callback address registered at the provider for `purpose`.
+pub fn redirect_uri(app: &App, purpose: Purpose) -> String {
+    let base = app.portal_url.trim_end_matches('/');
+    match purpose {
+        Purpose::Link => format!("{base}/api/identity-link/callback"),
+        Purpose::Reset => format!("{base}/api/password-reset/callback"),
+    }
+}
+
+fn cookie(app: &App, value: &str, max_age: i64) -> String {
+    let secure = if app.portal_url.starts_with("https://") { "; Secure" } else { "" };
+    format!("{FLOW_COOKIE}={value}; Path=/api/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// The cookie that ends the flow in the browser.
+pub fn clear_cookie(app: &App) -> String {
+    cookie(app, "", 0)
+}
+
+/// Starts a sign-in at the provider for `purpose` and `account`.
+pub async fn start(app: &App, ctx: &Ctx, purpose: Purpose, account: &str) -> Result<Started, ApiError> {
+    let provider = provider(app)?;
+    let request = provider.begin(&redirect_uri(app, purpose)).await?;
+    let browser = lifecycle::random_base32(32)?;
+    let flow = Flow {
+        purpose,
+        account: account.to_owned(),
+        browser_hash: lifecycle::key_hash(&browser),
+        pkce_verifier: request.pkce_verifier,
+        nonce: request.nonce,
+    };
+    app.store.save_flow(&request.state, &flow, ctx.now).await?;
+    Ok(Started {
+        authorization_url: request.url,
+        expires_at: ctx.now + Duration::minutes(FLOW_MINUTES),
+        set_cookie: cookie(app, &browser, FLOW_MINUTES * 60),
+    })
+}
+
+/// What the provider's redirect brought.
+#[derive(Debug, Default)]
+pub struct Callback {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    /// RFC 9207's `iss`, where the provider sends it.
+    pub iss: Option<String>,
+    /// The provider's refusal (`access_denied`, …).
+    pub error: Option<String>,
+    /// The flow cookie.
+    pub cookie: Option<String>,
+}
+
+/// Completes the sign-in: the flow it belongs to and who signed in.
+pub async fn complete(app: &App, ctx: &Ctx, purpose: Purpose, callback: Callback) -> Result<(Flow, Identity), ApiError> {
+    let provider = provider(app)?;
+    let refused = |reason| ApiError::IdentityRefused { reason };
+    let state = callback.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(refused("state_missing"))?;
+    // Taken first, whatever follows: a `state` works once.
+    let flow = app
+        .store
+        .take_flow(&state, ctx.now)
+        .await?
+        .filter(|f| f.purpose == purpose)
+        .ok_or(refused("state_unknown_or_used"))?;
+    if !callback.cookie.as_deref().is_some_and(|c| lifecycle::key_matches(c, &flow.browser_hash)) {
+        return Err(refused("another_browser"));
+    }
+    if callback.error.is_some() {
+        return Err(refused("provider_refused"));
+    }
+    if callback.iss.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != provider.issuer().trim_end_matches('/')) {
+        return Err(refused("issuer_mismatch"));
+    }
+    let code = callback.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(refused("code_missing"))?;
+    let identity = provider.finish(&redirect_uri(app, purpose), &code, &flow.pkce_verifier, &flow.nonce).await?;
+    // The token comes from the provider's own endpoint, but its issuer is checked anyway.
+    if identity.issuer.trim_end_matches('/') != provider.issuer().trim_end_matches('/') {
+        return Err(refused("issuer_mismatch"));
+    }
+    Ok((flow, identity))
+}
