@@ -18,6 +18,9 @@ cargo fmt --all --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "tools: the OpenID provider for the identity verification tests (npm ci, tests/oidc)"
+npm ci --prefix tests/oidc --no-audit --no-fund --silent
+
 step "cargo test (unit + integration, real SDK against the embedded engine)"
 cargo test --workspace
 

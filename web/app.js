@@ -24,6 +24,8 @@ const state = {
   relang: false,
   // A login waiting for its second factor (R-CRED-3): {challenge, expires_at}, in memory only.
   challenge: null,
+  // The query of the hash route, for the page it leads to (see takeHashQuery).
+  hashQuery: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -254,7 +256,16 @@ function armExpiry() {
   state.expiryTimer = setTimeout(() => endSession("session_expired"), Math.max(0, Math.min(left, 2 ** 31 - 1)));
 }
 
-const routeOf = (hash) => hash.replace(/^#\//, "").split("/")[0];
+const routeOf = (hash) => hash.replace(/^#\//, "").split(/[/?]/)[0];
+
+/** A query in the hash (`#/identity-link?linked=1`, where the identity provider's round trip
+ * ends) is read into state.hashQuery for the page and dropped from the address bar at once. */
+function takeHashQuery() {
+  const at = location.hash.indexOf("?");
+  if (at < 0) return;
+  state.hashQuery = new URLSearchParams(location.hash.slice(at + 1));
+  history.replaceState(null, "", location.pathname + location.search + location.hash.slice(0, at));
+}
 
 // Endings the person asked for (a logout, a password change): said as a success.
 const OK_ENDINGS = new Set(["logged_out", "password_changed"]);
@@ -447,7 +458,8 @@ function viewLogin() {
     field("account", t("account"), el("input", { id: "account", name: "account", type: "text", autocomplete: "username", required: true, autocapitalize: "off", spellcheck: "false" })),
     field("password", t("password"), el("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("login"))),
-    el("p", { class: "hint" }, t("activate_prompt"), " ", el("a", { href: "#/activate" }, t("activate_title"))));
+    el("p", { class: "hint" }, t("activate_prompt"), " ", el("a", { href: "#/activate" }, t("activate_title"))),
+    el("p", { class: "hint" }, el("a", { href: "#/forgot", id: "forgot-link" }, t("forgot_link"))));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -760,6 +772,7 @@ function viewWorkshop() {
 // ------------------------------------------------------------------ routing
 
 async function render() {
+  takeHashQuery();
   const drawn = location.hash;
   let route = routeOf(location.hash) || "menu";
   // The address people guess (and the usability run typed) for the cloud-mail page.

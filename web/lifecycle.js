@@ -185,26 +185,97 @@ export function lifecycleViews(ui) {
       el("section", { class: "panel" }, lines), form, stoppable ? stop : null);
   }
 
-  function viewIdentityLink() {
-    const linked = state.me.profile.identity_linked;
-    const form = el("form", { class: "panel" }, el("h2", {}, t("identity_link")), el("p", {}, t("idl_intro")),
-      el("p", { id: "idl-state" }, linked ? t("idl_linked") : t("idl_not_linked")),
-      el("fieldset", {}, el("legend", {}, t("identity_link")),
-        el("label", { class: "choice" }, el("input", { type: "radio", name: "linked", value: "true", checked: linked }), t("idl_link")),
-        el("label", { class: "choice" }, el("input", { type: "radio", name: "linked", value: "false", checked: !linked }), t("idl_unlink"))),
-      el("div", { class: "actions" }, el("button", { type: "submit" }, t("save"))));
+  /** A refusal the identity provider's round trip came back with (`?error=reason`), in words. */
+  const oidcError = (reason) => t(`oidc_err.${reason}`) === `oidc_err.${reason}` ? t("oidc_err.other") : t(`oidc_err.${reason}`);
+
+  /** Sends the browser to the provider; the flow cookie set by the start answer comes back with it. */
+  async function goToProvider(method, path, body) {
+    const r = await api(method, path, body);
+    if (!r.ok) return showError(r.body.error);
+    message("ok", () => t("idl_going"));
+    location.assign(r.body.authorization_url);
+  }
+
+  // R-CRED-4: the link is an OpenID Connect sign-in at the provider, which comes back to
+  // /api/identity-link/callback and from there to this page with ?linked=1 or ?error=reason.
+  async function viewIdentityLink() {
+    const back = state.hashQuery;
+    state.hashQuery = null;
+    const r = await api("GET", "/api/identity-link");
+    if (!r.ok) return showError(r.body.error), el("div");
+    const s = r.body;
+    if (back?.get("linked")) state.flash = { kind: "ok", text: () => t("idl_done_link") };
+    else if (back?.get("error")) {
+      const reason = back.get("error");
+      state.flash = { kind: "error", text: () => oidcError(reason) };
+    }
+    const status = el("section", { class: "panel", id: "idl-state" }, el("h3", {}, t("state")),
+      el("p", {}, s.linked ? t("idl_linked_to", s.issuer, date(s.linked_at)) : t("idl_not_linked")),
+      s.provider_configured ? null : el("p", { class: "hint" }, t("idl_no_provider")));
+    const linkForm = el("form", { class: "panel" },
+      el("div", { class: "actions" }, el("button", { type: "submit", disabled: !s.provider_configured, id: "idl-link" }, s.linked ? t("idl_relink") : t("idl_link_button"))));
+    linkForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!(await confirmStep(t("idl_confirm_link")))) return;
+      await goToProvider("GET", "/api/identity-link/start");
+    });
+    let unlinkForm = null;
+    if (s.linked) {
+      unlinkForm = el("form", { class: "panel" }, el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary", id: "idl-unlink" }, t("idl_unlink_button"))));
+      unlinkForm.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        if (!(await confirmStep(t("idl_confirm_unlink")))) return;
+        const done = await act("DELETE", "/api/identity-link");
+        if (done) {
+          await loadMe();
+          await render();
+          message("ok", () => t("idl_done_unlink"));
+        }
+      });
+    }
+    return el("div", {}, el("h2", {}, t("identity_link")), el("p", {}, t("idl_intro")), status, linkForm, unlinkForm);
+  }
+
+  // R-CRED-4: "パスワードを忘れた方 / Forgot your password" — the account id, then the provider.
+  function viewForgot() {
+    const account = el("input", { id: "forgot-account", type: "text", required: true, inputmode: "numeric", autocomplete: "username", autocapitalize: "off", spellcheck: "false" });
+    const form = el("form", { class: "panel", "aria-labelledby": "forgot-title" },
+      el("h2", { id: "forgot-title" }, t("forgot_title")), el("p", {}, t("forgot_intro")),
+      field("forgot-account", t("account"), account),
+      el("div", { class: "actions" }, el("button", { type: "submit" }, t("forgot_button"))));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const want = new FormData(form).get("linked") === "true";
-      if (!(await confirmStep(want ? t("idl_confirm_link") : t("idl_confirm_unlink")))) return;
-      const done = await act("PUT", "/api/identity-link", { linked: want });
+      await goToProvider("POST", "/api/password-reset/start", { account: account.value.trim() });
+    });
+    return el("div", {}, form, el("p", {}, el("a", { href: "#/login" }, t("back_to_login"))));
+  }
+
+  // The provider's round trip ends here: ?grant=…&expires_at=… (kept in memory, gone from the
+  // address bar at once), or ?error=reason.
+  let resetGrant = null;
+  function viewPasswordReset() {
+    const back = state.hashQuery;
+    state.hashQuery = null;
+    if (back?.get("grant")) resetGrant = { grant: back.get("grant"), expiresAt: back.get("expires_at") };
+    const again = el("p", {}, el("a", { href: "#/forgot" }, t("forgot_link")), " · ", el("a", { href: "#/login" }, t("back_to_login")));
+    if (back?.get("error") || !resetGrant) {
+      const reason = back?.get("error");
+      return el("div", {}, el("section", { class: "panel", role: "alert" }, el("h2", {}, t("reset_title")),
+        el("p", { id: "reset-error" }, reason ? oidcError(reason) : t("reset_no_grant"))), again);
+    }
+    const removeFactor = el("input", { id: "reset-remove-sf", type: "checkbox" });
+    const form = passwordForm("reset", async (password, reset) => {
+      const done = await act("POST", "/api/password-reset", { grant: resetGrant.grant, new_password: password, remove_second_factor: removeFactor.checked });
       if (done) {
-        await loadMe();
-        await render();
-        message("ok", () => done.linked ? t("idl_done_link") : t("idl_done_unlink"));
+        reset();
+        resetGrant = null;
+        state.flash = { kind: "ok", text: () => t("reset_done") };
+        location.hash = "#/login";
       }
     });
-    return form;
+    form.prepend(el("h2", {}, t("reset_title")), el("p", {}, t("reset_intro", resetGrant.expiresAt ? jst(resetGrant.expiresAt, true) : "—")));
+    form.querySelector(".actions").before(el("label", { class: "choice", for: "reset-remove-sf" }, removeFactor, t("reset_remove_sf")));
+    return el("div", {}, form, again);
   }
 
   // ---------------------------------------------------------------- help desk
@@ -409,7 +480,7 @@ export function lifecycleViews(ui) {
       el("dt", {}, t("cloud_mail_address")), el("dd", {}, a.mail_address),
       el("dt", {}, t("activation")), el("dd", { id: "lookup-activation" }, p.initial_password_changed ? t("activated") : t("not_activated")),
       el("dt", {}, t("act_key")), el("dd", { id: "lookup-key" }, keyState),
-      el("dt", {}, t("identity_link")), el("dd", {}, a.identity_linked_at ? t("idl_linked_at", date(a.identity_linked_at)) : t("idl_not_linked")),
+      el("dt", {}, t("identity_link")), el("dd", {}, a.identity ? t("idl_linked_to", a.identity.issuer, date(a.identity.linked_at)) : t("idl_not_linked")),
       el("dt", {}, t("two_step")), el("dd", { id: "lookup-two-step" }, a.second_factor
         ? t("desk_two_step_on", date(a.second_factor.enrolled_at), a.second_factor.recovery_codes_left) : t("desk_two_step_off")),
       el("dt", {}, t("renewal")), el("dd", {}, a.renewal_pending ? t("renewal_pending") : t("renewal_none")));
@@ -586,7 +657,7 @@ export function lifecycleViews(ui) {
   }
 
   return {
-    public: { activate: viewActivate, accept: viewAccept, forwarding: viewConfirmForwarding },
+    public: { activate: viewActivate, accept: viewAccept, forwarding: viewConfirmForwarding, forgot: viewForgot, "password-reset": viewPasswordReset },
     user: { conferencing: viewConferencing, "cloud-mail-forwarding": viewForwarding, "identity-link": viewIdentityLink },
     operator: { "admin-import": viewImport, "admin-accounts": viewAccounts, "admin-runs": viewRuns },
   };

@@ -5,8 +5,9 @@
 //! JWKS, issuer, audience (our client id), expiry and nonce. What the flow must remember between
 //! the two (the PKCE verifier, the nonce) the store keeps, under the hash of `state`.
 //!
-//! HTTP goes through reqwest on the tree's one TLS stack (rustls with aws-lc-rs), without
-//! following redirects (a provider's redirect is not followed by a back-channel call: SSRF).
+//! HTTP goes through [`Http`]: hyper-util over hyper-rustls, the SDK's own stack (rustls with
+//! aws-lc-rs, the system's roots), with timeouts, a size limit, and no redirect followed (a
+//! provider's redirect is not followed by a back-channel call: SSRF).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ pub struct Provider {
     issuer: IssuerUrl,
     client_id: ClientId,
     client_secret: ClientSecret,
-    http: reqwest::Client,
+    http: Http,
     metadata: RwLock<Option<(Instant, Arc<CoreProviderMetadata>)>>,
 }
 
@@ -56,14 +57,7 @@ impl std::fmt::Debug for Provider {
 
 impl Provider {
     pub fn new(issuer: &str, client_id: &str, client_secret: &str) -> Result<Self, String> {
-        // reqwest is built without a provider of its own: the tree's one is aws-lc-rs.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| format!("OIDC HTTP client: {e}"))?;
+        let http = Http::new()?;
         Ok(Self {
             issuer: IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
                 .map_err(|e| format!("OIDC issuer {issuer:?}: {e}"))?,
@@ -151,6 +145,74 @@ impl Provider {
             }
             ok => ok,
         }
+    }
+}
+
+/// The relying party's HTTP client (openidconnect's `AsyncHttpClient`).
+pub struct Http {
+    client: hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+/// What went wrong with a request to the provider (logged, never shown).
+#[derive(Debug)]
+pub struct HttpError(String);
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Per request, and for a whole answer.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// A provider's metadata, keys or token answer is a few KiB.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+impl Http {
+    fn new() -> Result<Self, String> {
+        let mut connect = hyper_util::client::legacy::connect::HttpConnector::new();
+        connect.set_connect_timeout(Some(Duration::from_secs(2)));
+        connect.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .map_err(|e| format!("TLS roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connect);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        Ok(Self { client })
+    }
+
+    async fn send(&self, request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, HttpError> {
+        use http_body_util::BodyExt;
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from(body)));
+        let work = async {
+            let response = self.client.request(request).await.map_err(|e| HttpError(e.to_string()))?;
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| HttpError(e.to_string()))?
+                .to_bytes();
+            Ok(http::Response::from_parts(parts, body.to_vec()))
+        };
+        tokio::time::timeout(HTTP_TIMEOUT, work).await.map_err(|_| HttpError("timed out".into()))?
+    }
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
     }
 }
 

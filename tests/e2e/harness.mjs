@@ -17,9 +17,10 @@ mkdirSync(screens, { recursive: true });
 const python = path.join(root, ".venv/bin/python");
 
 /** What the current file's tests run against: filled in by `before`. */
-export const env = { base: null, browser: null, maildir: null };
+export const env = { base: null, browser: null, maildir: null, issuer: null };
 let server;
 let smtp;
+let provider;
 
 export function freePort() {
   return new Promise((resolve) => {
@@ -70,9 +71,19 @@ before(async () => {
   const smtpPort = await freePort();
   smtp = spawn(python, ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${smtpPort}`, "-c", "aiosmtpd.handlers.Mailbox", path.join(env.maildir, "box")], { stdio: "ignore" });
   await waitFor(() => listening(smtpPort), "aiosmtpd");
+  // The identity verification provider (R-CRED-4): node-oidc-provider, its own sign-in pages.
+  provider = spawn(process.execPath, [path.join(root, "tests/oidc/provider.mjs")], { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "ignore"] });
+  env.issuer = await new Promise((resolve, reject) => {
+    let out = "";
+    provider.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]).issuer);
+    });
+    provider.once("exit", () => reject(new Error("the OpenID provider did not start")));
+  });
   const port = await freePort();
   env.base = `http://127.0.0.1:${port}`;
-  server = spawn(path.join(root, "target/debug/eccs-local"), ["serve", "--memory", "--demo", "--addr", `127.0.0.1:${port}`, "--smtp", `smtp://127.0.0.1:${smtpPort}`], {
+  server = spawn(path.join(root, "target/debug/eccs-local"), ["serve", "--memory", "--demo", "--addr", `127.0.0.1:${port}`, "--smtp", `smtp://127.0.0.1:${smtpPort}`, "--oidc-issuer", env.issuer], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   await waitFor(async () => (await fetch(`${env.base}/api/health`)).ok, "eccs-local");
@@ -86,6 +97,7 @@ after(async () => {
   await env.browser?.close();
   server?.kill();
   smtp?.kill();
+  provider?.kill();
   if (env.maildir) rmSync(env.maildir, { recursive: true, force: true });
 });
 

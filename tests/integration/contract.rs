@@ -91,6 +91,12 @@ fn only_login_health_discovery_and_the_ui_are_open_routes() {
         "POST /api/activation",
         "POST /api/services/conferencing/accept",
         "POST /api/cloud-mail/forwarding/confirm",
+        // R-CRED-4: the provider's redirects come back without a token; the reset is for someone
+        // who cannot log in.
+        "GET /api/identity-link/callback",
+        "POST /api/password-reset/start",
+        "GET /api/password-reset/callback",
+        "POST /api/password-reset",
         "GET /api/health",
         "GET /.well-known/openid-configuration",
         "GET /.well-known/jwks.json",
