@@ -209,7 +209,7 @@ export function lifecycleViews(ui) {
       const reason = back.get("error");
       state.flash = { kind: "error", text: () => oidcError(reason) };
     }
-    const status = el("section", { class: "panel", id: "idl-state" }, el("h3", {}, t("state")),
+    const status = el("section", { class: "panel", id: "idl-state" }, el("h3", {}, t("idl_state_title")),
       el("p", {}, s.linked ? t("idl_linked_to", s.issuer, date(s.linked_at)) : t("idl_not_linked")),
       s.provider_configured ? null : el("p", { class: "hint" }, t("idl_no_provider")));
     const linkForm = el("form", { class: "panel" },
@@ -520,18 +520,20 @@ export function lifecycleViews(ui) {
       return form;
     })();
 
-    // R-LC-4: a key for an activated account is a password reset and always needs the in-person
-    // check (the identity-link flag is only a record); a first key needs none.
+    // R-LC-4: a key for an activated account is a password reset and needs the in-person check,
+    // unless the account is linked to the identity verification service (R-CRED-4, verified by
+    // an OpenID Connect sign-in); a first key needs none.
     const reset = p.initial_password_changed;
+    const documentRequired = reset && !a.identity;
     const shown = el("div", { id: "key-shown" });
     // A key just issued is shown only once: a language switch draws it again, a new visit does not.
     if (!(state.relang && issuedShown?.hash === location.hash)) issuedShown = null;
     const showKey = (k) => shown.replaceChildren(el("p", { class: "hint" }, t("keys_once")), keysTable([k]));
     if (issuedShown) showKey(issuedShown.key);
-    const doc = el("select", { id: "in-person", required: reset, "aria-describedby": "in-person-hint" },
-      el("option", { value: "" }, reset ? t("in_person_choose") : t("in_person_none")), DOCUMENTS.map((d) => el("option", { value: d }, t(`documents.${d}`))));
+    const doc = el("select", { id: "in-person", required: documentRequired, "aria-describedby": "in-person-hint" },
+      el("option", { value: "" }, documentRequired ? t("in_person_choose") : t("in_person_none")), DOCUMENTS.map((d) => el("option", { value: d }, t(`documents.${d}`))));
     const issue = el("form", { class: "panel" }, el("h3", {}, t("issue_key")),
-      field("in-person", t("in_person"), doc, reset ? t("issue_hint_reset") : t("issue_hint")),
+      field("in-person", t("in_person"), doc, !reset ? t("issue_hint") : documentRequired ? t("issue_hint_reset") : t("issue_hint_reset_linked")),
       el("div", { class: "actions" }, el("button", { type: "submit" }, t("issue"))), shown);
     issue.addEventListener("submit", async (e) => {
       e.preventDefault();

@@ -105,10 +105,9 @@ describe("help desk: import, activation, lookup", () => {
     assert.deepEqual(person.errors.filter((e) => !String(e).includes("status of 401")), []);
   });
 
-  test("lookup: a reset for an activated account always needs an in-person check, linked or not; the audit shows it", async () => {
-    // The person records the identity link: it no longer waives the desk visit (R-LC-4).
-    const person = await tokenOf("0000000003", "Demo-Faculty-3");
-    assert.equal((await api("PUT", "/api/identity-link", { linked: true }, person)).linked, true);
+  test("lookup: a reset for an activated account not linked needs an in-person check; the audit shows it", async () => {
+    // Only the verified link of R-CRED-4 waives the desk visit (identity.test.mjs); a person's
+    // own say-so (the flag of earlier versions) is gone.
     const refused = await api("POST", "/api/admin/accounts/0000000003/activation-key", { action: "issue" }, await tokenOf(...op));
     assert.equal(refused.error.code, "identity_verification_required");
     const page = await login(...op);
@@ -119,11 +118,11 @@ describe("help desk: import, activation, lookup", () => {
     await shows(page, "#lookup-facts", /有効化済み/);
     const facts = await page.locator("#lookup-facts").innerText();
     assert.match(facts, /有効化済み/);
-    assert.match(facts, /連携済み/);
+    assert.match(facts, /連携していません/);
     // The document is required for a reset, and the page says why.
     const doc = page.getByLabel("窓口で確認した本人確認書類");
     assert.ok(await doc.evaluate((s) => s.required && !s.checkValidity()), "a document must be chosen");
-    assert.match(await page.locator("#in-person-hint").innerText(), /本人確認サービスの連携だけでは再発行できません/);
+    assert.match(await page.locator("#in-person-hint").innerText(), /窓口で確認した本人確認書類を選んでください/);
     await page.getByRole("button", { name: "発行" }).click();
     assert.equal(await page.getByRole("dialog").isVisible(), false, "nothing is sent without a document");
     await shot(page, "lookup-reset-needs-document");
@@ -324,18 +323,6 @@ describe("the person's lifecycle pages", () => {
     await shows(page, "#forward-notice", new RegExp(`a notice of the request to your own cloud mail \\(${own}\\)`));
     await page.getByLabel("Current password").waitFor();
     await shot(page, "forwarding-form-en-phone");
-  });
-
-  test("identity verification link: recorded and shown", async () => {
-    const page = await login("0000000005", "Demo-Staff-5");
-    await page.getByRole("link", { name: "本人確認サービスの連携" }).click();
-    assert.match(await page.locator("#idl-state").innerText(), /連携していません/);
-    await page.getByLabel("連携する", { exact: true }).check();
-    await page.getByRole("button", { name: "保存" }).click();
-    await confirmOk(page);
-    assert.match(await messageText(page), /本人確認サービスと連携しました/);
-    assert.match(await page.locator("#idl-state").innerText(), /連携済みです/);
-    await shot(page, "identity-link");
   });
 
   test("the initial password not changed: conferencing and forwarding are unavailable with the reason", async () => {

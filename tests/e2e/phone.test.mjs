@@ -67,7 +67,7 @@ async function headingInView(page, name) {
 }
 
 describe("phone: every screen at 390×844", () => {
-  test("phone: login, activation and the two-step code step", async () => {
+  test("phone: login, activation, the forgotten password and the two-step code step", async () => {
     const page = await phonePage("#/login");
     await page.getByRole("button", { name: "ログイン" }).waitFor();
     await fits(page, "login");
@@ -77,6 +77,13 @@ describe("phone: every screen at 390×844", () => {
     const activate = await phonePage("#/activate");
     await activate.getByRole("button", { name: "有効化する" }).waitFor();
     await fits(activate, "activate");
+    // R-CRED-4: the forgotten password, and the reset page without a grant.
+    const forgot = await phonePage("#/forgot");
+    await forgot.getByRole("button", { name: "本人確認サービスへ進む" }).waitFor();
+    await fits(forgot, "forgot");
+    const reset = await phonePage("#/password-reset");
+    await reset.locator("#reset-error").waitFor();
+    await fits(reset, "password-reset-no-grant");
     // The code step, for an account with a second factor.
     const account = "1000000131";
     const now = Math.ceil(Date.now() / 30e3) * 30e3 + 2e3;

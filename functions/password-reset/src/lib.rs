@@ -63,7 +63,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             if wants_html(req) {
                 let page = format!("{}/#/password-reset", app.portal_url.trim_end_matches('/'));
                 let location = match &outcome {
-                    Ok((grant, until)) => format!("{page}?grant={grant}&expires_at={}", time::rfc3339(*until)),
+                    // `+` of the offset would read as a space in a query.
+                    Ok((grant, until)) => {
+                        format!("{page}?grant={grant}&expires_at={}", time::rfc3339(*until).replace('+', "%2B"))
+                    }
                     Err(e) => format!(
                         "{page}?error={}",
                         e.details()["reason"].as_str().map(str::to_owned).unwrap_or_else(|| e.code().to_owned())
