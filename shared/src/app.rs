@@ -55,19 +55,19 @@ impl App {
                 .secret_string;
         }
         // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
-        if let Some(settings) = config.oidc.as_mut() {
-            if let crate::config::OidcSecret::Secret(id) = &settings.client_secret {
-                let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-                let value = secrets
-                    .get_secret_value()
-                    .secret_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
-                    .secret_string
-                    .ok_or_else(|| format!("secret {id} has no string value"))?;
-                settings.client_secret = crate::config::OidcSecret::Value(value);
-            }
+        if let Some(settings) = config.oidc.as_mut()
+            && let crate::config::OidcSecret::Secret(id) = &settings.client_secret
+        {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let value = secrets
+                .get_secret_value()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
+                .secret_string
+                .ok_or_else(|| format!("secret {id} has no string value"))?;
+            settings.client_secret = crate::config::OidcSecret::Value(value);
         }
         let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk), Some(Duration::from_secs(4)));
         if let Some(endpoint) = &config.dynamodb_endpoint {

@@ -312,6 +312,16 @@ impl ApiError {
         }
     }
 
+    /// What a page is told of a refusal it is redirected to (`?error=…`): the reason where the
+    /// details give one, else the code.
+    pub fn reason(&self) -> String {
+        match self {
+            ApiError::IdentityRefused { reason } => (*reason).to_owned(),
+            ApiError::IdentityAlreadyLinked => "identity_already_linked".to_owned(),
+            other => other.code().to_owned(),
+        }
+    }
+
     /// The `Allow` header of a 405.
     pub fn allow(&self) -> Option<&str> {
         match self {

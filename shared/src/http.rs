@@ -70,10 +70,7 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
 
 /// Whether the request is a browser's navigation (it accepts HTML) rather than an API call.
 pub fn wants_html(req: &Request) -> bool {
-    req.headers()
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
+    req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
 /// A query-string parameter, as sent.

@@ -85,7 +85,12 @@ pub struct Callback {
 }
 
 /// Completes the sign-in: the flow it belongs to and who signed in.
-pub async fn complete(app: &App, ctx: &Ctx, purpose: Purpose, callback: Callback) -> Result<(Flow, Identity), ApiError> {
+pub async fn complete(
+    app: &App,
+    ctx: &Ctx,
+    purpose: Purpose,
+    callback: Callback,
+) -> Result<(Flow, Identity), ApiError> {
     let provider = provider(app)?;
     let refused = |reason| ApiError::IdentityRefused { reason };
     let state = callback.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(refused("state_missing"))?;

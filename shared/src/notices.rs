@@ -122,7 +122,9 @@ impl SecurityNotice {
             SecurityNotice::IdentityUnlinked => (
                 "【ECCS】本人確認サービスの連携が解除されました / Identity verification was unlinked",
                 format!("UTokyo Account と本人確認サービスの連携が {at} に解除されました。"),
-                format!("The link between your UTokyo Account and the identity verification service was removed at {at}."),
+                format!(
+                    "The link between your UTokyo Account and the identity verification service was removed at {at}."
+                ),
             ),
             SecurityNotice::PasswordReset { second_factor_removed } => (
                 "【ECCS】パスワードが再設定されました / Your password was reset",

@@ -12,9 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, TokenResponse,
@@ -75,12 +73,11 @@ impl Provider {
     /// The provider's metadata and keys: discovered, then kept for [`METADATA_TTL`]. A provider
     /// that cannot be reached is a 503 the person may retry.
     async fn metadata(&self, fresh: bool) -> Result<Arc<CoreProviderMetadata>, ApiError> {
-        if !fresh {
-            if let Some((at, m)) = self.metadata.read().await.as_ref() {
-                if at.elapsed() < METADATA_TTL {
-                    return Ok(m.clone());
-                }
-            }
+        if !fresh
+            && let Some((at, m)) = self.metadata.read().await.as_ref()
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(m.clone());
         }
         let discovered = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await.map_err(|e| {
             tracing::warn!(issuer = %self.issuer.as_str(), error = %e, "identity provider discovery failed");
@@ -92,9 +89,14 @@ impl Provider {
     }
 
     fn client(&self, metadata: &CoreProviderMetadata, redirect: &str) -> Result<ConfiguredClient, ApiError> {
-        let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| ApiError::Internal(format!("redirect: {e}")))?;
-        Ok(CoreClient::from_provider_metadata(metadata.clone(), self.client_id.clone(), Some(self.client_secret.clone()))
-            .set_redirect_uri(redirect))
+        let redirect =
+            RedirectUrl::new(redirect.to_owned()).map_err(|e| ApiError::Internal(format!("redirect: {e}")))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata.clone(),
+            self.client_id.clone(),
+            Some(self.client_secret.clone()),
+        )
+        .set_redirect_uri(redirect))
     }
 
     /// The authorization request for a callback at `redirect`.
@@ -208,8 +210,9 @@ impl Http {
 
 impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
     type Error = HttpError;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>> + Send + 'c>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>> + Send + 'c>,
+    >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
         Box::pin(self.send(request))

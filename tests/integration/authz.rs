@@ -134,12 +134,7 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
         (Method::GET, "/api/identity-link/callback?state=x&code=y", None, [503; 11]),
         (Method::POST, "/api/password-reset/start", Some(json!({ "account": "0000000001" })), [503; 11]),
         (Method::GET, "/api/password-reset/callback?state=x&code=y", None, [503; 11]),
-        (
-            Method::POST,
-            "/api/password-reset",
-            Some(json!({ "grant": "nothing", "new_password": "x" })),
-            [404; 11],
-        ),
+        (Method::POST, "/api/password-reset", Some(json!({ "grant": "nothing", "new_password": "x" })), [404; 11]),
         (
             Method::POST,
             "/api/services/conferencing/accept",

@@ -116,14 +116,7 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             None,
             calls(&[("BatchGetItem", 1), ("Query", 1)]),
         ),
-        (
-            "identity link",
-            Method::GET,
-            "/api/identity-link",
-            &student,
-            None,
-            calls(&[("GetItem", 1)]),
-        ),
+        ("identity link", Method::GET, "/api/identity-link", &student, None, calls(&[("GetItem", 1)])),
         (
             "account lookup",
             Method::GET,

@@ -173,9 +173,11 @@ async fn r_cred_4_link_then_reset_a_forgotten_password_and_the_second_factor() {
 
     // The help desk's reset (R-LC-4) no longer needs an in-person check for a linked account.
     let desk = env.token("0000000009");
-    let key = env.post("/api/admin/accounts/0000000001/activation-key", Some(&desk), json!({ "action": "issue" })).await;
+    let key =
+        env.post("/api/admin/accounts/0000000001/activation-key", Some(&desk), json!({ "action": "issue" })).await;
     assert!(key.status.is_success(), "{}", key.text);
-    let unlinked = env.post("/api/admin/accounts/0000000004/activation-key", Some(&desk), json!({ "action": "issue" })).await;
+    let unlinked =
+        env.post("/api/admin/accounts/0000000004/activation-key", Some(&desk), json!({ "action": "issue" })).await;
     assert_eq!((unlinked.status, unlinked.code()), (StatusCode::CONFLICT, "identity_verification_required".into()));
 
     // A broken second factor goes with the reset, if the person asks.
@@ -307,7 +309,8 @@ async fn r_cred_4_a_grant_expires_after_10_minutes() {
     let grant = granted.json()["grant"].as_str().unwrap().to_owned();
     let later = env.now() + chrono::Duration::minutes(11);
     env.set_clock(&later.to_rfc3339()).await;
-    let late = env.post("/api/password-reset", None, json!({ "grant": grant, "new_password": "Kaede-Momiji-2026!" })).await;
+    let late =
+        env.post("/api/password-reset", None, json!({ "grant": grant, "new_password": "Kaede-Momiji-2026!" })).await;
     assert_eq!((late.status, late.code()), (StatusCode::NOT_FOUND, "reset_not_possible".into()));
 }
 
@@ -318,5 +321,8 @@ async fn r_cred_4_without_a_provider_the_service_says_so() {
     assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "identity_provider_not_configured".into()));
     let r = env.post("/api/password-reset/start", None, json!({ "account": "0000000001" })).await;
     assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "identity_provider_not_configured".into()));
-    assert_eq!(env.get("/api/identity-link", Some(&env.token("0000000001"))).await.json()["provider_configured"], false);
+    assert_eq!(
+        env.get("/api/identity-link", Some(&env.token("0000000001"))).await.json()["provider_configured"],
+        false
+    );
 }

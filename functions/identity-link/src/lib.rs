@@ -58,7 +58,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 let page = format!("{}/#/identity-link", app.portal_url.trim_end_matches('/'));
                 let location = match &outcome {
                     Ok(_) => format!("{page}?linked=1"),
-                    Err(e) => format!("{page}?error={}", reason(e)),
+                    Err(e) => format!("{page}?error={}", e.reason()),
                 };
                 return Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
             }
@@ -79,17 +79,8 @@ async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError
     };
     let (flow, who) = identity::complete(app, ctx, Purpose::Link, callback).await?;
     // The account as it is now: still usable (its token may have ended meanwhile).
-    let account = app
-        .store
-        .account(&flow.account)
-        .await?
-        .filter(|a| a.is_usable(ctx.today()))
-        .ok_or(ApiError::Unauthorized)?;
+    let account =
+        app.store.account(&flow.account).await?.filter(|a| a.is_usable(ctx.today())).ok_or(ApiError::Unauthorized)?;
     let link = links::link(app, ctx, &account, &who.issuer, &who.subject).await?;
     Ok(Reply::ok(json!({ "linked": true, "issuer": link.issuer, "linked_at": time::rfc3339(link.linked_at) })))
-}
-
-/// What the portal's page is told of a refusal: the reason where there is one, else the code.
-fn reason(e: &ApiError) -> String {
-    e.details()["reason"].as_str().map(str::to_owned).unwrap_or_else(|| e.code().to_owned())
 }

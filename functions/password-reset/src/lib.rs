@@ -67,10 +67,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     Ok((grant, until)) => {
                         format!("{page}?grant={grant}&expires_at={}", time::rfc3339(*until).replace('+', "%2B"))
                     }
-                    Err(e) => format!(
-                        "{page}?error={}",
-                        e.details()["reason"].as_str().map(str::to_owned).unwrap_or_else(|| e.code().to_owned())
-                    ),
+                    Err(e) => format!("{page}?error={}", e.reason()),
                 };
                 return Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
             }

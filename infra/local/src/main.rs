@@ -73,7 +73,17 @@ enum Command {
 async fn main() -> ExitCode {
     shared::lambda::init_tracing();
     let result = match Cli::parse().command {
-        Command::Serve { addr, data, memory, dynamodb, demo, smtp, oidc_issuer, oidc_client_id, oidc_client_secret } => {
+        Command::Serve {
+            addr,
+            data,
+            memory,
+            dynamodb,
+            demo,
+            smtp,
+            oidc_issuer,
+            oidc_client_id,
+            oidc_client_secret,
+        } => {
             let oidc = oidc_issuer.map(|issuer| shared::config::OidcSettings {
                 issuer,
                 client_id: oidc_client_id,
@@ -112,9 +122,9 @@ async fn serve(
         Storage::External { endpoint, .. } => format!("in the DynamoDB at {endpoint}"),
     };
     let mail = smtp.clone().map_or("waits in the outbox (no --smtp)".to_owned(), |u| format!("goes to {u}"));
-    let identity = oidc.as_ref().map_or("no provider (no --oidc-issuer)".to_owned(), |o| {
-        format!("{} as client {}", o.issuer, o.client_id)
-    });
+    let identity = oidc
+        .as_ref()
+        .map_or("no provider (no --oidc-issuer)".to_owned(), |o| format!("{} as client {}", o.issuer, o.client_id));
     let runner = Runner::start(Options { addr, storage, demo, smtp_url: smtp, oidc, ..Options::default() }).await?;
     println!("ECCS account service (local) — {}", runner.url);
     println!("  UI      {}/", runner.url);

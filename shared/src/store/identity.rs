@@ -101,7 +101,13 @@ impl Store {
                 ("nonce", s(flow.nonce.clone())),
             ],
         );
-        self.db.put_item().table_name(&self.tables.login_attempts).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        self.db
+            .put_item()
+            .table_name(&self.tables.login_attempts)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -177,7 +183,9 @@ pub async fn link(
             .put(store)?,
         notice.queue(store)?,
     ];
-    if let Some(old) = account.identity.as_ref().filter(|old| (&old.issuer, &old.subject) != (&link.issuer, &link.subject)) {
+    if let Some(old) =
+        account.identity.as_ref().filter(|old| (&old.issuer, &old.subject) != (&link.issuer, &link.subject))
+    {
         items.push(tx::delete(
             &store.tables.accounts,
             link_key(&old.issuer, &old.subject),
@@ -238,8 +246,7 @@ pub async fn open_grant(
     subject: &str,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let account = app.store.account(account_id).await?.filter(|a| {
-        a.is_usable(ctx.today())
-            && a.identity.as_ref().is_some_and(|l| l.issuer == issuer && l.subject == subject)
+        a.is_usable(ctx.today()) && a.identity.as_ref().is_some_and(|l| l.issuer == issuer && l.subject == subject)
     });
     let Some(account) = account else { return Err(ApiError::ResetNotPossible) };
     let grant = lifecycle::random_base32(32)?;
@@ -253,7 +260,14 @@ pub async fn open_grant(
             ("cv", n(i64::try_from(account.credentials_version).unwrap_or(i64::MAX))),
         ],
     );
-    app.store.db.put_item().table_name(&app.store.tables.login_attempts).set_item(Some(item)).send().await.map_err(sdk_error)?;
+    app.store
+        .db
+        .put_item()
+        .table_name(&app.store.tables.login_attempts)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(sdk_error)?;
     Ok((grant, until))
 }
 
@@ -320,10 +334,14 @@ pub async fn reset_with_grant(
     if remove_factor {
         expr = expr.name("#sf", "second_factor").remove("#sf");
     }
-    let notice =
-        security_notice(ctx, &account, SecurityNotice::PasswordReset { second_factor_removed: remove_factor });
+    let notice = security_notice(ctx, &account, SecurityNotice::PasswordReset { second_factor_removed: remove_factor });
     let items = vec![
-        tx::delete(&store.tables.login_attempts, Item::from([("pk".to_owned(), s(key))]), "attribute_exists(pk)", Expr::new())?,
+        tx::delete(
+            &store.tables.login_attempts,
+            Item::from([("pk".to_owned(), s(key))]),
+            "attribute_exists(pk)",
+            Expr::new(),
+        )?,
         tx::update(
             &store.tables.accounts,
             accounts::key(Realm::Utokyo, &account.id),
