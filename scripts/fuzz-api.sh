@@ -2,6 +2,8 @@
 # Schema fuzzing: schemathesis (from .venv/) against `eccs-local serve --memory --demo` on a free
 # port, with demo tokens: no 5xx, every response as openapi.yaml documents it (status, content
 # type, schema, Allow on 405), auth enforced. Bounded: a few hundred cases per token, ~1 minute.
+# The identity verification provider (tests/oidc, node-oidc-provider) runs beside it, so that the
+# link and reset routes are fuzzed past their "no provider configured".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0
@@ -10,9 +12,18 @@ cargo build --quiet -p eccs-local
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 log=$(mktemp)
-target/debug/eccs-local serve --memory --demo --addr "127.0.0.1:$port" >"$log" 2>&1 &
+provider_out=$(mktemp)
+PORT=0 node tests/oidc/provider.mjs >"$provider_out" 2>/dev/null &
+provider=$!
+trap 'kill "$provider" 2>/dev/null || true; rm -f "$provider_out"' EXIT
+for _ in $(seq 1 100); do
+  if [ -s "$provider_out" ]; then break; fi
+  sleep 0.2
+done
+issuer=$(.venv/bin/python -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' "$provider_out")
+target/debug/eccs-local serve --memory --demo --addr "127.0.0.1:$port" --oidc-issuer "$issuer" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill "$server" "$provider" 2>/dev/null || true; rm -f "$log" "$provider_out"' EXIT
 for _ in $(seq 1 100); do
   if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('$url/api/health')" 2>/dev/null; then break; fi
   sleep 0.2
