@@ -10,10 +10,50 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 
 use crate::auth::{Keys, TokenSettings};
 use crate::config::{Config, KeySource, Schedules};
-use crate::mailer::{Mailer, SmtpMailer};
+use crate::mailer::Mailer;
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
 use crate::time::Clock;
+
+/// Builds the mailer from the SMTP URL and the sender ([`crate::mailer::smtp`]).
+pub type MakeMailer = fn(&str, &str) -> Result<Arc<dyn Mailer>, String>;
+
+/// Reads a Secrets Manager secret's string ([`crate::secrets::read`]).
+pub type SecretReader =
+    for<'a> fn(
+        &'a aws_config::SdkConfig,
+        &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// What a function's cold start may do beyond reading its configuration, building the DynamoDB
+/// client and parsing the public key: each is a function pointer, so a function that passes
+/// `None` does not link the client behind it (the Secrets Manager SDK, the SMTP client).
+#[derive(Clone, Copy, Default)]
+pub struct Setup {
+    /// For the session's private key, the SMTP URL and the OIDC client secret.
+    pub secret: Option<SecretReader>,
+    /// For the functions that send mail.
+    pub mailer: Option<MakeMailer>,
+}
+
+impl Setup {
+    /// Reads secrets, sends no mail (the session function).
+    pub fn secrets() -> Self {
+        Self { secret: Some(crate::secrets::read), mailer: None }
+    }
+
+    /// Reads secrets (the SMTP URL among them) and sends mail.
+    pub fn mail() -> Self {
+        Self { secret: Some(crate::secrets::read), mailer: Some(crate::mailer::smtp) }
+    }
+
+    async fn read_secret(&self, sdk: &aws_config::SdkConfig, id: &str) -> Result<String, String> {
+        match self.secret {
+            Some(read) => read(sdk, id).await,
+            None => Err(format!("secret {id}: this function reads no secrets (its template entry names one)")),
+        }
+    }
+}
 
 pub struct App {
     pub store: Store,
@@ -39,34 +79,20 @@ pub struct App {
 }
 
 impl App {
-    /// The Lambda set-up: configuration from the environment, the SDK clients, the key.
-    pub async fn from_env() -> Result<Self, String> {
+    /// The Lambda set-up: configuration from the environment, the DynamoDB client, the key —
+    /// and what `setup` allows: secrets read from Secrets Manager, the SMTP client.
+    pub async fn from_env(setup: Setup) -> Result<Self, String> {
         let mut config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
         // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
         if let Some(id) = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty()) {
-            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-            config.smtp_url = secrets
-                .get_secret_value()
-                .secret_id(&id)
-                .send()
-                .await
-                .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
-                .secret_string;
+            config.smtp_url = Some(setup.read_secret(&sdk, &id).await?);
         }
         // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
         if let Some(settings) = config.oidc.as_mut()
             && let crate::config::OidcSecret::Secret(id) = &settings.client_secret
         {
-            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-            let value = secrets
-                .get_secret_value()
-                .secret_id(id)
-                .send()
-                .await
-                .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
-                .secret_string
-                .ok_or_else(|| format!("secret {id} has no string value"))?;
+            let value = setup.read_secret(&sdk, id).await?;
             settings.client_secret = crate::config::OidcSecret::Value(value);
         }
         let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk), Some(Duration::from_secs(4)));
@@ -76,20 +102,12 @@ impl App {
         let db = aws_sdk_dynamodb::Client::from_conf(builder.build());
         let keys = match &config.key_source {
             KeySource::Secret { id, private } => {
-                let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-                let pem = secrets
-                    .get_secret_value()
-                    .secret_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| format!("secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?
-                    .secret_string
-                    .ok_or_else(|| format!("secret {id} has no string value"))?;
-                if *private { Keys::from_private_pem(&pem)? } else { Keys::from_public_pem(&pem)? }
+                let pem = setup.read_secret(&sdk, id).await?;
+                if *private { Keys::from_private_pem(&pem)? } else { Keys::from_public_pem_text(&pem)? }
             }
             other => load_keys(other)?,
         };
-        Ok(Self::assemble(config, db, keys, Clock::system()))
+        Ok(Self::assemble(config, db, keys, Clock::system(), setup.mailer))
     }
 
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
@@ -105,19 +123,30 @@ impl App {
         }
         let db = aws_sdk_dynamodb::Client::from_conf(conf.build());
         let keys = load_keys(&config.key_source)?;
-        Ok(Self::assemble(config, db, keys, clock))
+        Ok(Self::assemble(config, db, keys, clock, Some(crate::mailer::smtp)))
     }
 
-    fn assemble(config: Config, db: aws_sdk_dynamodb::Client, keys: Keys, clock: Clock) -> Self {
-        let mailer: Option<Arc<dyn Mailer>> =
-            match config.smtp_url.as_deref().map(|url| SmtpMailer::new(url, &config.mail_from)) {
-                Some(Ok(m)) => Some(Arc::new(m)),
-                Some(Err(e)) => {
+    fn assemble(
+        config: Config,
+        db: aws_sdk_dynamodb::Client,
+        keys: Keys,
+        clock: Clock,
+        make_mailer: Option<MakeMailer>,
+    ) -> Self {
+        let mailer = match (config.smtp_url.as_deref(), make_mailer) {
+            (Some(url), Some(make)) => match make(url, &config.mail_from) {
+                Ok(m) => Some(m),
+                Err(e) => {
                     tracing::error!(error = %e, "mail is not configured; messages wait in the outbox");
                     None
                 }
-                None => None,
-            };
+            },
+            (Some(_), None) => {
+                tracing::error!("SMTP_URL_SECRET is set, but this function sends no mail: it is ignored");
+                None
+            }
+            (None, _) => None,
+        };
         #[cfg(feature = "oidc")]
         let oidc = config.oidc.as_ref().and_then(|o| {
             let secret = match &o.client_secret {
@@ -193,6 +222,7 @@ fn load_keys(source: &KeySource) -> Result<Keys, String> {
     match source {
         KeySource::File(path) => Keys::load_or_generate(path),
         KeySource::Pem(pem) => Keys::from_private_pem(pem),
+        KeySource::PublicPem(pem) => Keys::from_public_pem_text(pem),
         KeySource::Secret { id, .. } => Err(format!("secret {id} needs App::from_env")),
     }
 }

@@ -89,6 +89,23 @@ impl Keys {
         Ok(Self { signing: None, verifying, jwk: jwk.clone(), kid })
     }
 
+    /// A public key PEM as configuration gives it: with its line breaks, or folded onto one line
+    /// (a template parameter is one line: `tr '\n' ' ' < jwt-public.pem`).
+    pub fn from_public_pem_text(text: &str) -> Result<Self, String> {
+        const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+        const END: &str = "-----END PUBLIC KEY-----";
+        let body = text.trim().strip_prefix(BEGIN).and_then(|r| r.strip_suffix(END));
+        match body {
+            Some(body) if !text.trim().contains('\n') => {
+                let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+                let lines: Vec<String> =
+                    b64.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                Self::from_public_pem(&format!("{BEGIN}\n{}\n{END}\n", lines.join("\n")))
+            }
+            _ => Self::from_public_pem(text),
+        }
+    }
+
     /// A new 2048-bit RSA key as a PKCS#8 PEM.
     pub fn generate_pem() -> Result<String, String> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| format!("rsa keygen: {e}"))?;

@@ -10,7 +10,7 @@
 //! | `DYNAMODB_ENDPOINT` | another DynamoDB endpoint (DynamoDB Local, the local runner's engine) | AWS |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | token issuer URL and audience | `http://127.0.0.1:3000`, `eccs` |
 //! | `JWT_PRIVATE_KEY_SECRET` | Secrets Manager id of the private key PEM (the session function) | |
-//! | `JWT_PUBLIC_KEY_SECRET` | Secrets Manager id of the public key PEM (every other function) | |
+//! | `JWT_PUBLIC_KEY` | the public key PEM, from a template parameter (every function but session): a public key is not a secret, and reading it costs no call at cold start | |
 //! | `JWT_KEY_FILE` | a private key PEM file, generated if missing (local only) | |
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
 //! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
@@ -152,6 +152,8 @@ pub enum KeySource {
     Secret { id: String, private: bool },
     /// A PEM given directly (tests).
     Pem(String),
+    /// A public key PEM from the environment: verifies only.
+    PublicPem(String),
 }
 
 /// The EventBridge schedules (their stable names from the template) the ops function manages.
@@ -193,19 +195,40 @@ pub struct Config {
     pub oidc: Option<OidcSettings>,
 }
 
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+/// What a function that only serves the key needs (well-known): the token settings and the
+/// public key, from the environment alone — no client, no call.
+pub fn verifying_from_env() -> Result<(crate::auth::Keys, TokenSettings), String> {
+    let keys = if let Some(pem) = env_var("JWT_PUBLIC_KEY") {
+        crate::auth::Keys::from_public_pem_text(&pem)?
+    } else if let Some(path) = env_var("JWT_KEY_FILE") {
+        crate::auth::Keys::load_or_generate(std::path::Path::new(&path))?
+    } else {
+        return Err("set JWT_PUBLIC_KEY or JWT_KEY_FILE".into());
+    };
+    let tokens = TokenSettings {
+        issuer: env_var("JWT_ISSUER").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+        audience: env_var("JWT_AUDIENCE").unwrap_or_else(|| "eccs".into()),
+    };
+    Ok((keys, tokens))
+}
+
 pub const DEFAULT_MAIL_FROM: &str = "ECCS <noreply@ecc.u-tokyo.ac.jp>";
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let var = env_var;
         let key_source = if let Some(id) = var("JWT_PRIVATE_KEY_SECRET") {
             KeySource::Secret { id, private: true }
-        } else if let Some(id) = var("JWT_PUBLIC_KEY_SECRET") {
-            KeySource::Secret { id, private: false }
+        } else if let Some(pem) = var("JWT_PUBLIC_KEY") {
+            KeySource::PublicPem(pem)
         } else if let Some(path) = var("JWT_KEY_FILE") {
             KeySource::File(path.into())
         } else {
-            return Err("set JWT_PRIVATE_KEY_SECRET, JWT_PUBLIC_KEY_SECRET or JWT_KEY_FILE".into());
+            return Err("set JWT_PRIVATE_KEY_SECRET, JWT_PUBLIC_KEY or JWT_KEY_FILE".into());
         };
         Ok(Self {
             tables: Tables::from_env(),

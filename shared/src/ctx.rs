@@ -25,6 +25,11 @@ pub struct Ctx {
 impl Ctx {
     /// From an API Gateway HTTP API (payload 2.0) request.
     pub fn for_request(app: &App, req: &Request) -> Self {
+        Self::at(app.clock.now(), req)
+    }
+
+    /// The same, for a function that builds no [`App`] (health, web, well-known).
+    pub fn at(now: DateTime<Utc>, req: &Request) -> Self {
         let (request_id, source_ip, route, user_agent) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(c)) => (
                 c.request_id.clone(),
@@ -41,7 +46,7 @@ impl Ctx {
             source_ip: source_ip.unwrap_or_default(),
             user_agent: user_agent.unwrap_or_default(),
             route,
-            now: app.clock.now(),
+            now,
             started: Instant::now(),
         }
     }

@@ -1,5 +1,8 @@
-//! The Lambda set-up every function's `main` calls: JSON logs, the [`App`] built once at cold
-//! start (clients, key, configuration), one warm-up call to DynamoDB, then the runtime loop.
+//! The Lambda set-up every function's `main` calls: JSON logs, then what the function needs
+//! built once at cold start — for most, the [`App`] (configuration, the DynamoDB client, the key,
+//! and where [`Setup`] asks, secrets and the mailer) and one warm-up call to DynamoDB; for health
+//! and web nothing ([`run_bare`]); for well-known the public key ([`run_with_state`]) — then the
+//! runtime loop.
 
 use std::future::Future;
 
@@ -7,7 +10,7 @@ use lambda_http::{Body, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, Setup};
 use crate::error::ApiError;
 use crate::schedule::Invocation;
 
@@ -40,9 +43,9 @@ pub fn init_tracing() {
         .try_init();
 }
 
-async fn cold_start() -> Result<&'static App, lambda_http::Error> {
+async fn cold_start(setup: Setup) -> Result<&'static App, lambda_http::Error> {
     init_tracing();
-    let app = App::from_env().await.map_err(|e| {
+    let app = App::from_env(setup).await.map_err(|e| {
         tracing::error!(error = %e, "cold start failed");
         lambda_http::Error::from(e)
     })?;
@@ -56,24 +59,63 @@ async fn cold_start() -> Result<&'static App, lambda_http::Error> {
 }
 
 /// Runs an API function: `handler` is the crate's `handle`, the same code the local runner and
-/// the tests call.
+/// the tests call. Its cold start reads no secret and builds no mailer.
 pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    let app = cold_start().await?;
+    run_http_with(Setup::default(), handler).await
+}
+
+/// [`run_http`] for a function that reads secrets or sends mail ([`Setup::secrets`],
+/// [`Setup::mail`]).
+pub async fn run_http_with<F, Fut>(setup: Setup, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let app = cold_start(setup).await?;
     lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(app, req).await) })).await
+}
+
+/// Runs an API function that needs nothing at cold start (health, web): no configuration, no
+/// client, no key, no call — only the log set-up.
+pub async fn run_bare<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    init_tracing();
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(req).await) })).await
+}
+
+/// Runs an API function whose cold start is its own `init` (well-known: the public key from the
+/// environment, nothing else).
+pub async fn run_with_state<S, I, F, Fut>(init: I, handler: F) -> Result<(), lambda_http::Error>
+where
+    S: Send + Sync + 'static,
+    I: FnOnce() -> Result<S, String>,
+    F: Fn(&'static S, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    init_tracing();
+    let state = init().map_err(|e| {
+        tracing::error!(error = %e, "cold start failed");
+        lambda_http::Error::from(e)
+    })?;
+    let state: &'static S = Box::leak(Box::new(state));
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(state, req).await) })).await
 }
 
 /// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary; it is
 /// told its request id and deadline, so that it can stop cleanly before Lambda stops it.
-pub async fn run_event<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+pub async fn run_event<F, Fut>(setup: Setup, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Value, Invocation) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
-    let app = cold_start().await?;
+    let app = cold_start(setup).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = Invocation {
             request_id: Some(event.context.request_id.clone()),

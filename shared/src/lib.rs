@@ -16,6 +16,7 @@
 //!   (`store::identity`: the link, the reset's flows and grants, R-CRED-4)
 //! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
 //! - [`mailer`] — SMTP for the outbox
+//! - [`secrets`] — Secrets Manager, for the functions that read a secret at cold start
 //! - [`metrics`] — the schedules' run figures as CloudWatch metrics (EMF, R-OPS-2)
 //! - [`provision`] — the downstream target interface and the directory target (R-TGT)
 //! - [`session`] — login with the failure window (R-LOGIN)
@@ -50,6 +51,7 @@ pub mod password;
 pub mod provision;
 pub mod schedule;
 pub mod second_factor;
+pub mod secrets;
 pub mod session;
 pub mod store;
 pub mod time;

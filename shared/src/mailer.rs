@@ -11,6 +11,11 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
 }
 
+/// The SMTP mailer as [`crate::app::Setup`] takes it.
+pub fn smtp(url: &str, from: &str) -> Result<std::sync::Arc<dyn Mailer>, String> {
+    Ok(std::sync::Arc::new(SmtpMailer::new(url, from)?))
+}
+
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,

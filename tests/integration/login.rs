@@ -206,3 +206,26 @@ fn public_pem(private: &str) -> String {
     let public = pair.public_key().as_der().unwrap();
     pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec()))
 }
+
+/// R-LOGIN-1 with the public key as configuration gives it (#17): the PEM folded onto one line,
+/// as the `JwtPublicKeyPem` template parameter carries it, verifies the session's tokens and
+/// publishes the same key id.
+#[test]
+fn the_public_key_from_one_line_of_configuration_verifies_the_session_tokens() {
+    let private = shared::auth::Keys::generate_pem().unwrap();
+    let signer = shared::auth::Keys::from_private_pem(&private).unwrap();
+    let folded = public_pem(&private).replace('\n', " ");
+    assert!(!folded.contains('\n'));
+    let verifier = shared::auth::Keys::from_public_pem_text(&folded).unwrap();
+    assert_eq!(verifier.kid(), signer.kid());
+    assert_eq!(verifier.jwks(), signer.jwks());
+    let settings = shared::auth::TokenSettings { issuer: "https://idm.example".into(), audience: "eccs".into() };
+    let now = chrono::Utc::now();
+    let (token, _) = signer.issue(&settings, shared::account::Realm::Utokyo, "0000000001", 0, now).unwrap();
+    assert_eq!(verifier.verify(&settings, &token, now).unwrap().sub, "0000000001");
+    assert!(verifier.issue(&settings, shared::account::Realm::Utokyo, "0000000001", 0, now).is_err(), "verifies only");
+    assert!(
+        shared::auth::Keys::from_public_pem_text("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----")
+            .is_err()
+    );
+}

@@ -1,20 +1,28 @@
-//! `GET /api/health` — the service answers; no token, no database.
+//! `GET /api/health` — the service answers; no token, no database. Its Lambda builds nothing at
+//! cold start and calls nothing ([`serve`]); the local runner calls [`handle`] with its clock.
 
+use chrono::{DateTime, Utc};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::http::{Reply, method_not_allowed, respond};
-use shared::{ApiError, App, Ctx, time};
+use shared::{App, Ctx, time};
 
+/// The local runner's entry: the App's clock (which tests may set).
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
-    let outcome = route(&ctx, &req);
-    respond(&ctx, outcome)
+    answer(app.clock.now(), &req)
 }
 
-fn route(ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    match *req.method() {
+/// The Lambda's entry: no App at all.
+pub async fn serve(req: Request) -> Response<Body> {
+    answer(Utc::now(), &req)
+}
+
+fn answer(now: DateTime<Utc>, req: &Request) -> Response<Body> {
+    let ctx = Ctx::at(now, req);
+    let outcome = match *req.method() {
         Method::GET => Ok(Reply::ok(json!({ "status": "ok", "time": time::rfc3339(ctx.now) }))),
         _ => method_not_allowed(req, &[Method::GET]),
-    }
+    };
+    respond(&ctx, outcome)
 }

@@ -1,6 +1,6 @@
-//! Lambda entry point: set-up only; the handler is [`eccs_health::handle`].
+//! Lambda entry point: nothing to set up; the handler is [`eccs_health::serve`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(eccs_health::handle).await
+    shared::lambda::run_bare(eccs_health::serve).await
 }

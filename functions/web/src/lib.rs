@@ -25,8 +25,17 @@ pub const SECURITY_HEADERS: [(&str, &str); 7] = [
     ("strict-transport-security", "max-age=31536000; includeSubDomains"),
 ];
 
+/// The local runner's entry.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    answer(Ctx::for_request(app, &req), &req)
+}
+
+/// The Lambda's entry: nothing built at cold start, only the embedded files.
+pub async fn serve(req: Request) -> Response<Body> {
+    answer(Ctx::at(chrono::Utc::now(), &req), &req)
+}
+
+fn answer(ctx: Ctx, req: &Request) -> Response<Body> {
     let path = req.uri().path().trim_start_matches('/');
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return respond(&ctx, Err(ApiError::MethodNotAllowed { allow: "GET".into() }));

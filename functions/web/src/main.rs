@@ -1,6 +1,6 @@
-//! Lambda entry point: set-up only; the handler is [`eccs_web::handle`].
+//! Lambda entry point: nothing to set up; the handler is [`eccs_web::serve`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(eccs_web::handle).await
+    shared::lambda::run_bare(eccs_web::serve).await
 }

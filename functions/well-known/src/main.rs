@@ -1,6 +1,7 @@
-//! Lambda entry point: set-up only; the handler is [`eccs_well_known::handle`].
+//! Lambda entry point: the public key from the environment; the handler is
+//! [`eccs_well_known::serve`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(eccs_well_known::handle).await
+    shared::lambda::run_with_state(eccs_well_known::Published::from_env, eccs_well_known::serve).await
 }
