@@ -263,7 +263,9 @@ const routeOf = (hash) => hash.replace(/^#\//, "").split(/[/?]/)[0];
 function takeHashQuery() {
   const at = location.hash.indexOf("?");
   if (at < 0) return;
-  state.hashQuery = new URLSearchParams(location.hash.slice(at + 1));
+  // Kept for its own page: a session that ended meanwhile shows the login first, and the
+  // result waits for the page it belongs to.
+  state.hashQuery = { route: routeOf(location.hash), params: new URLSearchParams(location.hash.slice(at + 1)) };
   history.replaceState(null, "", location.pathname + location.search + location.hash.slice(0, at));
 }
 

@@ -185,6 +185,14 @@ export function lifecycleViews(ui) {
       el("section", { class: "panel" }, lines), form, stoppable ? stop : null);
   }
 
+  /** The query the address came with, for the page it was meant for (state.hashQuery). */
+  function takeQuery(route) {
+    const q = state.hashQuery;
+    if (q?.route !== route) return null;
+    state.hashQuery = null;
+    return q.params;
+  }
+
   /** A refusal the identity provider's round trip came back with (`?error=reason`), in words. */
   const oidcError = (reason) => t(`oidc_err.${reason}`) === `oidc_err.${reason}` ? t("oidc_err.other") : t(`oidc_err.${reason}`);
 
@@ -199,8 +207,7 @@ export function lifecycleViews(ui) {
   // R-CRED-4: the link is an OpenID Connect sign-in at the provider, which comes back to
   // /api/identity-link/callback and from there to this page with ?linked=1 or ?error=reason.
   async function viewIdentityLink() {
-    const back = state.hashQuery;
-    state.hashQuery = null;
+    const back = takeQuery("identity-link");
     const r = await api("GET", "/api/identity-link");
     if (!r.ok) return showError(r.body.error), el("div");
     const s = r.body;
@@ -212,20 +219,25 @@ export function lifecycleViews(ui) {
     const status = el("section", { class: "panel", id: "idl-state" }, el("h3", {}, t("idl_state_title")),
       el("p", {}, s.linked ? t("idl_linked_to", s.issuer, date(s.linked_at)) : t("idl_not_linked")),
       s.provider_configured ? null : el("p", { class: "hint" }, t("idl_no_provider")));
-    const linkForm = el("form", { class: "panel" },
+    // A link is a way back into the account: making or removing one takes the current password
+    // (R-SEC-1), so that a session left open cannot link someone else's provider account.
+    const current = currentPasswordField("idl-current", t("current_utokyo_hint"));
+    const linkForm = el("form", { class: "panel" }, s.provider_configured ? current.nodes : null,
       el("div", { class: "actions" }, el("button", { type: "submit", disabled: !s.provider_configured, id: "idl-link" }, s.linked ? t("idl_relink") : t("idl_link_button"))));
     linkForm.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!(await confirmStep(t("idl_confirm_link")))) return;
-      await goToProvider("GET", "/api/identity-link/start");
+      await goToProvider("POST", "/api/identity-link/start", { current_password: current.input.value });
     });
     let unlinkForm = null;
     if (s.linked) {
-      unlinkForm = el("form", { class: "panel" }, el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary", id: "idl-unlink" }, t("idl_unlink_button"))));
+      const again = currentPasswordField("idl-unlink-current", t("current_utokyo_hint"));
+      unlinkForm = el("form", { class: "panel" }, again.nodes,
+        el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary", id: "idl-unlink" }, t("idl_unlink_button"))));
       unlinkForm.addEventListener("submit", async (e) => {
         e.preventDefault();
         if (!(await confirmStep(t("idl_confirm_unlink")))) return;
-        const done = await act("DELETE", "/api/identity-link");
+        const done = await act("DELETE", "/api/identity-link", { current_password: again.input.value });
         if (done) {
           await loadMe();
           await render();
@@ -254,8 +266,7 @@ export function lifecycleViews(ui) {
   // address bar at once), or ?error=reason.
   let resetGrant = null;
   function viewPasswordReset() {
-    const back = state.hashQuery;
-    state.hashQuery = null;
+    const back = takeQuery("password-reset");
     if (back?.get("grant")) resetGrant = { grant: back.get("grant"), expiresAt: back.get("expires_at") };
     const again = el("p", {}, el("a", { href: "#/forgot" }, t("forgot_link")), " · ", el("a", { href: "#/login" }, t("back_to_login")));
     if (back?.get("error") || !resetGrant) {
@@ -265,7 +276,14 @@ export function lifecycleViews(ui) {
     }
     const removeFactor = el("input", { id: "reset-remove-sf", type: "checkbox" });
     const form = passwordForm("reset", async (password, reset) => {
-      const done = await act("POST", "/api/password-reset", { grant: resetGrant.grant, new_password: password, remove_second_factor: removeFactor.checked });
+      const r = await api("POST", "/api/password-reset", { grant: resetGrant.grant, new_password: password, remove_second_factor: removeFactor.checked });
+      // Used, expired, or the account changed meanwhile: this grant is over; start again.
+      if (!r.ok && r.body?.error?.code === "reset_not_possible") {
+        resetGrant = null;
+        await render();
+        return showError(r.body.error);
+      }
+      const done = r.ok ? r.body : (showError(r.body.error), null);
       if (done) {
         reset();
         resetGrant = null;

@@ -20,6 +20,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub struct Args {
+    /// `--only-startup`: the cold path alone (sizes, start-up, init calls).
+    pub only_startup: bool,
     pub requests: usize,
     pub volumes: Vec<u64>,
     pub startup: bool,
@@ -28,6 +30,7 @@ pub struct Args {
 
 fn args() -> Args {
     let mut args = Args {
+        only_startup: false,
         requests: 2000,
         volumes: vec![10_000, 100_000],
         startup: true,
@@ -42,6 +45,7 @@ fn args() -> Args {
                     it.next().map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect()).unwrap_or_default()
             }
             "--no-startup" => args.startup = false,
+            "--only-startup" => args.only_startup = true,
             "--out" => args.out = it.next().map(Into::into).unwrap_or(args.out),
             other => eprintln!("eccs-bench: ignoring {other}"),
         }
@@ -122,18 +126,20 @@ async fn main() {
         "Every figure below is measured, none is written by hand; the notes under each table explain the figures worse than their floor.\n"
     );
 
-    eprintln!("== latency and calls per action ({} requests per endpoint)", args.requests);
-    match latency::run(args.requests).await {
-        Ok(section) => md.push_str(&section),
-        Err(e) => {
-            let _ = writeln!(md, "latency: failed: {e}\n");
+    if !args.only_startup {
+        eprintln!("== latency and calls per action ({} requests per endpoint)", args.requests);
+        match latency::run(args.requests).await {
+            Ok(section) => md.push_str(&section),
+            Err(e) => {
+                let _ = writeln!(md, "latency: failed: {e}\n");
+            }
         }
-    }
-    eprintln!("== sync and sweep cost at {:?} accounts", args.volumes);
-    match volume::run(&args.volumes).await {
-        Ok(section) => md.push_str(&section),
-        Err(e) => {
-            let _ = writeln!(md, "volume: failed: {e}\n");
+        eprintln!("== sync and sweep cost at {:?} accounts", args.volumes);
+        match volume::run(&args.volumes).await {
+            Ok(section) => md.push_str(&section),
+            Err(e) => {
+                let _ = writeln!(md, "volume: failed: {e}\n");
+            }
         }
     }
     eprintln!("== binary sizes{}", if args.startup { " and start-up" } else { "" });

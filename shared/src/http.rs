@@ -197,6 +197,16 @@ pub fn log_request(ctx: &Ctx, status: u16, error: Option<&str>) {
     );
 }
 
+/// For a refusal a browser is redirected with (a 303 that carries `?error=…`): what
+/// [`respond`] would have logged of it, so that operators see a fault the person only sees as a
+/// sentence (R-SEC-5).
+pub fn log_redirected_refusal(ctx: &Ctx, e: &ApiError) {
+    if let ApiError::Internal(detail) = e {
+        tracing::error!(request_id = %ctx.request_id, route = %ctx.route, detail = %detail, "internal error");
+    }
+    tracing::info!(request_id = %ctx.request_id, route = %ctx.route, status = e.status().as_u16(), error = e.code(), reason = %e.reason(), "refused; the browser is sent back with the reason");
+}
+
 /// Renders the outcome and writes the request's log line.
 pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
     let mut extra = Vec::new();

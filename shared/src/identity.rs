@@ -51,8 +51,23 @@ pub fn clear_cookie(app: &App) -> String {
     cookie(app, "", 0)
 }
 
-/// Starts a sign-in at the provider for `purpose` and `account`.
-pub async fn start(app: &App, ctx: &Ctx, purpose: Purpose, account: &str) -> Result<Started, ApiError> {
+/// Starts the sign-in that links `account`: the flow keeps the account's credentials version, so
+/// that a password change or reset meanwhile (the owner taking a stolen session back) ends it.
+pub async fn start(
+    app: &App,
+    ctx: &Ctx,
+    purpose: Purpose,
+    account: &crate::account::Account,
+) -> Result<Started, ApiError> {
+    begin(app, ctx, purpose, &account.id, Some(account.credentials_version)).await
+}
+
+/// Starts the sign-in of a reset for the account id given (whether it exists is not looked at).
+pub async fn start_reset(app: &App, ctx: &Ctx, account: &str) -> Result<Started, ApiError> {
+    begin(app, ctx, Purpose::Reset, account, None).await
+}
+
+async fn begin(app: &App, ctx: &Ctx, purpose: Purpose, account: &str, cv: Option<u64>) -> Result<Started, ApiError> {
     let provider = provider(app)?;
     let request = provider.begin(&redirect_uri(app, purpose)).await?;
     let browser = lifecycle::random_base32(32)?;
@@ -62,6 +77,7 @@ pub async fn start(app: &App, ctx: &Ctx, purpose: Purpose, account: &str) -> Res
         browser_hash: lifecycle::key_hash(&browser),
         pkce_verifier: request.pkce_verifier,
         nonce: request.nonce,
+        cv,
     };
     app.store.save_flow(&request.state, &flow, ctx.now).await?;
     Ok(Started {
@@ -107,13 +123,13 @@ pub async fn complete(
     if callback.error.is_some() {
         return Err(refused("provider_refused"));
     }
-    if callback.iss.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != provider.issuer().trim_end_matches('/')) {
+    if callback.iss.as_deref().is_some_and(|iss| iss != provider.issuer()) {
         return Err(refused("issuer_mismatch"));
     }
     let code = callback.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(refused("code_missing"))?;
     let identity = provider.finish(&redirect_uri(app, purpose), &code, &flow.pkce_verifier, &flow.nonce).await?;
     // The token comes from the provider's own endpoint, but its issuer is checked anyway.
-    if identity.issuer.trim_end_matches('/') != provider.issuer().trim_end_matches('/') {
+    if identity.issuer != provider.issuer() {
         return Err(refused("issuer_mismatch"));
     }
     Ok((flow, identity))

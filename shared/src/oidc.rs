@@ -55,10 +55,13 @@ impl std::fmt::Debug for Provider {
 
 impl Provider {
     pub fn new(issuer: &str, client_id: &str, client_secret: &str) -> Result<Self, String> {
+        if !allowed_url(issuer) {
+            return Err(format!("OIDC issuer {issuer:?}: https only (plain http on loopback alone, for tests)"));
+        }
         let http = Http::new()?;
         Ok(Self {
-            issuer: IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
-                .map_err(|e| format!("OIDC issuer {issuer:?}: {e}"))?,
+            // Exactly as configured: discovery compares it with the provider's own, string for string.
+            issuer: IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("OIDC issuer {issuer:?}: {e}"))?,
             client_id: ClientId::new(client_id.to_owned()),
             client_secret: ClientSecret::new(client_secret.to_owned()),
             http,
@@ -107,6 +110,8 @@ impl Provider {
             .client(&metadata, redirect)?
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .set_pkce_challenge(challenge)
+            // A fresh sign-in, whoever is signed in at the provider in this browser (a shared PC).
+            .add_prompt(openidconnect::core::CoreAuthPrompt::Login)
             .url();
         Ok(Request {
             url: url.to_string(),
@@ -170,6 +175,14 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// HTTPS, or plain HTTP to a loopback address (the tests' provider).
+fn allowed_url(url: &str) -> bool {
+    url.starts_with("https://")
+        || ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:"]
+            .iter()
+            .any(|p| url.starts_with(p))
+}
+
 /// Per request, and for a whole answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A provider's metadata, keys or token answer is a few KiB.
@@ -192,6 +205,10 @@ impl Http {
 
     async fn send(&self, request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, HttpError> {
         use http_body_util::BodyExt;
+        // The token endpoint gets the client secret and the code: never in clear text.
+        if !allowed_url(&request.uri().to_string()) {
+            return Err(HttpError(format!("{}: https only", request.uri())));
+        }
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from(body)));
         let work = async {

@@ -45,6 +45,8 @@ test("R-CRED-4: link, forget, reset through the provider's own pages; the grant 
   await page.locator("#idl-state").getByText("連携していません").waitFor();
   assert.deepEqual(await axeViolations(page), []);
   await shot(page, "identity-link-unlinked");
+  // R-SEC-1: the current password goes with it (a session left open must not link another's account).
+  await page.getByLabel("現在のパスワード", { exact: true }).fill("Demo-Student-1");
   await page.getByRole("button", { name: "本人確認サービスで連携する" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "OK" }).click();
   await page.waitForURL((u) => u.toString().startsWith(env.issuer));

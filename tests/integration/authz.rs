@@ -127,9 +127,21 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, [u16; 11])> {
             [401, 400, 403, 400, 400, 400, 400, 403, 401, 401, 401],
         ),
         (Method::GET, "/api/identity-link", None, [401, 200, 200, 200, 200, 200, 200, 403, 401, 401, 401]),
-        // Nobody is linked: past authorization, nothing to remove.
-        (Method::DELETE, "/api/identity-link", None, [401, 404, 404, 404, 404, 404, 404, 403, 401, 401, 401]),
-        // No provider in this service (R-CRED-4): past authorization, 503 identity_provider_not_configured.
+        // The current password is checked first (R-SEC-1): a wrong one is the answer.
+        (
+            Method::DELETE,
+            "/api/identity-link",
+            Some(json!({ "current_password": "x" })),
+            [401, 401, 401, 401, 401, 401, 401, 403, 401, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/identity-link/start",
+            Some(json!({ "current_password": "x" })),
+            [401, 401, 401, 401, 401, 401, 401, 403, 401, 401, 401],
+        ),
+        // A fresh sign-in, and no provider in this service (R-CRED-4): past authorization, 503
+        // identity_provider_not_configured.
         (Method::GET, "/api/identity-link/start", None, [401, 503, 503, 503, 503, 503, 503, 403, 401, 401, 401]),
         (Method::GET, "/api/identity-link/callback?state=x&code=y", None, [503; 11]),
         (Method::POST, "/api/password-reset/start", Some(json!({ "account": "0000000001" })), [503; 11]),

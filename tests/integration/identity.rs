@@ -244,7 +244,14 @@ async fn r_cred_4_a_sub_linked_to_another_account_is_refused() {
     assert_eq!(second.json()["error"]["details"]["reason"], "identity_already_linked");
     assert_eq!(env.get("/api/identity-link", Some(&env.token("0000000004"))).await.json()["linked"], false);
     // Once the first account lets go, the second may link it.
-    let unlink = env.call(Method::DELETE, "/api/identity-link", Some(&env.token("0000000001")), None).await;
+    let unlink = env
+        .call(
+            Method::DELETE,
+            "/api/identity-link",
+            Some(&env.token("0000000001")),
+            Some(json!({ "current_password": "Demo-Student-1" })),
+        )
+        .await;
     assert_eq!(unlink.status, StatusCode::OK, "{}", unlink.text);
     assert_eq!(link(&env, "0000000004", "alice").await.status, StatusCode::OK);
 }
@@ -325,4 +332,38 @@ async fn r_cred_4_without_a_provider_the_service_says_so() {
         env.get("/api/identity-link", Some(&env.token("0000000001"))).await.json()["provider_configured"],
         false
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_4_a_link_needs_the_password_or_a_fresh_sign_in_and_dies_with_a_password_change() {
+    let provider = Provider::start().await;
+    let env = env_with(&provider).await;
+    let reason = |r: &Response| r.json()["error"]["details"]["reason"].as_str().unwrap_or_default().to_owned();
+    // A session signed in more than five minutes ago (a stolen one, say) cannot start a link by
+    // itself: R-SEC-1's current password, as for every credential.
+    let issued = env.now() - chrono::Duration::minutes(6);
+    let app = env.app();
+    let old = app.keys.issue(&app.tokens, shared::account::Realm::Utokyo, "0000000001", 0, issued).unwrap().0;
+    let stale = env.get("/api/identity-link/start", Some(&old)).await;
+    assert_eq!((stale.status, reason(&stale)), (StatusCode::BAD_REQUEST, "reauthentication_required".into()));
+    let wrong = env.post("/api/identity-link/start", Some(&old), json!({ "current_password": "Guess-1" })).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials".into()));
+    let start = env.post("/api/identity-link/start", Some(&old), json!({ "current_password": "Demo-Student-1" })).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+
+    // The owner changes the password while the flow is out: the flow ends with the old
+    // credentials, and nothing is linked.
+    let back = sign_in(start.json()["authorization_url"].as_str().unwrap(), "mallory").await;
+    let changed = env
+        .put(
+            "/api/account/password",
+            Some(&env.token("0000000001")),
+            json!({ "current_password": "Demo-Student-1", "new_password": "Kaede-Momiji-2026!" }),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    let late = callback(&env, &back, &flow_cookie(&start), "application/json").await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.text);
+    let fresh = env.login("utokyo", "0000000001", "Kaede-Momiji-2026!").await.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(env.get("/api/identity-link", Some(&fresh)).await.json()["linked"], false);
 }

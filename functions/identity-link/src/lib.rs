@@ -1,20 +1,37 @@
 //! The identity verification link (R-CRED-4), an OpenID Connect sign-in at the provider:
 //!
 //! - `GET /api/identity-link` — whether the account is linked, to which provider, since when
-//! - `GET /api/identity-link/start` — `{authorization_url, expires_at}` and the flow cookie; the
-//!   browser goes to the provider
+//! - `POST /api/identity-link/start` `{current_password}` — `{authorization_url, expires_at}`
+//!   and the flow cookie; the browser goes to the provider. A link is a way back into the account
+//!   (R-CRED-4's reset), so making one needs the current password like every other credential
+//!   (R-SEC-1): a stolen session must not link the thief's own provider account.
+//!   `GET /api/identity-link/start` does the same for a session signed in within the last five
+//!   minutes (the password was just given); an older one gets 400 with the reason
+//!   `reauthentication_required`.
 //! - `GET /api/identity-link/callback` — the provider's redirect back: the link is made (a
 //!   provider account linked to another account is refused). A browser is sent back to the
 //!   portal's identity-link page with the result; an API client gets JSON.
-//! - `DELETE /api/identity-link` — removes the link
+//! - `DELETE /api/identity-link` `{current_password}` — removes the link
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, cookie, method_not_allowed, no_body, query_param, respond, utokyo_caller, wants_html};
+use shared::http::{
+    Reply, claims, cookie, json_body, method_not_allowed, no_body, query_param, respond, utokyo_caller, wants_html,
+};
 use shared::identity::{self, Callback, FLOW_COOKIE};
 use shared::store::identity::{self as links, Purpose};
 use shared::{ApiError, App, Ctx, time};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reauthentication {
+    current_password: String,
+}
+
+/// How recent a sign-in lets `GET /api/identity-link/start` go without the password again.
+const FRESH_SIGN_IN_SECONDS: i64 = 5 * 60;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = Ctx::for_request(app, &req);
@@ -38,13 +55,25 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::DELETE, "identity-link") => {
             let account = utokyo_caller(app, ctx, req).await?;
+            let Reauthentication { current_password } = json_body(req)?;
+            shared::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
             links::unlink(app, ctx, &account).await?;
             Ok(Reply::ok(json!({ "linked": false })))
         }
-        (Method::GET, "start") => {
-            no_body(req)?;
+        (Method::GET | Method::POST, "start") => {
             let account = utokyo_caller(app, ctx, req).await?;
-            let started = identity::start(app, ctx, Purpose::Link, &account.id).await?;
+            if req.method() == Method::POST {
+                let Reauthentication { current_password } = json_body(req)?;
+                shared::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password)
+                    .await?;
+            } else {
+                no_body(req)?;
+                let signed_in = claims(app, ctx, req)?.iat;
+                if ctx.now.timestamp() - signed_in > FRESH_SIGN_IN_SECONDS {
+                    return Err(ApiError::IdentityRefused { reason: "reauthentication_required" });
+                }
+            }
+            let started = identity::start(app, ctx, Purpose::Link, &account).await?;
             Reply::ok(json!({
                 "authorization_url": started.authorization_url,
                 "expires_at": time::rfc3339(started.expires_at),
@@ -55,6 +84,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let outcome = callback(app, ctx, req).await;
             let clear = identity::clear_cookie(app);
             if wants_html(req) {
+                if let Err(e) = &outcome {
+                    shared::http::log_redirected_refusal(ctx, e);
+                }
                 let page = format!("{}/#/identity-link", app.portal_url.trim_end_matches('/'));
                 let location = match &outcome {
                     Ok(_) => format!("{page}?linked=1"),
@@ -64,7 +96,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             }
             outcome?.with_header(http::header::SET_COOKIE, &clear)
         }
-        (_, "start" | "callback") => method_not_allowed(req, &[Method::GET]),
+        (_, "start") => method_not_allowed(req, &[Method::GET, Method::POST]),
+        (_, "callback") => method_not_allowed(req, &[Method::GET]),
         _ => method_not_allowed(req, &[Method::GET, Method::DELETE]),
     }
 }
@@ -81,6 +114,8 @@ async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError
     // The account as it is now: still usable (its token may have ended meanwhile).
     let account =
         app.store.account(&flow.account).await?.filter(|a| a.is_usable(ctx.today())).ok_or(ApiError::Unauthorized)?;
-    let link = links::link(app, ctx, &account, &who.issuer, &who.subject).await?;
+    // Started under other credentials (a password change or reset since): ended with them.
+    let cv = flow.cv.filter(|cv| *cv == account.credentials_version).ok_or(ApiError::Unauthorized)?;
+    let link = links::link(app, ctx, &account, cv, &who.issuer, &who.subject).await?;
     Ok(Reply::ok(json!({ "linked": true, "issuer": link.issuer, "linked_at": time::rfc3339(link.linked_at) })))
 }

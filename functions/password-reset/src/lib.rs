@@ -50,7 +50,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             if account.is_empty() || account.chars().count() > 64 {
                 return Err(ApiError::BadRequest("account: give the account id (at most 64 characters)".into()));
             }
-            let started = identity::start(app, ctx, Purpose::Reset, &account).await?;
+            let started = identity::start_reset(app, ctx, &account).await?;
             Reply::ok(json!({
                 "authorization_url": started.authorization_url,
                 "expires_at": time::rfc3339(started.expires_at),
@@ -61,6 +61,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let outcome = callback(app, ctx, req).await;
             let clear = identity::clear_cookie(app);
             if wants_html(req) {
+                if let Err(e) = &outcome {
+                    shared::http::log_redirected_refusal(ctx, e);
+                }
                 let page = format!("{}/#/password-reset", app.portal_url.trim_end_matches('/'));
                 let location = match &outcome {
                     // `+` of the offset would read as a space in a query.

@@ -57,18 +57,37 @@ pub struct Flow {
     pub browser_hash: String,
     pub pkce_verifier: String,
     pub nonce: String,
+    /// A link's: the account's credentials version when it started.
+    pub cv: Option<u64>,
+}
+
+/// SHA-256 of the exact bytes of `parts`, each length-prefixed (no two inputs share a digest:
+/// an activation key's hash folds case and look-alikes; a `sub` or a `state` must not).
+fn digest(parts: &[&str]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for p in parts {
+        ctx.update(&u64::try_from(p.len()).unwrap_or(u64::MAX).to_be_bytes());
+        ctx.update(p.as_bytes());
+    }
+    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn flow_key(state: &str) -> String {
-    format!("oidc#{}", lifecycle::key_hash(state))
+    format!("oidc#{}", digest(&[state]))
 }
 
 fn grant_key(grant: &str) -> String {
-    format!("grant#{}", lifecycle::key_hash(grant))
+    format!("grant#{}", digest(&[grant]))
+}
+
+/// What the audit record says of the provider account: not the `sub` itself, but enough for the
+/// help desk to tell two apart.
+fn subject_digest(issuer: &str, subject: &str) -> String {
+    digest(&[issuer, subject]).chars().take(16).collect()
 }
 
 fn link_key(issuer: &str, subject: &str) -> Item {
-    Item::from([("pk".to_owned(), s(format!("identity#{}", lifecycle::key_hash(&format!("{issuer}\n{subject}")))))])
+    Item::from([("pk".to_owned(), s(format!("identity#{}", digest(&[issuer, subject]))))])
 }
 
 /// A short-lived item of the `login-attempts` table: `expires_at` is what the logic reads, the
@@ -99,6 +118,7 @@ impl Store {
                 ("browser", s(flow.browser_hash.clone())),
                 ("verifier", s(flow.pkce_verifier.clone())),
                 ("nonce", s(flow.nonce.clone())),
+                ("cv", n(flow.cv.and_then(|v| i64::try_from(v).ok()).unwrap_or(-1))),
             ],
         );
         self.db
@@ -136,17 +156,21 @@ impl Store {
             browser_hash: field("browser"),
             pkce_verifier: field("verifier"),
             nonce: field("nonce"),
+            cv: super::get_n(&item, "cv").and_then(|v| u64::try_from(v).ok()),
         }))
     }
 }
 
 /// Links the provider's account to `account` (replacing an earlier link of its own): refused
-/// with 400 when that provider account is linked to another account. Audited, and the person
-/// is told at their cloud-mail address.
+/// with 400 when that provider account is linked to another account. The account must still be
+/// as it was read — the same link, and the credentials version the flow started with (`cv`): a
+/// password change or reset meanwhile ends the flow. Audited, and the person is told at their
+/// cloud-mail address.
 pub async fn link(
     app: &App,
     ctx: &Ctx,
     account: &Account,
+    cv: u64,
     issuer: &str,
     subject: &str,
 ) -> Result<IdentityLink, ApiError> {
@@ -166,19 +190,38 @@ pub async fn link(
         tx::update(
             &store.tables.accounts,
             accounts::key(Realm::Utokyo, &account.id),
-            Some("#status = :active AND attribute_not_exists(#lock)"),
-            Expr::new()
-                .name("#status", "status")
-                .name("#lock", "lock")
-                .name("#identity", "identity")
-                .set("#identity = :link")
-                .value(":active", s("active"))
-                .value(":link", to_av(&link)?),
+            Some(&format!(
+                "#status = :active AND attribute_not_exists(#lock) \
+                 AND (attribute_not_exists(credentials_version) OR credentials_version = :cv) AND {}",
+                if account.identity.is_some() {
+                    "#identity.#issuer = :old_issuer AND #identity.#subject = :old_subject"
+                } else {
+                    "attribute_not_exists(#identity)"
+                }
+            )),
+            {
+                let expr = Expr::new()
+                    .name("#status", "status")
+                    .name("#lock", "lock")
+                    .name("#identity", "identity")
+                    .set("#identity = :link")
+                    .value(":active", s("active"))
+                    .value(":cv", n(i64::try_from(cv).unwrap_or(i64::MAX)))
+                    .value(":link", to_av(&link)?);
+                match &account.identity {
+                    Some(old) => expr
+                        .name("#issuer", "issuer")
+                        .name("#subject", "subject")
+                        .value(":old_issuer", s(old.issuer.clone()))
+                        .value(":old_subject", s(old.subject.clone())),
+                    None => expr,
+                }
+            },
         )?,
         AuditRecord::new(ctx, &account.key(), &account.key(), "identity.linked")
             .change(
-                json!({ "identity": account.identity.as_ref().map(|l| l.issuer.clone()) }),
-                json!({ "identity": issuer, "linked_at": time::rfc3339(ctx.now) }),
+                json!({ "identity": account.identity.as_ref().map(|l| json!({ "issuer": l.issuer, "subject_digest": subject_digest(&l.issuer, &l.subject) })) }),
+                json!({ "identity": { "issuer": issuer, "subject_digest": subject_digest(issuer, subject) }, "linked_at": time::rfc3339(ctx.now) }),
             )
             .put(store)?,
         notice.queue(store)?,
@@ -200,7 +243,7 @@ pub async fn link(
         Err(tx::TxError::Refused(_)) => return Err(ApiError::Unauthorized),
         Err(tx::TxError::Failed(e)) => return Err(e),
     }
-    outbox::send_now(app, ctx, &notice).await?;
+    told(app, ctx, &notice).await;
     Ok(link)
 }
 
@@ -232,7 +275,8 @@ pub async fn unlink(app: &App, ctx: &Ctx, account: &Account) -> Result<(), ApiEr
         notice.queue(store)?,
     ];
     tx::commit_or(store, items, ApiError::NotFound).await?;
-    outbox::send_now(app, ctx, &notice).await
+    told(app, ctx, &notice).await;
+    Ok(())
 }
 
 /// The reset's callback, after the ID token was verified: a grant when `account_id` names a
@@ -361,8 +405,16 @@ pub async fn reset_with_grant(
     ];
     // Refused: the grant was used meanwhile, or the account changed (locked, reset, unlinked).
     tx::commit_or(store, items, ApiError::ResetNotPossible).await?;
-    outbox::send_now(app, ctx, &notice).await?;
+    told(app, ctx, &notice).await;
     Ok(remove_factor)
+}
+
+/// Sends a notice queued with a committed change: a failure here must not turn the done change
+/// into an error (the outbox keeps the message and the next schedule run retries it).
+async fn told(app: &App, ctx: &Ctx, notice: &OutboxMessage) {
+    if let Err(e) = outbox::send_now(app, ctx, notice).await {
+        tracing::warn!(outbox_message = %notice.pk, error = %e, "notice not sent now; the outbox retries it");
+    }
 }
 
 fn security_notice(ctx: &Ctx, account: &Account, notice: SecurityNotice) -> OutboxMessage {
