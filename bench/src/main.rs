@@ -12,6 +12,7 @@
 //!   request with and without the DynamoDB connection opened during init;
 //! - requests per second at 1, 8 and 32 concurrent clients.
 
+mod cost;
 mod latency;
 mod startup;
 mod volume;
@@ -129,7 +130,10 @@ async fn main() {
     if !args.only_startup {
         eprintln!("== latency and calls per action ({} requests per endpoint)", args.requests);
         match latency::run(args.requests).await {
-            Ok(section) => md.push_str(&section),
+            Ok((section, measured)) => {
+                md.push_str(&section);
+                md.push_str(&cost::section(&measured));
+            }
             Err(e) => {
                 let _ = writeln!(md, "latency: failed: {e}\n");
             }

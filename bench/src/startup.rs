@@ -165,7 +165,9 @@ async fn secrets_manager(
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     s.note(format!("Secrets Manager {}", operation(&headers)));
-    let id = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["SecretId"].as_str().map(str::to_owned));
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("SecretId").and_then(Value::as_str).map(str::to_owned));
     match id.and_then(|id| s.secrets.get(&id).map(|v| (id, v.clone()))) {
         Some((id, value)) => (
             [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")],

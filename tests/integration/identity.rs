@@ -364,6 +364,7 @@ async fn r_cred_4_a_link_needs_the_password_or_a_fresh_sign_in_and_dies_with_a_p
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
     let late = callback(&env, &back, &flow_cookie(&start), "application/json").await;
     assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.text);
-    let fresh = env.login("utokyo", "0000000001", "Kaede-Momiji-2026!").await.json()["token"].as_str().unwrap().to_owned();
+    let fresh =
+        env.login("utokyo", "0000000001", "Kaede-Momiji-2026!").await.json()["token"].as_str().unwrap().to_owned();
     assert_eq!(env.get("/api/identity-link", Some(&fresh)).await.json()["linked"], false);
 }
