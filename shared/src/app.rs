@@ -34,17 +34,40 @@ pub struct Setup {
     pub secret: Option<SecretReader>,
     /// For the functions that send mail.
     pub mailer: Option<MakeMailer>,
+    /// For the functions that link or reset through the identity verification provider.
+    #[cfg(feature = "oidc")]
+    pub oidc: Option<MakeProvider>,
 }
+
+/// Builds the relying party of the identity verification provider ([`crate::oidc::Provider::make`]).
+#[cfg(feature = "oidc")]
+pub type MakeProvider = fn(&crate::config::OidcSettings) -> Result<Arc<crate::oidc::Provider>, String>;
 
 impl Setup {
     /// Reads secrets, sends no mail (the session function).
     pub fn secrets() -> Self {
-        Self { secret: Some(crate::secrets::read), mailer: None }
+        Self { secret: Some(crate::secrets::read), ..Self::default() }
     }
 
     /// Reads secrets (the SMTP URL among them) and sends mail.
     pub fn mail() -> Self {
-        Self { secret: Some(crate::secrets::read), mailer: Some(crate::mailer::smtp) }
+        Self { secret: Some(crate::secrets::read), mailer: Some(crate::mailer::smtp), ..Self::default() }
+    }
+
+    /// [`Setup::mail`], and the identity verification provider (identity-link, password-reset).
+    #[cfg(feature = "oidc")]
+    pub fn identity() -> Self {
+        Self { oidc: Some(crate::oidc::Provider::make), ..Self::mail() }
+    }
+
+    /// Everything: the local runner and the tests.
+    fn all() -> Self {
+        Self {
+            secret: None,
+            mailer: Some(crate::mailer::smtp),
+            #[cfg(feature = "oidc")]
+            oidc: Some(crate::oidc::Provider::make),
+        }
     }
 
     async fn read_secret(&self, sdk: &aws_config::SdkConfig, id: &str) -> Result<String, String> {
@@ -107,7 +130,7 @@ impl App {
             }
             other => load_keys(other)?,
         };
-        Ok(Self::assemble(config, db, keys, Clock::system(), setup.mailer))
+        Ok(Self::assemble(config, db, keys, Clock::system(), setup))
     }
 
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
@@ -123,17 +146,11 @@ impl App {
         }
         let db = aws_sdk_dynamodb::Client::from_conf(conf.build());
         let keys = load_keys(&config.key_source)?;
-        Ok(Self::assemble(config, db, keys, clock, Some(crate::mailer::smtp)))
+        Ok(Self::assemble(config, db, keys, clock, Setup::all()))
     }
 
-    fn assemble(
-        config: Config,
-        db: aws_sdk_dynamodb::Client,
-        keys: Keys,
-        clock: Clock,
-        make_mailer: Option<MakeMailer>,
-    ) -> Self {
-        let mailer = match (config.smtp_url.as_deref(), make_mailer) {
+    fn assemble(config: Config, db: aws_sdk_dynamodb::Client, keys: Keys, clock: Clock, setup: Setup) -> Self {
+        let mailer = match (config.smtp_url.as_deref(), setup.mailer) {
             (Some(url), Some(make)) => match make(url, &config.mail_from) {
                 Ok(m) => Some(m),
                 Err(e) => {
@@ -148,19 +165,16 @@ impl App {
             (None, _) => None,
         };
         #[cfg(feature = "oidc")]
-        let oidc = config.oidc.as_ref().and_then(|o| {
-            let secret = match &o.client_secret {
-                crate::config::OidcSecret::Value(v) => v.as_str(),
-                crate::config::OidcSecret::Secret(_) => "",
-            };
-            match crate::oidc::Provider::new(&o.issuer, &o.client_id, secret) {
-                Ok(p) => Some(Arc::new(p)),
+        let oidc = match (config.oidc.as_ref(), setup.oidc) {
+            (Some(settings), Some(make)) => match make(settings) {
+                Ok(p) => Some(p),
                 Err(e) => {
                     tracing::error!(error = %e, "identity verification provider not configured");
                     None
                 }
-            }
-        });
+            },
+            _ => None,
+        };
         let store = Store::new(db, config.tables);
         let target: Arc<dyn Target> = Arc::new(DirectoryTarget::new(&store));
         Self {

@@ -345,6 +345,7 @@ impl ApiError {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl ApiError {
     /// One of each kind, for the contract tests (the exhaustive match below fails to compile
     /// when a kind is added and not listed here).

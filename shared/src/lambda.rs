@@ -19,28 +19,34 @@ use crate::schedule::Invocation;
 const BODY_LOGGERS: [&str; 6] =
     ["dynoxide", "aws_smithy_runtime", "aws_smithy_http_client", "aws_sdk_dynamodb", "hyper", "h2"];
 
-/// The log filter: `RUST_LOG` (or `default`), with [`BODY_LOGGERS`] held at info.
-pub fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+/// The log filter: `RUST_LOG` (or `default`) in its plain form (`info`, `warn,eccs=debug`), with
+/// [`BODY_LOGGERS`] held at info at most. `Targets`, not `EnvFilter`: no regular-expression
+/// engine in every function for a filter that never needs one.
+pub fn log_filter(default: &str) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let spec = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned());
+    let mut filter: Targets = spec.parse().or_else(|_| default.parse()).unwrap_or_default();
+    let cap = match filter.default_level() {
+        Some(level) if level > LevelFilter::INFO => LevelFilter::INFO,
+        Some(level) => level,
+        None => LevelFilter::OFF,
+    };
     for target in BODY_LOGGERS {
-        if let Ok(directive) = format!("{target}=info").parse() {
-            filter = filter.add_directive(directive);
-        }
+        filter = filter.with_target(target, cap);
     }
     filter
 }
 
 /// JSON log lines to stdout (CloudWatch), `RUST_LOG` to filter; no ANSI colours.
 pub fn init_tracing() {
-    let filter = log_filter("info");
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::prelude::*;
+    let layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_ansi(false)
         .with_current_span(false)
         .with_target(false)
-        .try_init();
+        .with_filter(log_filter("info"));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 async fn cold_start(setup: Setup) -> Result<&'static App, lambda_http::Error> {

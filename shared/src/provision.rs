@@ -8,9 +8,6 @@
 //! provider's API) implement only [`Target::apply`]; their changes wait in the `changes` table
 //! and are applied after the commit, and by the hourly sync when that fails.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -115,55 +112,5 @@ impl Target for DirectoryTarget {
                 .map_err(ApiError::Internal)
                 .and_then(|(key, expr)| tx::update(&self.store.tables.directory, key, None, expr)),
         )
-    }
-}
-
-/// The accounts a [`RefusingTarget`] refuses; shared with the test that sets them.
-#[derive(Debug, Default)]
-pub struct Refusals(Mutex<HashSet<String>>);
-
-impl Refusals {
-    pub fn refuse(&self, account: &str, refuse: bool) {
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if refuse {
-            set.insert(account.to_owned());
-        } else {
-            set.remove(account);
-        }
-    }
-}
-
-/// A target for tests of R-SYNC-4: the directory, except that it refuses every change of the
-/// accounts in its refusal list (and never joins a transaction for them).
-pub struct RefusingTarget {
-    inner: DirectoryTarget,
-    refused: std::sync::Arc<Refusals>,
-}
-
-impl RefusingTarget {
-    pub fn new(store: &Store, refused: std::sync::Arc<Refusals>) -> Self {
-        Self { inner: DirectoryTarget::new(store), refused }
-    }
-
-    fn refuses(&self, account: &str) -> bool {
-        self.refused.0.lock().unwrap_or_else(|p| p.into_inner()).contains(account)
-    }
-}
-
-#[async_trait]
-impl Target for RefusingTarget {
-    fn name(&self) -> &str {
-        "directory"
-    }
-
-    async fn apply(&self, change: &Change) -> Result<(), String> {
-        if self.refuses(&change.account) {
-            return Err(format!("mailbox {} is locked by the mail provider (test refusal)", change.account));
-        }
-        self.inner.apply(change).await
-    }
-
-    fn join(&self, changes: &[Change]) -> Option<Result<TransactWriteItem, ApiError>> {
-        if changes.iter().any(|c| self.refuses(&c.account)) { None } else { self.inner.join(changes) }
     }
 }

@@ -298,11 +298,13 @@ pub fn captured_logs() -> String {
     let buffer = BUFFER.get_or_init(|| {
         let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(shared::lambda::log_filter("trace"))
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
+        use tracing_subscriber::prelude::*;
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || Sink(sink.clone()))
+                .with_filter(shared::lambda::log_filter("trace")),
+        );
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     });

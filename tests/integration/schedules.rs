@@ -8,8 +8,15 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::account::{Account, Department, Kind, Name, Status};
-use shared::provision::{Refusals, RefusingTarget};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use shared::ApiError;
+use shared::provision::{DirectoryTarget, Target};
 use shared::store::accounts::account_item;
+use shared::store::changes::Change;
 use shared::store::{get_bool, get_s};
 
 use crate::harness::Env;
@@ -364,4 +371,54 @@ async fn r_sweep_1_rights_past_valid_until_and_workshop_accounts_expire() {
     assert_eq!(run["items_read"], 205);
     let ws = env.dump("accounts").await.into_iter().find(|i| get_s(i, "pk") == Some("workshop#ws0001")).unwrap();
     assert_eq!(get_s(&ws, "status"), Some("expired"));
+}
+
+/// The accounts a [`RefusingTarget`] refuses; shared with the test that sets them.
+#[derive(Debug, Default)]
+pub struct Refusals(Mutex<HashSet<String>>);
+
+impl Refusals {
+    pub fn refuse(&self, account: &str, refuse: bool) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if refuse {
+            set.insert(account.to_owned());
+        } else {
+            set.remove(account);
+        }
+    }
+}
+
+/// A test double (in the tests, not in any Lambda): a target for the tests of R-SYNC-4: the directory, except that it refuses every change of the
+/// accounts in its refusal list (and never joins a transaction for them).
+pub struct RefusingTarget {
+    inner: DirectoryTarget,
+    refused: std::sync::Arc<Refusals>,
+}
+
+impl RefusingTarget {
+    pub fn new(store: &shared::store::Store, refused: std::sync::Arc<Refusals>) -> Self {
+        Self { inner: DirectoryTarget::new(store), refused }
+    }
+
+    fn refuses(&self, account: &str) -> bool {
+        self.refused.0.lock().unwrap_or_else(|p| p.into_inner()).contains(account)
+    }
+}
+
+#[async_trait]
+impl Target for RefusingTarget {
+    fn name(&self) -> &str {
+        "directory"
+    }
+
+    async fn apply(&self, change: &Change) -> Result<(), String> {
+        if self.refuses(&change.account) {
+            return Err(format!("mailbox {} is locked by the mail provider (test refusal)", change.account));
+        }
+        self.inner.apply(change).await
+    }
+
+    fn join(&self, changes: &[Change]) -> Option<Result<TransactWriteItem, ApiError>> {
+        if changes.iter().any(|c| self.refuses(&c.account)) { None } else { self.inner.join(changes) }
+    }
 }
