@@ -544,7 +544,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          lambda_http with hyper, tokio and serde; health adds `shared`'s HTTP edge (JSON logs, chrono with its time-zone \
          database, the error type); well-known adds aws-lc and the RS256/JWK code; a function with DynamoDB adds the SDK \
          (aws-sdk-dynamodb, aws-smithy, aws-config's credential chain) and rustls; a function that reads a secret or sends \
-         mail adds the Secrets Manager client or lettre. The next cuts measured by nobody yet: a build-time filter of \
+         mail adds the Secrets Manager client or lettre. Not yet tried: a build-time filter of \
          chrono-tz's database to Asia/Tokyo and UTC, and building the SDK's configuration from the environment's \
          credentials alone instead of aws-config's default chain (which links STS and the profile files' parsers)."
     );
