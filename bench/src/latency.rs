@@ -157,7 +157,9 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
             method: Method::PUT,
             kind: Kind::Change,
             request: Box::new(|_| {
-                ("/api/cloud-mail/password".into(), "0000000001".into(), Some(json!({ "password": "Kx7#mQ2v-Rt9" })))
+                // R-SEC-1: with the account's current password.
+                let body = json!({ "password": "Kx7#mQ2v-Rt9", "current_password": "Demo-Student-1" });
+                ("/api/cloud-mail/password".into(), "0000000001".into(), Some(body))
             }),
             calls_note: "+1 read: the caller's account, whose argon2id hash the new password must differ from",
         },
@@ -212,8 +214,20 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
             name: "PUT /api/workshop/password",
             method: Method::PUT,
             kind: Kind::Change,
-            request: Box::new(|_| {
-                ("/api/workshop/password".into(), "ws0001".into(), Some(json!({ "password": "Lq8#vN3z-Wp5" })))
+            request: Box::new(|i| {
+                // R-SEC-1: the current password goes with the new one; the two alternate, each
+                // request changing what the next one gives as current.
+                let (a, b) = ("Lq8#vN3z-Wp5", "Rt4#kM9x-Zq2");
+                let (current, new) = match i {
+                    0 => ("Demo-Workshop-1", a),
+                    i if i % 2 == 1 => (a, b),
+                    _ => (b, a),
+                };
+                (
+                    "/api/workshop/password".into(),
+                    "ws0001".into(),
+                    Some(json!({ "password": new, "current_password": current })),
+                )
             }),
             calls_note: "+1 read: the caller's account",
         },
@@ -345,7 +359,8 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
     })
     .await?;
     let app = runner.app.clone();
-    add_accounts(&app, requests).await?;
+    // One more than the requests: the counted request after them is a fresh one (index `requests`).
+    add_accounts(&app, requests + 1).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().map_err(|e| e.to_string())?;
     let (get_floor, write_floor, five_floor) = floors(&app, requests).await?;
     let mut md = String::new();
@@ -396,10 +411,11 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
             st.p50 / floor,
             statuses.join(" ")
         );
-        // One more request, counted.
+        // One more request, counted: the next in the sequence (a change that would be refused if
+        // repeated — a second address change within 30 days, a spent current password — is not).
         counter.take();
         counter.take_items();
-        let (path, who_i, body) = (e.request)(requests.saturating_sub(1));
+        let (path, who_i, body) = (e.request)(requests);
         let tok = token(&app, &who_i);
         let _ = call(&http, &format!("{}{path}", runner.url), e.method.clone(), tok.as_deref(), body.as_ref()).await?;
         let calls = counter.take();
