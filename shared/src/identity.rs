@@ -87,6 +87,17 @@ async fn begin(app: &App, ctx: &Ctx, purpose: Purpose, account: &str, cv: Option
     })
 }
 
+impl Started {
+    /// The start's answer: where to send the browser, and the flow cookie.
+    pub fn reply(self) -> Result<crate::http::Reply, ApiError> {
+        crate::http::Reply::ok(serde_json::json!({
+            "authorization_url": self.authorization_url,
+            "expires_at": crate::time::rfc3339(self.expires_at),
+        }))
+        .with_header(http::header::SET_COOKIE, &self.set_cookie)
+    }
+}
+
 /// What the provider's redirect brought.
 #[derive(Debug, Default)]
 pub struct Callback {
@@ -98,6 +109,44 @@ pub struct Callback {
     pub error: Option<String>,
     /// The flow cookie.
     pub cookie: Option<String>,
+}
+
+impl Callback {
+    pub fn from_request(req: &lambda_http::Request) -> Self {
+        use crate::http::{cookie, query_param};
+        Self {
+            state: query_param(req, "state"),
+            code: query_param(req, "code"),
+            iss: query_param(req, "iss"),
+            error: query_param(req, "error"),
+            cookie: cookie(req, FLOW_COOKIE),
+        }
+    }
+}
+
+/// The callback's answer, the flow cookie cleared: a browser is sent back to the portal's `page`
+/// (`identity-link`) with `query` on success or `error=reason` (and the refusal logged); any other
+/// client gets the JSON `reply` or the error.
+pub fn answer_callback(
+    app: &App,
+    ctx: &Ctx,
+    req: &lambda_http::Request,
+    page: &str,
+    outcome: Result<(String, crate::http::Reply), ApiError>,
+) -> Result<crate::http::Reply, ApiError> {
+    let clear = clear_cookie(app);
+    if crate::http::wants_html(req) {
+        let page = format!("{}/#/{page}", app.portal_url.trim_end_matches('/'));
+        let location = match &outcome {
+            Ok((query, _)) => format!("{page}?{query}"),
+            Err(e) => {
+                crate::http::log_redirected_refusal(ctx, e);
+                format!("{page}?error={}", e.reason())
+            }
+        };
+        return crate::http::Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
+    }
+    outcome?.1.with_header(http::header::SET_COOKIE, &clear)
 }
 
 /// Completes the sign-in: the flow it belongs to and who signed in.

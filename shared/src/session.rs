@@ -183,6 +183,20 @@ pub async fn check_new_password(
     Ok(())
 }
 
+/// A new password for `account` where no current one is asked (activation, a reset through the
+/// identity link): R-PWD with the account's own data, then its argon2id hash, off the async workers.
+pub async fn hash_new_password(account: &crate::account::Account, new_password: String) -> Result<String, ApiError> {
+    let person = account.clone();
+    tokio::task::spawn_blocking(move || {
+        match password::violations(&new_password, &password::PersonalData::of(&person)) {
+            v if v.is_empty() => password::hash(&new_password).map_err(ApiError::Internal),
+            violations => Err(ApiError::PasswordPolicy { violations }),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("password task: {e}")))?
+}
+
 /// argon2id off the async workers (it takes tens of milliseconds by design). Without a hash (no
 /// account, or one not yet activated) the same work is done against a stand-in (R-SEC-6).
 async fn verify_off_thread(password: String, hash: Option<String>) -> bool {

@@ -17,10 +17,8 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{
-    Reply, claims, cookie, json_body, method_not_allowed, no_body, query_param, respond, utokyo_caller, wants_html,
-};
-use shared::identity::{self, Callback, FLOW_COOKIE};
+use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::identity::{self, Callback};
 use shared::store::identity::{self as links, Purpose};
 use shared::{ApiError, App, Ctx, time};
 
@@ -73,28 +71,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     return Err(ApiError::IdentityRefused { reason: "reauthentication_required" });
                 }
             }
-            let started = identity::start(app, ctx, Purpose::Link, &account).await?;
-            Reply::ok(json!({
-                "authorization_url": started.authorization_url,
-                "expires_at": time::rfc3339(started.expires_at),
-            }))
-            .with_header(http::header::SET_COOKIE, &started.set_cookie)
+            identity::start(app, ctx, Purpose::Link, &account).await?.reply()
         }
         (Method::GET, "callback") => {
-            let outcome = callback(app, ctx, req).await;
-            let clear = identity::clear_cookie(app);
-            if wants_html(req) {
-                if let Err(e) = &outcome {
-                    shared::http::log_redirected_refusal(ctx, e);
-                }
-                let page = format!("{}/#/identity-link", app.portal_url.trim_end_matches('/'));
-                let location = match &outcome {
-                    Ok(_) => format!("{page}?linked=1"),
-                    Err(e) => format!("{page}?error={}", e.reason()),
-                };
-                return Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
-            }
-            outcome?.with_header(http::header::SET_COOKIE, &clear)
+            let outcome = callback(app, ctx, req).await.map(|reply| ("linked=1".to_owned(), reply));
+            identity::answer_callback(app, ctx, req, "identity-link", outcome)
         }
         (_, "start") => method_not_allowed(req, &[Method::GET, Method::POST]),
         (_, "callback") => method_not_allowed(req, &[Method::GET]),
@@ -103,14 +84,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 }
 
 async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let callback = Callback {
-        state: query_param(req, "state"),
-        code: query_param(req, "code"),
-        iss: query_param(req, "iss"),
-        error: query_param(req, "error"),
-        cookie: cookie(req, FLOW_COOKIE),
-    };
-    let (flow, who) = identity::complete(app, ctx, Purpose::Link, callback).await?;
+    let (flow, who) = identity::complete(app, ctx, Purpose::Link, Callback::from_request(req)).await?;
     // The account as it is now: still usable (its token may have ended meanwhile).
     let account =
         app.store.account(&flow.account).await?.filter(|a| a.is_usable(ctx.today())).ok_or(ApiError::Unauthorized)?;

@@ -14,8 +14,8 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, cookie, json_body, method_not_allowed, query_param, respond, wants_html};
-use shared::identity::{self, Callback, FLOW_COOKIE};
+use shared::http::{Reply, json_body, method_not_allowed, respond};
+use shared::identity::{self, Callback};
 use shared::store::identity::{self as links, Purpose};
 use shared::{ApiError, App, Ctx, time, typed};
 
@@ -50,33 +50,15 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             if account.is_empty() || account.chars().count() > 64 {
                 return Err(ApiError::BadRequest("account: give the account id (at most 64 characters)".into()));
             }
-            let started = identity::start_reset(app, ctx, &account).await?;
-            Reply::ok(json!({
-                "authorization_url": started.authorization_url,
-                "expires_at": time::rfc3339(started.expires_at),
-            }))
-            .with_header(http::header::SET_COOKIE, &started.set_cookie)
+            identity::start_reset(app, ctx, &account).await?.reply()
         }
         (Method::GET, "callback") => {
-            let outcome = callback(app, ctx, req).await;
-            let clear = identity::clear_cookie(app);
-            if wants_html(req) {
-                if let Err(e) = &outcome {
-                    shared::http::log_redirected_refusal(ctx, e);
-                }
-                let page = format!("{}/#/password-reset", app.portal_url.trim_end_matches('/'));
-                let location = match &outcome {
-                    // `+` of the offset would read as a space in a query.
-                    Ok((grant, until)) => {
-                        format!("{page}?grant={grant}&expires_at={}", time::rfc3339(*until).replace('+', "%2B"))
-                    }
-                    Err(e) => format!("{page}?error={}", e.reason()),
-                };
-                return Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
-            }
-            let (grant, until) = outcome?;
-            Reply::ok(json!({ "grant": grant, "expires_at": time::rfc3339(until) }))
-                .with_header(http::header::SET_COOKIE, &clear)
+            let outcome = callback(app, ctx, req).await.map(|(grant, until)| {
+                // `+` of the offset would read as a space in a query.
+                let query = format!("grant={grant}&expires_at={}", time::rfc3339(until).replace('+', "%2B"));
+                (query, Reply::ok(json!({ "grant": grant, "expires_at": time::rfc3339(until) })))
+            });
+            identity::answer_callback(app, ctx, req, "password-reset", outcome)
         }
         (Method::POST, "password-reset") => {
             let NewPassword { grant, new_password, remove_second_factor } = json_body(req)?;
@@ -89,13 +71,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 }
 
 async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
-    let callback = Callback {
-        state: query_param(req, "state"),
-        code: query_param(req, "code"),
-        iss: query_param(req, "iss"),
-        error: query_param(req, "error"),
-        cookie: cookie(req, FLOW_COOKIE),
-    };
-    let (flow, who) = identity::complete(app, ctx, Purpose::Reset, callback).await?;
+    let (flow, who) = identity::complete(app, ctx, Purpose::Reset, Callback::from_request(req)).await?;
     links::open_grant(app, ctx, &flow.account, &who.issuer, &who.subject).await
 }

@@ -26,7 +26,6 @@ use crate::ctx::Ctx;
 use crate::error::ApiError;
 use crate::lifecycle;
 use crate::notices::SecurityNotice;
-use crate::password::{self, PersonalData};
 use crate::time;
 
 /// How long a flow waits for its callback, and a grant for its new password.
@@ -327,17 +326,7 @@ pub async fn reset_with_grant(
 ) -> Result<bool, ApiError> {
     let store = &app.store;
     let key = grant_key(&crate::typed::identifier(grant));
-    let found = store
-        .db
-        .get_item()
-        .table_name(&store.tables.login_attempts)
-        .key("pk", s(key.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(sdk_error)?
-        .item
-        .filter(|i| live(i, ctx.now));
+    let found = store.item(&store.tables.login_attempts, &key).await?.filter(|i| live(i, ctx.now));
     let Some(found) = found else { return Err(ApiError::ResetNotPossible) };
     let (id, subject) = (get_s(&found, "account").unwrap_or_default(), get_s(&found, "subject").unwrap_or_default());
     let cv = super::get_n(&found, "cv");
@@ -347,14 +336,7 @@ pub async fn reset_with_grant(
             && i64::try_from(a.credentials_version).ok() == cv
     });
     let Some(account) = account else { return Err(ApiError::ResetNotPossible) };
-    let person = account.clone();
-    let phc =
-        tokio::task::spawn_blocking(move || match password::violations(&new_password, &PersonalData::of(&person)) {
-            v if v.is_empty() => password::hash(&new_password).map_err(ApiError::Internal),
-            violations => Err(ApiError::PasswordPolicy { violations }),
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("reset task: {e}")))??;
+    let phc = crate::session::hash_new_password(&account, new_password).await?;
     let remove_factor = remove_second_factor && account.second_factor.is_some();
     let mut expr = Expr::new()
         .name("#identity", "identity")

@@ -16,7 +16,6 @@ use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
 use crate::lifecycle::{self, ImportRecord, InPersonCheck};
-use crate::password::{self, PersonalData};
 use crate::time;
 
 /// What an import did.
@@ -323,14 +322,7 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
         }
         _ => return Err(ApiError::InvalidActivationKey),
     };
-    let person = account.clone();
-    let phc =
-        tokio::task::spawn_blocking(move || match password::violations(&new_password, &PersonalData::of(&person)) {
-            v if v.is_empty() => password::hash(&new_password).map_err(ApiError::Internal),
-            violations => Err(ApiError::PasswordPolicy { violations }),
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("activation task: {e}")))??;
+    let phc = crate::session::hash_new_password(&account, new_password).await?;
     let store = &app.store;
     let hash = account.activation_key_hash.clone().unwrap_or_default();
     let items = vec![

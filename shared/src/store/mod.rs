@@ -60,6 +60,20 @@ impl Store {
         Self { db, tables }
     }
 
+    /// One item of a table keyed by `pk` alone, strongly consistent: one GetItem.
+    pub async fn item(&self, table: &str, pk: &str) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
     /// The items of one partition, newest (highest sort key) first: one query.
     pub async fn newest<T: DeserializeOwned>(&self, table: &str, pk: &str, limit: i32) -> Result<Vec<T>, ApiError> {
         self.newest_by(table, None, "pk", pk, limit).await

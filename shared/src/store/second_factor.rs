@@ -169,16 +169,7 @@ pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(
 pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> Result<Account, ApiError> {
     let store = &app.store;
     let key = challenge_key(&crate::typed::identifier(token));
-    let found = store
-        .db
-        .get_item()
-        .table_name(&store.tables.login_attempts)
-        .key("pk", s(key.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(sdk_error)?
-        .item;
+    let found = store.item(&store.tables.login_attempts, &key).await?;
     let live = found
         .as_ref()
         .filter(|i| get_s(i, "expires_at").and_then(time::parse_stamp).is_some_and(|until| until > ctx.now));
