@@ -10,7 +10,7 @@ use eccs_local::engine::Storage;
 use eccs_local::{Options, Runner};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::account::{Account, Realm};
+use shared::domain::account::{Account, Realm};
 use shared::store::calls::CallCounter;
 use shared::store::{accounts, s};
 
@@ -375,7 +375,7 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
     );
     let _ = writeln!(md, "| endpoint | p50 ms | p99 ms | floor | ratio | statuses |");
     let _ = writeln!(md, "|---|---:|---:|---|---:|---|");
-    let today = shared::time::today(app.clock.now());
+    let today = shared::domain::time::today(app.clock.now());
     let mut calls_rows = Vec::new();
     for e in endpoints(today) {
         eprintln!("  {}", e.name);
@@ -494,11 +494,11 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
     };
     measured.push(Measured { name: "POST /api/session".into(), p50_ms: login_stats.p50, items: per(&login_items) });
     let argon_only = {
-        let hash = shared::password::hash("Demo-Faculty-4").map_err(|e| e.to_string())?;
+        let hash = shared::domain::password::hash("Demo-Faculty-4").map_err(|e| e.to_string())?;
         let mut v = Vec::new();
         for _ in 0..50 {
             let t = Instant::now();
-            let _ = shared::password::verify("Demo-Faculty-4", &hash);
+            let _ = shared::domain::password::verify("Demo-Faculty-4", &hash);
             v.push(t.elapsed());
         }
         stats(v)

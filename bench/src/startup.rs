@@ -375,7 +375,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     if !measure_startup {
         return Ok(sizes_only(&template));
     }
-    let pem = shared::auth::Keys::generate_pem()?;
+    let pem = shared::edge::auth::Keys::generate_pem()?;
     let (engine, app, _) =
         eccs_local::prepare(&Storage::Memory, "http://127.0.0.1:3000", Some(KeySource::Pem(pem.clone())), true, None)
             .await?;

@@ -8,8 +8,8 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Duration;
 use eccs_local::engine::Storage;
-use shared::account::{Account, Department, Kind, Name, Status};
-use shared::schedule::{self, Limits};
+use shared::domain::account::{Account, Department, Kind, Name, Status};
+use shared::usecase::schedule::{self, Limits};
 use shared::store::changes::Change;
 use shared::store::{Item, accounts, to_item};
 use shared::{App, Ctx};
@@ -93,7 +93,7 @@ pub async fn run(volumes: &[u64]) -> Result<String, String> {
         let (_engine, app, _) =
             eccs_local::prepare(&Storage::Memory, "http://127.0.0.1:3000", None, false, None).await?;
         let now = app.clock.now();
-        let today = shared::time::today(now);
+        let today = shared::domain::time::today(now);
         let due = (n / 100).max(1);
         let mut items = Vec::with_capacity(n as usize);
         let mut changes = Vec::with_capacity(due as usize);

@@ -8,17 +8,17 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
-use crate::auth::{Keys, TokenSettings};
+use crate::edge::auth::{Keys, TokenSettings};
 use crate::config::{Config, KeySource, Schedules};
-use crate::mailer::Mailer;
+use crate::edge::smtp::Mailer;
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
-use crate::time::Clock;
+use crate::domain::time::Clock;
 
-/// Builds the mailer from the SMTP URL and the sender ([`crate::mailer::smtp`]).
+/// Builds the mailer from the SMTP URL and the sender ([`crate::edge::smtp::smtp`]).
 pub type MakeMailer = fn(&str, &str) -> Result<Arc<dyn Mailer>, String>;
 
-/// Reads a Secrets Manager secret's string ([`crate::secrets::read`]).
+/// Reads a Secrets Manager secret's string ([`crate::edge::secrets::read`]).
 pub type SecretReader =
     for<'a> fn(
         &'a aws_config::SdkConfig,
@@ -39,34 +39,34 @@ pub struct Setup {
     pub oidc: Option<MakeProvider>,
 }
 
-/// Builds the relying party of the identity verification provider ([`crate::oidc::Provider::make`]).
+/// Builds the relying party of the identity verification provider ([`crate::edge::oidc::Provider::make`]).
 #[cfg(feature = "oidc")]
-pub type MakeProvider = fn(&crate::config::OidcSettings) -> Result<Arc<crate::oidc::Provider>, String>;
+pub type MakeProvider = fn(&crate::config::OidcSettings) -> Result<Arc<crate::edge::oidc::Provider>, String>;
 
 impl Setup {
     /// Reads secrets, sends no mail (the session function).
     pub fn secrets() -> Self {
-        Self { secret: Some(crate::secrets::read), ..Self::default() }
+        Self { secret: Some(crate::edge::secrets::read), ..Self::default() }
     }
 
     /// Reads secrets (the SMTP URL among them) and sends mail.
     pub fn mail() -> Self {
-        Self { secret: Some(crate::secrets::read), mailer: Some(crate::mailer::smtp), ..Self::default() }
+        Self { secret: Some(crate::edge::secrets::read), mailer: Some(crate::edge::smtp::smtp), ..Self::default() }
     }
 
     /// [`Setup::mail`], and the identity verification provider (identity-link, password-reset).
     #[cfg(feature = "oidc")]
     pub fn identity() -> Self {
-        Self { oidc: Some(crate::oidc::Provider::make), ..Self::mail() }
+        Self { oidc: Some(crate::edge::oidc::Provider::make), ..Self::mail() }
     }
 
     /// Everything: the local runner and the tests.
     fn all() -> Self {
         Self {
             secret: None,
-            mailer: Some(crate::mailer::smtp),
+            mailer: Some(crate::edge::smtp::smtp),
             #[cfg(feature = "oidc")]
-            oidc: Some(crate::oidc::Provider::make),
+            oidc: Some(crate::edge::oidc::Provider::make),
         }
     }
 
@@ -98,7 +98,7 @@ pub struct App {
     pub metrics_namespace: Option<String>,
     /// The identity verification provider (R-CRED-4); `None`: none is configured.
     #[cfg(feature = "oidc")]
-    pub oidc: Option<Arc<crate::oidc::Provider>>,
+    pub oidc: Option<Arc<crate::edge::oidc::Provider>>,
 }
 
 impl App {

@@ -24,7 +24,7 @@
 
 use std::path::PathBuf;
 
-use crate::auth::TokenSettings;
+use crate::edge::auth::TokenSettings;
 
 pub const DEFAULT_MAIL_DOMAIN: &str = "g.ecc.u-tokyo.ac.jp";
 pub const DEFAULT_ITEM_BUDGET: usize = 5_000;
@@ -201,11 +201,11 @@ fn env_var(k: &str) -> Option<String> {
 
 /// What a function that only serves the key needs (well-known): the token settings and the
 /// public key, from the environment alone — no client, no call.
-pub fn verifying_from_env() -> Result<(crate::auth::Keys, TokenSettings), String> {
+pub fn verifying_from_env() -> Result<(crate::edge::auth::Keys, TokenSettings), String> {
     let keys = if let Some(pem) = env_var("JWT_PUBLIC_KEY") {
-        crate::auth::Keys::from_public_pem_text(&pem)?
+        crate::edge::auth::Keys::from_public_pem_text(&pem)?
     } else if let Some(path) = env_var("JWT_KEY_FILE") {
-        crate::auth::Keys::load_or_generate(std::path::Path::new(&path))?
+        crate::edge::auth::Keys::load_or_generate(std::path::Path::new(&path))?
     } else {
         return Err("set JWT_PUBLIC_KEY or JWT_KEY_FILE".into());
     };

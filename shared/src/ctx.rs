@@ -8,7 +8,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::app::App;
-use crate::time;
+use crate::domain::time;
 
 #[derive(Debug, Clone)]
 pub struct Ctx {

@@ -28,37 +28,15 @@
 //! - [`app`], [`config`], [`ctx`], [`lambda`] — set-up at cold start, per-request context, the
 //!   runtime loop
 
-pub mod account;
 pub mod app;
-pub mod application;
-pub mod auth;
 pub mod config;
 pub mod ctx;
+pub mod domain;
+pub mod edge;
 pub mod error;
-pub mod http;
-#[cfg(feature = "oidc")]
-pub mod identity;
-pub mod json;
-pub mod lambda;
-pub mod lifecycle;
-pub mod mail;
-pub mod mailer;
-pub mod metrics;
-pub mod notices;
-#[cfg(feature = "oidc")]
-pub mod oidc;
-pub mod password;
 pub mod provision;
-pub mod schedule;
-pub mod second_factor;
-pub mod secrets;
-pub mod session;
 pub mod store;
-pub mod time;
-pub mod typed;
-
-#[cfg(test)]
-mod properties;
+pub mod usecase;
 
 pub use app::App;
 pub use ctx::Ctx;

@@ -85,7 +85,7 @@ async fn a_stalled_engine_is_a_503_within_the_function_timeout_not_a_hang() {
         "http://127.0.0.1:3000",
         shared::config::KeySource::Pem(crate::harness::test_key()),
     );
-    let app = shared::App::local(config, shared::time::Clock::settable()).unwrap();
+    let app = shared::App::local(config, shared::domain::time::Clock::settable()).unwrap();
     let started = std::time::Instant::now();
     let answer = app.store.account("0000000001").await;
     let took = started.elapsed();

@@ -8,14 +8,14 @@ use eccs_local::engine::Storage;
 use eccs_local::{MakeTarget, Options, Runner};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::account::Realm;
+use shared::domain::account::Realm;
 use shared::config::KeySource;
-use shared::time;
+use shared::domain::time;
 
 /// One RSA key per test process (generating one per test would cost more than the test).
 pub fn test_key() -> String {
     static KEY: OnceLock<String> = OnceLock::new();
-    KEY.get_or_init(|| shared::auth::Keys::generate_pem().expect("rsa key")).clone()
+    KEY.get_or_init(|| shared::edge::auth::Keys::generate_pem().expect("rsa key")).clone()
 }
 
 pub struct Env {
@@ -303,7 +303,7 @@ pub fn captured_logs() -> String {
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_writer(move || Sink(sink.clone()))
-                .with_filter(shared::lambda::log_filter("trace")),
+                .with_filter(shared::edge::lambda::log_filter("trace")),
         );
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer

@@ -343,7 +343,7 @@ async fn r_cred_4_a_link_needs_the_password_or_a_fresh_sign_in_and_dies_with_a_p
     // itself: R-SEC-1's current password, as for every credential.
     let issued = env.now() - chrono::Duration::minutes(6);
     let app = env.app();
-    let old = app.keys.issue(&app.tokens, shared::account::Realm::Utokyo, "0000000001", 0, issued).unwrap().0;
+    let old = app.keys.issue(&app.tokens, shared::domain::account::Realm::Utokyo, "0000000001", 0, issued).unwrap().0;
     let stale = env.get("/api/identity-link/start", Some(&old)).await;
     assert_eq!((stale.status, reason(&stale)), (StatusCode::BAD_REQUEST, "reauthentication_required".into()));
     let wrong = env.post("/api/identity-link/start", Some(&old), json!({ "current_password": "Guess-1" })).await;

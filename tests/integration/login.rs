@@ -17,7 +17,7 @@ async fn r_login_1_login_gives_a_token_that_every_function_accepts() {
     let body = r.json();
     let token = body["token"].as_str().unwrap();
     assert_eq!(body["account"]["account"], "0000000001");
-    let expires = shared::time::parse_stamp(body["expires_at"].as_str().unwrap()).unwrap();
+    let expires = shared::domain::time::parse_stamp(body["expires_at"].as_str().unwrap()).unwrap();
     let lifetime = expires - env.now();
     assert!(lifetime <= chrono::Duration::minutes(30) && lifetime > chrono::Duration::minutes(29), "{lifetime}");
     let me = env.get("/api/me", Some(token)).await;
@@ -144,7 +144,7 @@ async fn r_login_1_bad_tokens_are_refused() {
         &EncodingKey::from_secret(public_pem.as_bytes()),
     )
     .unwrap();
-    let other_key = shared::auth::Keys::generate_pem().unwrap();
+    let other_key = shared::edge::auth::Keys::generate_pem().unwrap();
     let cases = [
         ("tampered", tampered),
         ("alg none", alg_none),
@@ -212,20 +212,20 @@ fn public_pem(private: &str) -> String {
 /// publishes the same key id.
 #[test]
 fn the_public_key_from_one_line_of_configuration_verifies_the_session_tokens() {
-    let private = shared::auth::Keys::generate_pem().unwrap();
-    let signer = shared::auth::Keys::from_private_pem(&private).unwrap();
+    let private = shared::edge::auth::Keys::generate_pem().unwrap();
+    let signer = shared::edge::auth::Keys::from_private_pem(&private).unwrap();
     let folded = public_pem(&private).replace('\n', " ");
     assert!(!folded.contains('\n'));
-    let verifier = shared::auth::Keys::from_public_pem_text(&folded).unwrap();
+    let verifier = shared::edge::auth::Keys::from_public_pem_text(&folded).unwrap();
     assert_eq!(verifier.kid(), signer.kid());
     assert_eq!(verifier.jwks(), signer.jwks());
-    let settings = shared::auth::TokenSettings { issuer: "https://idm.example".into(), audience: "eccs".into() };
+    let settings = shared::edge::auth::TokenSettings { issuer: "https://idm.example".into(), audience: "eccs".into() };
     let now = chrono::Utc::now();
-    let (token, _) = signer.issue(&settings, shared::account::Realm::Utokyo, "0000000001", 0, now).unwrap();
+    let (token, _) = signer.issue(&settings, shared::domain::account::Realm::Utokyo, "0000000001", 0, now).unwrap();
     assert_eq!(verifier.verify(&settings, &token, now).unwrap().sub, "0000000001");
-    assert!(verifier.issue(&settings, shared::account::Realm::Utokyo, "0000000001", 0, now).is_err(), "verifies only");
+    assert!(verifier.issue(&settings, shared::domain::account::Realm::Utokyo, "0000000001", 0, now).is_err(), "verifies only");
     assert!(
-        shared::auth::Keys::from_public_pem_text("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----")
+        shared::edge::auth::Keys::from_public_pem_text("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----")
             .is_err()
     );
 }

@@ -41,7 +41,7 @@ async fn status_pause_and_resume_the_two_schedules() {
     let settings = Schedules { endpoint: Some(moto.endpoint.clone()), ..Schedules::default() };
     let client = eccs_schedules::client(&settings).await;
     create_template_schedules(&client).await;
-    let now = shared::time::parse_stamp("2026-11-22T10:20:00+09:00").unwrap();
+    let now = shared::domain::time::parse_stamp("2026-11-22T10:20:00+09:00").unwrap();
     let command = |v| serde_json::from_value::<eccs_schedules::Command>(v).unwrap();
 
     let status = eccs_schedules::run(&client, &settings, command(json!({ "action": "status" })), now).await.unwrap();

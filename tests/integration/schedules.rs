@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::account::{Account, Department, Kind, Name, Status};
+use shared::domain::account::{Account, Department, Kind, Name, Status};
 use std::collections::HashSet;
 use std::sync::Mutex;
 

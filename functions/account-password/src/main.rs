@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http_with(shared::app::Setup::mail(), eccs_account_password::handle).await
+    shared::edge::lambda::run_http_with(shared::app::Setup::mail(), eccs_account_password::handle).await
 }

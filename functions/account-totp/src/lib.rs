@@ -12,7 +12,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
 use shared::store::second_factor as factor;
 use shared::{ApiError, App, Ctx};
 
@@ -50,7 +50,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let f = account.second_factor.as_ref().filter(|f| f.is_enrolled());
             Ok(Reply::ok(json!({
                 "enrolled": f.is_some(),
-                "enrolled_at": f.and_then(|f| f.enrolled_at.as_deref()).and_then(shared::time::parse_stamp).map(shared::time::rfc3339),
+                "enrolled_at": f.and_then(|f| f.enrolled_at.as_deref()).and_then(shared::domain::time::parse_stamp).map(shared::domain::time::rfc3339),
                 "recovery_codes_left": f.map(|f| f.recovery.len()),
             })))
         }

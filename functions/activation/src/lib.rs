@@ -6,7 +6,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, respond};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
 use shared::store::lifecycle::activate;
 use shared::{ApiError, App, Ctx};
 
@@ -30,5 +30,5 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     let Activation { account, activation_key, password } = json_body(req)?;
     activate(app, ctx, &account, &activation_key, password).await?;
-    Ok(Reply::ok(json!({ "account": shared::typed::identifier(&account), "activated": true })))
+    Ok(Reply::ok(json!({ "account": shared::domain::typed::identifier(&account), "activated": true })))
 }

@@ -16,11 +16,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::account::{Account, Realm, account_key};
-use shared::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
-use shared::lifecycle::{self, ImportFormat, InPersonCheck};
+use shared::domain::account::{Account, Realm, account_key};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
+use shared::domain::enrolment::{self, ImportFormat, InPersonCheck};
 use shared::store::lifecycle as ops;
-use shared::{ApiError, App, Ctx, time};
+use shared::{ApiError, App, Ctx};
+use shared::domain::time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +93,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             // Authenticated first: an unauthenticated caller learns nothing about the file.
             let op = operator(app, ctx, req).await?;
             let body: Import = json_body(req)?;
-            let file = lifecycle::parse_import(body.format, &body.data)?;
+            let file = enrolment::parse_import(body.format, &body.data)?;
             if body.dry_run {
                 return Ok(Reply::ok(
                     json!({ "checked": file.records.len(), "ignored_columns": file.ignored_columns }),
@@ -112,7 +113,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let (account, records) = tokio::join!(target(app, req), app.store.audit_of(&subject, 100));
             let (_, records) = (account?, records?);
             Ok(Reply::ok(json!({ "items": records.iter().map(|r| json!({
-                "at": shared::time::parse_stamp(&r.at).map(time::rfc3339),
+                "at": shared::domain::time::parse_stamp(&r.at).map(time::rfc3339),
                 "action": r.action,
                 "actor": r.actor,
                 "on_behalf_of": r.on_behalf_of,
@@ -126,8 +127,8 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let op = operator(app, ctx, req).await?;
             let body: KeyRequest = json_body(req)?;
             let account = target(app, req).await?;
-            if body.days.is_some_and(|d| !(1..=lifecycle::KEY_MAX_EXTEND_DAYS).contains(&d)) {
-                return Err(ApiError::BadRequest(format!("days must be 1 to {}", lifecycle::KEY_MAX_EXTEND_DAYS)));
+            if body.days.is_some_and(|d| !(1..=enrolment::KEY_MAX_EXTEND_DAYS).contains(&d)) {
+                return Err(ApiError::BadRequest(format!("days must be 1 to {}", enrolment::KEY_MAX_EXTEND_DAYS)));
             }
             match body.action {
                 KeyAction::Issue => {
@@ -138,7 +139,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 }
                 KeyAction::Extend => {
                     let until =
-                        ops::extend_key(app, ctx, &op, &account, body.days.unwrap_or(lifecycle::KEY_VALID_DAYS))
+                        ops::extend_key(app, ctx, &op, &account, body.days.unwrap_or(enrolment::KEY_VALID_DAYS))
                             .await?;
                     Ok(Reply::ok(json!({ "account": account.id, "expires_at": time::rfc3339(until) })))
                 }

@@ -4,8 +4,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::http::{Reply, method_not_allowed, no_body, operator, respond};
-use shared::schedule::{SWEEP, SYNC};
+use shared::edge::http::{Reply, method_not_allowed, no_body, operator, respond};
+use shared::usecase::schedule::{SWEEP, SYNC};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

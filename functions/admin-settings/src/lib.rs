@@ -4,7 +4,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_with};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_with};
 use shared::store::settings::{MAX_CAPACITY, RemoteAccessCount, settings_key};
 use shared::{ApiError, App, Ctx};
 

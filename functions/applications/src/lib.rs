@@ -6,8 +6,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::application::ApplicationRequest;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller};
+use shared::domain::application::ApplicationRequest;
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller};
 use shared::store::applications::{apply_proxy, apply_suspension, apply_usage, withdraw};
 use shared::{ApiError, App, Ctx};
 
@@ -45,7 +45,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller and the applications at once (of the token's subject; shown only once
             // the account checks out).
-            let subject = shared::http::claims(app, ctx, req)?.sub;
+            let subject = shared::edge::http::claims(app, ctx, req)?.sub;
             let (_account, items) =
                 tokio::try_join!(utokyo_caller(app, ctx, req), app.store.applications_of(&subject, 100))?;
             Ok(Reply::ok(json!({ "items": items.iter().map(|a| a.view(ctx.today())).collect::<Vec<_>>() })))

@@ -7,9 +7,10 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
 use shared::store::changes::{Change, ChangeKind};
-use shared::{ApiError, App, Ctx, mail, store, time};
+use shared::{ApiError, App, Ctx, store};
+use shared::domain::{mail_address, time};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,11 +30,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller and their changes at once (the changes of the token's subject; they are
             // shown only once the account checks out).
-            let subject = shared::http::claims(app, ctx, req)?.sub;
+            let subject = shared::edge::http::claims(app, ctx, req)?.sub;
             let (account, changes) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
             let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.is_pending());
-            let next = mail::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
+            let next = mail_address::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
             Ok(Reply::ok(json!({
                 "address": account.mail_address,
                 "pending": pending(ChangeKind::MailAddress).map(|c| c.person_view(json!({ "address": c.address }))),
@@ -47,10 +48,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             account.check_cloud_mail()?;
             // The address the person has already (their default is all digits, which the rule
             // refuses): say that it is theirs, not that it breaks a rule.
-            if mail::is_current(&body.address, &app.mail_domain, &account.mail_address) {
+            if mail_address::is_current(&body.address, &app.mail_domain, &account.mail_address) {
                 return Err(ApiError::InvalidAddress { reasons: vec!["same_as_current"] });
             }
-            let address = mail::normalise_address(&body.address, &app.mail_domain)?;
+            let address = mail_address::normalise_address(&body.address, &app.mail_domain)?;
             let change = store::mail::change_address(app, ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({
                 "pending": { "address": address, "effective_at": time::rfc3339(change.effective_at) }

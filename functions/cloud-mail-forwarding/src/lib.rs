@@ -11,10 +11,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::changes::ChangeKind;
 use shared::store::services::{self, FORWARDING, LinkBody, ServiceRecord, ServiceState};
-use shared::{ApiError, App, Ctx, mail, session, time};
+use shared::{ApiError, App, Ctx};
+use shared::domain::{mail_address, time};
+use shared::usecase::session;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,7 +43,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let account = utokyo_caller(app, ctx, req).await?;
             let Forwarding { address, current_password } = json_body(req)?;
             account.check_cloud_mail()?;
-            let address = mail::forwarding_address(&address, &app.mail_domain)?;
+            let address = mail_address::forwarding_address(&address, &app.mail_domain)?;
             session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
             let record = services::request_forwarding(app, ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({ "requested": record.view() })))

@@ -8,9 +8,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
-use shared::password;
-use shared::{ApiError, App, Ctx, session, store, time};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
+use shared::domain::password;
+use shared::{ApiError, App, Ctx, store};
+use shared::usecase::session;
+use shared::domain::time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

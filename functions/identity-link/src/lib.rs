@@ -17,10 +17,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::identity::{self, Callback};
+use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::usecase::identity::{self, Callback};
 use shared::store::identity::{self as links, Purpose};
-use shared::{ApiError, App, Ctx, time};
+use shared::{ApiError, App, Ctx};
+use shared::domain::time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +55,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         (Method::DELETE, "identity-link") => {
             let account = utokyo_caller(app, ctx, req).await?;
             let Reauthentication { current_password } = json_body(req)?;
-            shared::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+            shared::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
             links::unlink(app, ctx, &account).await?;
             Ok(Reply::ok(json!({ "linked": false })))
         }
@@ -62,7 +63,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let account = utokyo_caller(app, ctx, req).await?;
             if req.method() == Method::POST {
                 let Reauthentication { current_password } = json_body(req)?;
-                shared::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password)
+                shared::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password)
                     .await?;
             } else {
                 no_body(req)?;

@@ -4,8 +4,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::account::Holder;
-use shared::http::{Reply, caller, method_not_allowed, no_body, respond};
+use shared::domain::account::Holder;
+use shared::edge::http::{Reply, caller, method_not_allowed, no_body, respond};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

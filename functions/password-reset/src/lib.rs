@@ -14,10 +14,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, respond};
-use shared::identity::{self, Callback};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
+use shared::usecase::identity::{self, Callback};
 use shared::store::identity::{self as links, Purpose};
-use shared::{ApiError, App, Ctx, time, typed};
+use shared::{ApiError, App, Ctx};
+use shared::domain::{time, typed};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,9 +4,9 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use shared::account::{Holder, Realm};
-use shared::application::{check_proxy_target, target_view};
-use shared::http::{Reply, method_not_allowed, no_body, path_param, respond, utokyo_caller_with};
+use shared::domain::account::{Holder, Realm};
+use shared::domain::application::{check_proxy_target, target_view};
+use shared::edge::http::{Reply, method_not_allowed, no_body, path_param, respond, utokyo_caller_with};
 use shared::store::{Item, accounts};
 use shared::{ApiError, App, Ctx};
 

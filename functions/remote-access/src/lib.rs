@@ -5,7 +5,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::remote_access;
 use shared::store::settings::{RemoteAccessCount, settings_key};
 use shared::{ApiError, App, Ctx};

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(eccs_remote_access::handle).await
+    shared::edge::lambda::run_http(eccs_remote_access::handle).await
 }

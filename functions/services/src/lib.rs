@@ -10,7 +10,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
+use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
 use shared::store::services::{self, CONFERENCING, LinkBody, ServiceRecord};
 use shared::{ApiError, App, Ctx};
 

@@ -4,8 +4,9 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use shared::http::{Reply, json_body, method_not_allowed, respond};
-use shared::{ApiError, App, Ctx, session};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
+use shared::{ApiError, App, Ctx};
+use shared::usecase::session;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = Ctx::for_request(app, &req);

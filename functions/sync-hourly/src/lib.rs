@@ -3,7 +3,7 @@
 //! `item_budget` to handle fewer items in one run.
 
 use serde_json::Value;
-use shared::schedule::{self, Invocation, Which};
+use shared::usecase::schedule::{self, Invocation, Which};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, event: Value, invocation: Invocation) -> Result<Value, ApiError> {

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_event(shared::app::Setup::mail(), eccs_sync_hourly::handle).await
+    shared::edge::lambda::run_event(shared::app::Setup::mail(), eccs_sync_hourly::handle).await
 }

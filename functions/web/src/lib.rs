@@ -5,7 +5,7 @@
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use shared::http::respond;
+use shared::edge::http::respond;
 use shared::{ApiError, App, Ctx};
 
 include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
@@ -51,7 +51,7 @@ fn answer(ctx: Ctx, req: &Request) -> Response<Body> {
             for (k, v) in SECURITY_HEADERS {
                 headers.insert(k, HeaderValue::from_static(v));
             }
-            shared::http::log_request(&ctx, 200, None);
+            shared::edge::http::log_request(&ctx, 200, None);
             response
         }
         _ => respond(&ctx, Err(ApiError::NotFound)),

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_bare(eccs_web::serve).await
+    shared::edge::lambda::run_bare(eccs_web::serve).await
 }

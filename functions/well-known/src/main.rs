@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_with_state(eccs_well_known::Published::from_env, eccs_well_known::serve).await
+    shared::edge::lambda::run_with_state(eccs_well_known::Published::from_env, eccs_well_known::serve).await
 }

@@ -5,10 +5,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::http::{Reply, json_body, method_not_allowed, respond, workshop_caller};
-use shared::password::{self, PersonalData};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond, workshop_caller};
+use shared::domain::password::{self, PersonalData};
 use shared::store::accounts::set_workshop_password;
-use shared::{ApiError, App, Ctx, session, time};
+use shared::{ApiError, App, Ctx};
+use shared::usecase::session;
+use shared::domain::time;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

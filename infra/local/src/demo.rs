@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{Datelike, Duration, NaiveDate};
-use shared::account::{Account, Department, Kind, Name, Role, Status, WorkshopAccount};
+use shared::domain::account::{Account, Department, Kind, Name, Role, Status, WorkshopAccount};
 use shared::store::accounts::{account_item, workshop_item};
 use shared::store::{Item, b, s};
-use shared::{App, mail, password, time};
+use shared::App;
+use shared::domain::{mail_address, password, time};
 
 pub struct DemoLogin {
     pub realm: &'static str,
@@ -166,7 +167,7 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
             right_until: person.right.then_some(valid_until),
             right_stop_on: None,
             remote_access: false,
-            mail_address: mail::initial_address(&person.id, &app.mail_domain),
+            mail_address: mail_address::initial_address(&person.id, &app.mail_domain),
             mail_changed_at: None,
             proxy_scope: person.proxy,
             roles: if person.operator { vec![Role::Operator] } else { vec![] },

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
-use shared::schedule::Invocation;
+use shared::usecase::schedule::Invocation;
 use shared::{ApiError, App};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use shared::App;
 use shared::config::{Config, KeySource};
 use shared::provision::Target;
-use shared::time::Clock;
+use shared::domain::time::Clock;
 
 use crate::engine::{Engine, Storage};
 use crate::gateway::Local;
@@ -80,7 +80,7 @@ pub struct Runner {
 fn key_source(storage: &Storage) -> Result<KeySource, String> {
     Ok(match storage {
         Storage::Dir(dir) => KeySource::File(dir.join("jwt-private.pem")),
-        Storage::Memory | Storage::External { .. } => KeySource::Pem(shared::auth::Keys::generate_pem()?),
+        Storage::Memory | Storage::External { .. } => KeySource::Pem(shared::edge::auth::Keys::generate_pem()?),
     })
 }
 
@@ -183,7 +183,7 @@ pub async fn invoke(app: &Arc<App>, function: &str, text: &str) -> Result<serde_
     match handler {
         functions::Handler::Http(h) => gateway::invoke_http(app, h, event).await,
         functions::Handler::Event(h) => {
-            h(app, event, shared::schedule::Invocation::default()).await.map_err(|e| e.body().to_string())
+            h(app, event, shared::usecase::schedule::Invocation::default()).await.map_err(|e| e.body().to_string())
         }
     }
 }
@@ -209,13 +209,13 @@ fn placeholder(app: &App, spec: &str) -> Result<String, String> {
     match spec.split_once(':') {
         Some(("TOKEN", who)) => {
             let (realm, account) = who.split_once(':').ok_or("expected ${TOKEN:realm:account}")?;
-            let realm: shared::account::Realm =
+            let realm: shared::domain::account::Realm =
                 serde_json::from_value(serde_json::Value::String(realm.into())).map_err(|e| format!("{realm}: {e}"))?;
             Ok(app.keys.issue(&app.tokens, realm, account, 0, now).map_err(|e| e.to_string())?.0)
         }
         Some(("DATE", days)) => {
             let days: i64 = days.trim_start_matches('+').parse().map_err(|e| format!("${{DATE:{days}}}: {e}"))?;
-            Ok((shared::time::today(now) + chrono::Duration::days(days)).to_string())
+            Ok((shared::domain::time::today(now) + chrono::Duration::days(days)).to_string())
         }
         _ => Err(format!("unknown placeholder ${{{spec}}}")),
     }

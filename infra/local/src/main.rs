@@ -71,7 +71,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::lambda::init_tracing();
+    shared::edge::lambda::init_tracing();
     let result = match Cli::parse().command {
         Command::Serve {
             addr,

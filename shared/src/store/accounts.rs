@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::tx::{self, Expr};
 use super::{Item, Store, from_item, get_s, s, sdk_error, to_item};
-use crate::account::{Account, Holder, Realm, WorkshopAccount, account_key};
+use crate::domain::account::{Account, Holder, Realm, WorkshopAccount, account_key};
 use crate::error::ApiError;
 
 /// The constant partition of the sweep index.
@@ -39,7 +39,7 @@ pub fn usable_check(
             .name("#lock", "lock")
             .value(":active", s("active"))
             .value(":today", s(today.to_string()))
-            .value(":asked", s(crate::time::stamp(asked_at))),
+            .value(":asked", s(crate::domain::time::stamp(asked_at))),
     )
 }
 
@@ -184,14 +184,14 @@ pub async fn set_workshop_password(
         .set("password_hash = :hash")
         .set("password_changed_at = :now")
         .value(":hash", s(phc))
-        .value(":now", s(crate::time::stamp(ctx.now)))
+        .value(":now", s(crate::domain::time::stamp(ctx.now)))
         .value(":active", s("active"));
     let items = vec![
         tx::update(&store.tables.accounts, key(Realm::Workshop, &account.id), Some("#status = :active"), expr)?,
         AuditRecord::new(ctx, &account.key(), &account.key(), "workshop_password.changed")
             .change(
-                serde_json::json!({ "password_changed_at": account.password_changed_at.map(crate::time::rfc3339) }),
-                serde_json::json!({ "password_changed_at": crate::time::rfc3339(ctx.now) }),
+                serde_json::json!({ "password_changed_at": account.password_changed_at.map(crate::domain::time::rfc3339) }),
+                serde_json::json!({ "password_changed_at": crate::domain::time::rfc3339(ctx.now) }),
             )
             .put(store)?,
     ];

@@ -13,9 +13,9 @@ use super::audit::AuditRecord;
 use super::changes::{self, Change, ChangeKind};
 use super::tx::{self, Expr, Refusal, TxError};
 use super::{Store, from_item, s, to_item};
-use crate::account::{Account, Realm, account_key};
+use crate::domain::account::{Account, Realm, account_key};
 use crate::app::App;
-use crate::application::{self, Application, ApplicationType, Closed};
+use crate::domain::application::{self, Application, ApplicationType, Closed};
 use crate::ctx::Ctx;
 use crate::error::ApiError;
 
@@ -243,7 +243,7 @@ pub async fn withdraw(app: &App, ctx: &Ctx, account: &Account, id: &str) -> Resu
 
 /// R-APP-PROXY-1..3: a proxy-permission holder gives the right to `target_id`.
 pub async fn apply_proxy(app: &App, ctx: &Ctx, holder: &Account, target_id: &str) -> Result<Application, ApiError> {
-    let target_id = &crate::typed::identifier(target_id);
+    let target_id = &crate::domain::typed::identifier(target_id);
     let today = ctx.today();
     holder.check_proxy_permission()?;
     let target = app.store.account(target_id).await?;

@@ -10,7 +10,7 @@ use super::tx::{self, Expr};
 use super::{Store, to_item};
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::time;
+use crate::domain::time;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {

@@ -16,11 +16,11 @@ use serde_json::json;
 use super::audit::AuditRecord;
 use super::tx::{self, Expr, TxError};
 use super::{Item, Store, from_item, n, s, sdk_error, to_item};
-use crate::account::{Realm, account_key};
+use crate::domain::account::{Realm, account_key};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::time::{self, stamp_serde};
+use crate::domain::time::{self, stamp_serde};
 
 pub const PENDING_Q: &str = "pending";
 pub const PENDING_INDEX: &str = "pending-due";

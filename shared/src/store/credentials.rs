@@ -10,11 +10,11 @@ use super::audit::AuditRecord;
 use super::outbox::{self, OutboxMessage};
 use super::tx::{self, Expr};
 use super::{b, n, s};
-use crate::account::{Account, Realm};
+use crate::domain::account::{Account, Realm};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::time;
+use crate::domain::time;
 
 /// Sets `phc` (an argon2id hash of the new password, already checked against R-PWD and the
 /// current password) as the account's password.

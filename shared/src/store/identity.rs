@@ -20,13 +20,13 @@ use super::audit::AuditRecord;
 use super::outbox::{self, OutboxMessage};
 use super::tx::{self, Expr};
 use super::{Item, Store, b, get_s, n, s, sdk_error, to_av};
-use crate::account::{Account, IdentityLink, Realm};
+use crate::domain::account::{Account, IdentityLink, Realm};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::lifecycle;
-use crate::notices::SecurityNotice;
-use crate::time;
+use crate::domain::enrolment;
+use crate::domain::notices::SecurityNotice;
+use crate::domain::time;
 
 /// How long a flow waits for its callback, and a grant for its new password.
 pub const FLOW_MINUTES: i64 = 10;
@@ -292,7 +292,7 @@ pub async fn open_grant(
         a.is_usable(ctx.today()) && a.identity.as_ref().is_some_and(|l| l.issuer == issuer && l.subject == subject)
     });
     let Some(account) = account else { return Err(ApiError::ResetNotPossible) };
-    let grant = lifecycle::random_base32(32)?;
+    let grant = enrolment::random_base32(32)?;
     let until = ctx.now + Duration::minutes(GRANT_MINUTES);
     let item = short_lived(
         grant_key(&grant),
@@ -325,7 +325,7 @@ pub async fn reset_with_grant(
     remove_second_factor: bool,
 ) -> Result<bool, ApiError> {
     let store = &app.store;
-    let key = grant_key(&crate::typed::identifier(grant));
+    let key = grant_key(&crate::domain::typed::identifier(grant));
     let found = store.item(&store.tables.login_attempts, &key).await?.filter(|i| live(i, ctx.now));
     let Some(found) = found else { return Err(ApiError::ResetNotPossible) };
     let (id, subject) = (get_s(&found, "account").unwrap_or_default(), get_s(&found, "subject").unwrap_or_default());
@@ -336,7 +336,7 @@ pub async fn reset_with_grant(
             && i64::try_from(a.credentials_version).ok() == cv
     });
     let Some(account) = account else { return Err(ApiError::ResetNotPossible) };
-    let phc = crate::session::hash_new_password(&account, new_password).await?;
+    let phc = crate::usecase::session::hash_new_password(&account, new_password).await?;
     let remove_factor = remove_second_factor && account.second_factor.is_some();
     let mut expr = Expr::new()
         .name("#identity", "identity")

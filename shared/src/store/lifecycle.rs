@@ -11,12 +11,12 @@ use super::changes::{self, Change, ChangeKind};
 use super::login::Windows;
 use super::tx::{self, Expr, TxError};
 use super::{b, s, to_av};
-use crate::account::{Account, Kind, Lock, Realm, Status};
+use crate::domain::account::{Account, Kind, Lock, Realm, Status};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::lifecycle::{self, ImportRecord, InPersonCheck};
-use crate::time;
+use crate::domain::enrolment::{self, ImportRecord, InPersonCheck};
+use crate::domain::time;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -69,7 +69,7 @@ pub async fn import(
         let found = app.store.batch_get(&keys).await?;
         for (record, item) in chunk.iter().zip(found) {
             let existing = match item.map(accounts::holder_from_item).transpose()? {
-                Some(crate::account::Holder::Utokyo(a)) => Some(*a),
+                Some(crate::domain::account::Holder::Utokyo(a)) => Some(*a),
                 _ => None,
             };
             match existing {
@@ -94,10 +94,10 @@ async fn create(
     operator: &Account,
     record: &ImportRecord,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
-    let key = lifecycle::new_activation_key()?;
-    let until = lifecycle::key_expiry(ctx.now, record.valid_from);
+    let key = enrolment::new_activation_key()?;
+    let until = enrolment::key_expiry(ctx.now, record.valid_from);
     let mut account = Account::imported(record, &app.mail_domain);
-    account.activation_key_hash = Some(lifecycle::key_hash(&key));
+    account.activation_key_hash = Some(enrolment::key_hash(&key));
     account.activation_expires_at = Some(until);
     let store = &app.store;
     let mut items =
@@ -230,13 +230,13 @@ pub async fn issue_key(
     if reset && check.is_none() && target.identity.is_none() {
         return Err(ApiError::IdentityVerificationRequired);
     }
-    let key = lifecycle::new_activation_key()?;
-    let until = lifecycle::key_expiry(ctx.now, target.valid_from);
+    let key = enrolment::new_activation_key()?;
+    let until = enrolment::key_expiry(ctx.now, target.valid_from);
     let store = &app.store;
     let expr = Expr::new()
         .set("activation_key_hash = :hash")
         .set("activation_expires_at = :until")
-        .value(":hash", s(lifecycle::key_hash(&key)))
+        .value(":hash", s(enrolment::key_hash(&key)))
         .value(":until", s(time::stamp(until)));
     let verification = match &check {
         Some(c) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
@@ -277,7 +277,7 @@ pub async fn extend_key(
 ) -> Result<DateTime<Utc>, ApiError> {
     let Some(hash) = &target.activation_key_hash else { return Err(ApiError::NoActivationKey) };
     let from = target.activation_expires_at.filter(|until| *until > ctx.now).unwrap_or(ctx.now);
-    let until = from + Duration::days(days.clamp(1, lifecycle::KEY_MAX_EXTEND_DAYS));
+    let until = from + Duration::days(days.clamp(1, enrolment::KEY_MAX_EXTEND_DAYS));
     let store = &app.store;
     let items = vec![
         tx::update(
@@ -303,11 +303,11 @@ pub async fn extend_key(
 /// R-LC-3: account id + key + new password. A wrong, expired or used key counts toward the
 /// R-LOGIN-3 limit and gets one answer.
 pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: String) -> Result<(), ApiError> {
-    let (id, key) = (&crate::typed::identifier(id), &crate::typed::identifier(key));
+    let (id, key) = (&crate::domain::typed::identifier(id), &crate::domain::typed::identifier(key));
     if !Realm::Utokyo.is_valid_id(id) {
         return Err(ApiError::InvalidActivationKey);
     }
-    let windows = Windows::new(&crate::account::account_key(Realm::Utokyo, id), &ctx.source_ip);
+    let windows = Windows::new(&crate::domain::account::account_key(Realm::Utokyo, id), &ctx.source_ip);
     let (reserved, found) = tokio::join!(app.store.reserve_attempt(&windows, ctx.now), app.store.account(id));
     reserved?;
     // R-SEC-3, R-SEC-4: a key works only while the account is usable (active, within its
@@ -316,13 +316,13 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
         Some(a)
             if a.is_usable(ctx.today())
                 && a.activation_expires_at.is_some_and(|until| until > ctx.now)
-                && a.activation_key_hash.as_deref().is_some_and(|h| lifecycle::key_matches(key, h)) =>
+                && a.activation_key_hash.as_deref().is_some_and(|h| enrolment::key_matches(key, h)) =>
         {
             a
         }
         _ => return Err(ApiError::InvalidActivationKey),
     };
-    let phc = crate::session::hash_new_password(&account, new_password).await?;
+    let phc = crate::usecase::session::hash_new_password(&account, new_password).await?;
     let store = &app.store;
     let hash = account.activation_key_hash.clone().unwrap_or_default();
     let items = vec![

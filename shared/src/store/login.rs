@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::tx::{self, Expr, TxError};
 use super::{Item, Store, get_s, n, s};
 use crate::error::ApiError;
-use crate::time;
+use crate::domain::time;
 
 /// R-LOGIN-3: failures for one account from one source.
 pub const PAIR_LIMIT: i64 = 5;

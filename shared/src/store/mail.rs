@@ -17,14 +17,14 @@ use super::audit::AuditRecord;
 use super::changes::{self, Change, ChangeKind};
 use super::tx::{self, Expr, TxError};
 use super::{Item, b, get_bool, get_s, s, to_item};
-use crate::account::{Account, Realm};
+use crate::domain::account::{Account, Realm};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::mail;
-use crate::time;
+use crate::domain::mail_address;
+use crate::domain::time;
 
-/// Accepts a change to `address` (already normalised by [`mail::normalise_address`]); returns
+/// Accepts a change to `address` (already normalised by [`mail_address::normalise_address`]); returns
 /// the pending change. A change still waiting for the sync is replaced (a typo fixed), and the
 /// address it asked for, never used, is free again (R-CMA-3); asking again for the pending
 /// address changes nothing (a double click).
@@ -137,7 +137,7 @@ async fn commit_address(
     release: Option<&Release>,
 ) -> Result<(), Refused> {
     let store = &app.store;
-    let threshold = time::stamp(mail::change_threshold(ctx.now));
+    let threshold = time::stamp(mail_address::change_threshold(ctx.now));
     let address = change.address.clone().unwrap_or_default();
     let build = || -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
         let mut items = vec![
@@ -206,7 +206,7 @@ async fn commit_address(
                     return Err(Refused::With(ApiError::InitialPasswordNotChanged));
                 }
                 let last = old.and_then(|i| get_s(i, "mail_changed_at")).and_then(time::parse_stamp);
-                if let Some(next) = mail::next_change_allowed_at(last).filter(|next| *next > ctx.now) {
+                if let Some(next) = mail_address::next_change_allowed_at(last).filter(|next| *next > ctx.now) {
                     return Err(Refused::With(ApiError::ChangeTooSoon { next_change_allowed_at: time::rfc3339(next) }));
                 }
                 return Err(Refused::With(ApiError::Unauthorized));

@@ -13,12 +13,12 @@ use serde_json::json;
 use super::audit::AuditRecord;
 use super::tx::{self, Expr, TxError};
 use super::{Item, Store, from_item, n, s, sdk_error, to_item};
-use crate::account::{Account, Holder};
+use crate::domain::account::{Account, Holder};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::notices::{self, NoticeKind};
-use crate::time::{self, stamp_serde};
+use crate::domain::notices::{self, NoticeKind};
+use crate::domain::time::{self, stamp_serde};
 
 pub const OUTBOX_Q: &str = "queued";
 pub const OUTBOX_INDEX: &str = "outbox-due";

@@ -11,7 +11,7 @@ use super::changes::{self, Change, ChangeKind};
 use super::settings::{DEFAULT_CAPACITY, RemoteAccessCount, settings_key};
 use super::tx::{self, Expr, TxError};
 use super::{b, get_bool, n, s};
-use crate::account::{Account, Realm};
+use crate::domain::account::{Account, Realm};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;

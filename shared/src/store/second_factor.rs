@@ -15,12 +15,12 @@ use super::login::Windows;
 use super::sign_ins::{SignIn, SignInResult};
 use super::tx::{self, Expr};
 use super::{Item, get_s, n, s, sdk_error, to_av};
-use crate::account::{Account, Realm, account_key};
+use crate::domain::account::{Account, Realm, account_key};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::second_factor::{self, CHALLENGE_MINUTES, SecondFactor};
-use crate::{lifecycle, time};
+use crate::domain::second_factor::{self, CHALLENGE_MINUTES, SecondFactor};
+use crate::domain::{enrolment, time};
 
 fn account_item_key(account: &Account) -> Item {
     accounts::key(Realm::Utokyo, &account.id)
@@ -42,7 +42,7 @@ pub async fn enrol(
     if account.second_factor.as_ref().is_some_and(SecondFactor::is_enrolled) {
         return Err(ApiError::SecondFactorEnrolled);
     }
-    crate::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    crate::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
     let factor = SecondFactor::new()?;
     let store = &app.store;
     let items = vec![
@@ -122,7 +122,7 @@ pub async fn remove(
 pub async fn remove_own(app: &App, ctx: &Ctx, account: &Account, password: String, code: &str) -> Result<(), ApiError> {
     let Some(factor) = account.second_factor.clone() else { return Err(ApiError::NotFound) };
     let windows =
-        crate::session::hold_with_password(app, ctx, &account.key(), &account.password_hash, password).await?;
+        crate::usecase::session::hold_with_password(app, ctx, &account.key(), &account.password_hash, password).await?;
     let valid = factor.check(&account.id, code, unix(ctx.now)).is_some() || factor.recovery_index(code).is_some();
     if !factor.is_enrolled() || !valid {
         return Err(ApiError::InvalidCode);
@@ -142,7 +142,7 @@ async fn release_after_commit(app: &App, windows: &Windows) {
 
 /// After the password: a challenge for the code. Returns the token (shown once) and its expiry.
 pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(String, DateTime<Utc>), ApiError> {
-    let token = lifecycle::random_base32(32)?;
+    let token = enrolment::random_base32(32)?;
     let until = ctx.now + Duration::minutes(CHALLENGE_MINUTES);
     let item = Item::from([
         ("pk".to_owned(), s(challenge_key(&token))),
@@ -168,7 +168,7 @@ pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(
 /// to issue the token for; every refusal is the one 401 `invalid_code`.
 pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> Result<Account, ApiError> {
     let store = &app.store;
-    let key = challenge_key(&crate::typed::identifier(token));
+    let key = challenge_key(&crate::domain::typed::identifier(token));
     let found = store.item(&store.tables.login_attempts, &key).await?;
     let live = found
         .as_ref()
@@ -238,7 +238,7 @@ fn with_cv(expr: Expr, account: &Account) -> Expr {
 }
 
 fn challenge_key(token: &str) -> String {
-    format!("challenge#{}", lifecycle::key_hash(token))
+    format!("challenge#{}", enrolment::key_hash(token))
 }
 
 fn unix(t: DateTime<Utc>) -> u64 {

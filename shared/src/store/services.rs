@@ -20,12 +20,12 @@ use super::changes::{self, Change};
 use super::outbox::OutboxMessage;
 use super::tx::{self, Expr, TxError};
 use super::{Item, Store, from_item, s, sdk_error, to_item};
-use crate::account::{Account, Realm, account_key};
+use crate::domain::account::{Account, Realm, account_key};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::lifecycle;
-use crate::time::{self, stamp_serde};
+use crate::domain::enrolment;
+use crate::domain::time::{self, stamp_serde};
 
 pub const CONFERENCING: &str = "conferencing";
 pub const FORWARDING: &str = "forwarding";
@@ -123,14 +123,14 @@ impl Store {
 
 /// A record with a fresh one-time link, and the link.
 fn with_link(account: &str, service: &str, days: i64, now: DateTime<Utc>) -> Result<(ServiceRecord, String), ApiError> {
-    let token = lifecycle::new_link_token(account)?;
+    let token = enrolment::new_link_token(account)?;
     let record = ServiceRecord {
         pk: account_key(Realm::Utokyo, account),
         sk: service.to_owned(),
         account: account.to_owned(),
         state: ServiceState::Invited,
         address: None,
-        token_hash: Some(lifecycle::key_hash(&token)),
+        token_hash: Some(enrolment::key_hash(&token)),
         requested_at: now,
         expires: Some(now + Duration::days(days)),
         service_account: None,
@@ -211,12 +211,12 @@ pub async fn invite(app: &App, ctx: &Ctx, account: &Account) -> Result<ServiceRe
 
 /// The open link a token opens, or the one answer for any other token.
 async fn open_link(app: &App, ctx: &Ctx, token: &str, service: &str) -> Result<ServiceRecord, ApiError> {
-    let account = lifecycle::link_token_account(token).ok_or(ApiError::LinkNotFoundOrExpired)?;
+    let account = enrolment::link_token_account(token).ok_or(ApiError::LinkNotFoundOrExpired)?;
     match app.store.service(account, service).await? {
         Some(r)
             if r.state == ServiceState::Invited
                 && r.expires.is_some_and(|e| e > ctx.now)
-                && r.token_hash.as_deref().is_some_and(|h| lifecycle::key_matches(token, h)) =>
+                && r.token_hash.as_deref().is_some_and(|h| enrolment::key_matches(token, h)) =>
         {
             Ok(r)
         }
@@ -261,7 +261,7 @@ async fn close_link(
 /// R-LC-6: accepting the invitation records the service account.
 pub async fn accept(app: &App, ctx: &Ctx, token: &str) -> Result<String, ApiError> {
     let record = open_link(app, ctx, token, CONFERENCING).await?;
-    let service_account = crate::mail::initial_address(&record.account, &app.mail_domain);
+    let service_account = crate::domain::mail_address::initial_address(&record.account, &app.mail_domain);
     let set = Expr::new()
         .set("#state = :active")
         .set("service_account = :sa")
@@ -278,7 +278,7 @@ pub async fn accept(app: &App, ctx: &Ctx, token: &str) -> Result<String, ApiErro
 pub const FORWARDING_MAILS_PER_DAY: i64 = 5;
 
 /// R-LC-7: asks to forward cloud mail to `address` (already checked by
-/// [`crate::mail::forwarding_address`]); the link goes to that address, and a notice of the
+/// [`crate::domain::mail_address::forwarding_address`]); the link goes to that address, and a notice of the
 /// request to the account's own cloud mail, so that a stolen session cannot quietly redirect it
 /// (R-SEC-2). At most [`FORWARDING_MAILS_PER_DAY`] requests a day: the count is a conditional
 /// update in the same transaction, kept in the `login-attempts` table (the service's rate

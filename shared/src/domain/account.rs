@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::time::stamp_serde;
+use crate::domain::time::stamp_serde;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,7 +157,7 @@ pub struct Account {
     pub lock: Option<Lock>,
     /// R-CRED-3: the second factor, enrolled or waiting for its confirming code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub second_factor: Option<crate::second_factor::SecondFactor>,
+    pub second_factor: Option<crate::domain::second_factor::SecondFactor>,
 }
 
 /// R-SEC-4: why and by whom an account was locked.
@@ -248,7 +248,7 @@ impl Holder {
 impl Account {
     /// A new account as the registrar describes it (R-LC-1): no password yet, the initial
     /// cloud-mail address, and for a student the ECCS right with the enrolment (R-LC-2).
-    pub fn imported(record: &crate::lifecycle::ImportRecord, mail_domain: &str) -> Self {
+    pub fn imported(record: &crate::domain::enrolment::ImportRecord, mail_domain: &str) -> Self {
         Self {
             id: record.id.clone(),
             kind: record.kind,
@@ -262,7 +262,7 @@ impl Account {
             right_until: (record.kind == Kind::Student).then_some(record.valid_until),
             right_stop_on: None,
             remote_access: false,
-            mail_address: crate::mail::initial_address(&record.id, mail_domain),
+            mail_address: crate::domain::mail_address::initial_address(&record.id, mail_domain),
             mail_changed_at: None,
             proxy_scope: vec![],
             roles: vec![],

@@ -7,14 +7,14 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::account::{Holder, Realm, account_key};
+use crate::domain::account::{Holder, Realm, account_key};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::password;
+use crate::domain::password;
 use crate::store::login::Windows;
 use crate::store::sign_ins::{SignIn, SignInResult};
-use crate::time;
+use crate::domain::time;
 
 /// The body of `POST /api/session`.
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ impl std::fmt::Debug for Login {
 
 pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError> {
     let Login { realm, account, password } = login;
-    let account = crate::typed::identifier(&account);
+    let account = crate::domain::typed::identifier(&account);
     if !realm.is_valid_id(&account) {
         // No such account can exist: spend the same time and answer the same.
         verify_off_thread(password, None).await;
@@ -76,7 +76,7 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     // R-CRED-3: with a second factor the password only opens a challenge for the code; the
     // sign-in is recorded when the code is given.
     if let Holder::Utokyo(a) = &holder
-        && a.second_factor.as_ref().is_some_and(crate::second_factor::SecondFactor::is_enrolled)
+        && a.second_factor.as_ref().is_some_and(crate::domain::second_factor::SecondFactor::is_enrolled)
     {
         // The attempt keeps its place in the windows until the code is right: a known password
         // must not reset the count of wrong codes (R-LOGIN-3).
@@ -163,7 +163,7 @@ pub async fn hold_with_password(
 pub async fn check_new_password(
     app: &App,
     ctx: &Ctx,
-    account: &crate::account::Account,
+    account: &crate::domain::account::Account,
     current_password: String,
     new_password: &str,
     same: &'static str,
@@ -185,7 +185,7 @@ pub async fn check_new_password(
 
 /// A new password for `account` where no current one is asked (activation, a reset through the
 /// identity link): R-PWD with the account's own data, then its argon2id hash, off the async workers.
-pub async fn hash_new_password(account: &crate::account::Account, new_password: String) -> Result<String, ApiError> {
+pub async fn hash_new_password(account: &crate::domain::account::Account, new_password: String) -> Result<String, ApiError> {
     let person = account.clone();
     tokio::task::spawn_blocking(move || {
         match password::violations(&new_password, &password::PersonalData::of(&person)) {

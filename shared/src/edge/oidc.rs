@@ -280,8 +280,8 @@ mod tests {
     }
 
     fn signer() -> Signer {
-        let pem = crate::auth::Keys::generate_pem().unwrap();
-        let keys = crate::auth::Keys::from_private_pem(&pem).unwrap();
+        let pem = crate::edge::auth::Keys::generate_pem().unwrap();
+        let keys = crate::edge::auth::Keys::from_private_pem(&pem).unwrap();
         Signer { pem, kid: keys.kid().to_owned(), jwks: keys.jwks() }
     }
 

@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::account::{Account, Realm, account_key};
+use crate::domain::account::{Account, Realm, account_key};
 use crate::error::ApiError;
-use crate::time::{self, stamp_serde};
+use crate::domain::time::{self, stamp_serde};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,7 +24,7 @@ pub enum ApplicationType {
 pub enum ApplicationRequest {
     EccsUsage {},
     EccsSuspension {
-        #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
+        #[serde(deserialize_with = "crate::domain::time::date_serde::deserialize")]
         stop_date: NaiveDate,
     },
     EccsProxy {
@@ -168,8 +168,8 @@ pub fn target_view(target: &Account) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Kind;
-    use crate::account::tests::{account, date};
+    use crate::domain::account::Kind;
+    use crate::domain::account::tests::{account, date};
 
     #[test]
     fn r_app_sus_1_stop_date_between_today_and_valid_until() {

@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::lifecycle;
-use crate::oidc::{Identity, Provider};
+use crate::domain::enrolment;
+use crate::edge::oidc::{Identity, Provider};
 use crate::store::identity::{FLOW_MINUTES, Flow, Purpose};
 
 /// The flow cookie's name.
@@ -57,7 +57,7 @@ pub async fn start(
     app: &App,
     ctx: &Ctx,
     purpose: Purpose,
-    account: &crate::account::Account,
+    account: &crate::domain::account::Account,
 ) -> Result<Started, ApiError> {
     begin(app, ctx, purpose, &account.id, Some(account.credentials_version)).await
 }
@@ -70,11 +70,11 @@ pub async fn start_reset(app: &App, ctx: &Ctx, account: &str) -> Result<Started,
 async fn begin(app: &App, ctx: &Ctx, purpose: Purpose, account: &str, cv: Option<u64>) -> Result<Started, ApiError> {
     let provider = provider(app)?;
     let request = provider.begin(&redirect_uri(app, purpose)).await?;
-    let browser = lifecycle::random_base32(32)?;
+    let browser = enrolment::random_base32(32)?;
     let flow = Flow {
         purpose,
         account: account.to_owned(),
-        browser_hash: lifecycle::key_hash(&browser),
+        browser_hash: enrolment::key_hash(&browser),
         pkce_verifier: request.pkce_verifier,
         nonce: request.nonce,
         cv,
@@ -89,10 +89,10 @@ async fn begin(app: &App, ctx: &Ctx, purpose: Purpose, account: &str, cv: Option
 
 impl Started {
     /// The start's answer: where to send the browser, and the flow cookie.
-    pub fn reply(self) -> Result<crate::http::Reply, ApiError> {
-        crate::http::Reply::ok(serde_json::json!({
+    pub fn reply(self) -> Result<crate::edge::http::Reply, ApiError> {
+        crate::edge::http::Reply::ok(serde_json::json!({
             "authorization_url": self.authorization_url,
-            "expires_at": crate::time::rfc3339(self.expires_at),
+            "expires_at": crate::domain::time::rfc3339(self.expires_at),
         }))
         .with_header(http::header::SET_COOKIE, &self.set_cookie)
     }
@@ -113,7 +113,7 @@ pub struct Callback {
 
 impl Callback {
     pub fn from_request(req: &lambda_http::Request) -> Self {
-        use crate::http::{cookie, query_param};
+        use crate::edge::http::{cookie, query_param};
         Self {
             state: query_param(req, "state"),
             code: query_param(req, "code"),
@@ -132,19 +132,19 @@ pub fn answer_callback(
     ctx: &Ctx,
     req: &lambda_http::Request,
     page: &str,
-    outcome: Result<(String, crate::http::Reply), ApiError>,
-) -> Result<crate::http::Reply, ApiError> {
+    outcome: Result<(String, crate::edge::http::Reply), ApiError>,
+) -> Result<crate::edge::http::Reply, ApiError> {
     let clear = clear_cookie(app);
-    if crate::http::wants_html(req) {
+    if crate::edge::http::wants_html(req) {
         let page = format!("{}/#/{page}", app.portal_url.trim_end_matches('/'));
         let location = match &outcome {
             Ok((query, _)) => format!("{page}?{query}"),
             Err(e) => {
-                crate::http::log_redirected_refusal(ctx, e);
+                crate::edge::http::log_redirected_refusal(ctx, e);
                 format!("{page}?error={}", e.reason())
             }
         };
-        return crate::http::Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
+        return crate::edge::http::Reply::see_other(&location)?.with_header(http::header::SET_COOKIE, &clear);
     }
     outcome?.1.with_header(http::header::SET_COOKIE, &clear)
 }
@@ -166,7 +166,7 @@ pub async fn complete(
         .await?
         .filter(|f| f.purpose == purpose)
         .ok_or(refused("state_unknown_or_used"))?;
-    if !callback.cookie.as_deref().is_some_and(|c| lifecycle::key_matches(c, &flow.browser_hash)) {
+    if !callback.cookie.as_deref().is_some_and(|c| enrolment::key_matches(c, &flow.browser_hash)) {
         return Err(refused("another_browser"));
     }
     if callback.error.is_some() {

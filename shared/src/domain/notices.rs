@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 
-use crate::account::{Account, Status};
+use crate::domain::account::{Account, Status};
 
 /// How long before the date the notice goes out.
 pub const NOTICE_DAYS: i64 = 30;
@@ -150,8 +150,8 @@ impl SecurityNotice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Kind;
-    use crate::account::tests::{account, date};
+    use crate::domain::account::Kind;
+    use crate::domain::account::tests::{account, date};
 
     #[test]
     fn r_lc_5_account_notice_within_30_days_and_none_while_a_renewal_is_pending() {

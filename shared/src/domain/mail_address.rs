@@ -48,7 +48,7 @@ const RESERVED: &[&str] = &[
 /// R-CMA-1: checks and normalises a requested address. Accepts the local part alone or a full
 /// address in the configured domain; letters are folded to lower case. Returns the full address.
 pub fn normalise_address(requested: &str, domain: &str) -> Result<String, ApiError> {
-    let requested = crate::typed::identifier(requested);
+    let requested = crate::domain::typed::identifier(requested);
     let (local, given_domain) = match requested.rsplit_once('@') {
         Some((local, d)) => (local, Some(d)),
         None => (requested.as_str(), None),
@@ -65,7 +65,7 @@ pub fn normalise_address(requested: &str, domain: &str) -> Result<String, ApiErr
 /// Whether `requested` (a local part or a full address, as typed) is the account's `current`
 /// address.
 pub fn is_current(requested: &str, domain: &str, current: &str) -> bool {
-    let typed = crate::typed::identifier(requested).to_ascii_lowercase();
+    let typed = crate::domain::typed::identifier(requested).to_ascii_lowercase();
     typed == current || format!("{typed}@{domain}") == current
 }
 
@@ -130,7 +130,7 @@ fn impersonates(local: &str) -> bool {
 /// R-LC-7: checks a forwarding address: one ordinary address outside the cloud-mail domain
 /// (forwarding into it would loop). Returns it with the domain in lower case.
 pub fn forwarding_address(requested: &str, own_domain: &str) -> Result<String, ApiError> {
-    let requested = crate::typed::identifier(requested);
+    let requested = crate::domain::typed::identifier(requested);
     let mut reasons = Vec::new();
     let Some((local, domain)) = requested.rsplit_once('@') else {
         return Err(ApiError::InvalidAddress { reasons: vec!["not_an_address"] });

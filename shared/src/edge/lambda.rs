@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::app::{App, Setup};
 use crate::error::ApiError;
-use crate::schedule::Invocation;
+use crate::usecase::schedule::Invocation;
 
 /// Crates that log request or response bodies at debug or trace level — the embedded DynamoDB
 /// engine does — are held at info whatever `RUST_LOG` asks, so that no item (a hash) reaches a log.

@@ -28,7 +28,7 @@ pub struct PersonalData<'a> {
 
 impl<'a> PersonalData<'a> {
     /// What an account's record says about the person.
-    pub fn of(account: &'a crate::account::Account) -> Self {
+    pub fn of(account: &'a crate::domain::account::Account) -> Self {
         Self {
             account_id: &account.id,
             names: vec![account.name.en.as_str(), account.name.ja.as_str()],

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::account::{Account, Holder, Status, WorkshopAccount};
+use crate::domain::account::{Account, Holder, Status, WorkshopAccount};
 use crate::app::App;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
@@ -26,7 +26,7 @@ use crate::store::runs::{RunFailure, RunSummary};
 use crate::store::settings::settings_key;
 use crate::store::tx::{self, Expr, TxError};
 use crate::store::{Item, b, n, s, sdk_error};
-use crate::time;
+use crate::domain::time;
 
 pub const SYNC: &str = "sync-hourly";
 pub const SWEEP: &str = "sweep-daily";
@@ -161,7 +161,7 @@ async fn finish(app: &App, ctx: &Ctx, limits: Limits, mut summary: RunSummary) -
     summary.duration_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
     summary.finished_at = time::rfc3339(app.clock.now());
     app.store.record_run(&summary).await?;
-    crate::metrics::publish_run(app.metrics_namespace.as_deref(), &summary, app.clock.now().timestamp_millis());
+    crate::edge::metrics::publish_run(app.metrics_namespace.as_deref(), &summary, app.clock.now().timestamp_millis());
     let name = summary.pk.clone();
     tracing::info!(
         schedule = %name,
@@ -297,8 +297,8 @@ impl Job for DailySweep<'_> {
                 Some(handled) => return Ok(handled),
                 None => {
                     let (realm, id) = match &holder {
-                        Holder::Utokyo(a) => (crate::account::Realm::Utokyo, a.id.clone()),
-                        Holder::Workshop(w) => (crate::account::Realm::Workshop, w.id.clone()),
+                        Holder::Utokyo(a) => (crate::domain::account::Realm::Utokyo, a.id.clone()),
+                        Holder::Workshop(w) => (crate::domain::account::Realm::Workshop, w.id.clone()),
                     };
                     match self.app.store.holder(realm, &id).await? {
                         Some(fresh) => holder = fresh,
@@ -340,7 +340,7 @@ impl DailySweep<'_> {
     /// `None`: the account changed since it was read.
     async fn invalidate_right(&self, account: &Account) -> Result<Option<Handled>, ApiError> {
         let (app, ctx, store) = (self.app, self.ctx, &self.app.store);
-        let key = accounts::key(crate::account::Realm::Utokyo, &account.id);
+        let key = accounts::key(crate::domain::account::Realm::Utokyo, &account.id);
         let mut items = Vec::new();
         let pinned = pin_right(account);
         if account.right_until.is_none() || account.right_valid(self.today) {
@@ -389,7 +389,7 @@ impl DailySweep<'_> {
     /// R-SWEEP-1: a workshop account past its valid_until expires.
     async fn expire_workshop(&self, account: &WorkshopAccount) -> Result<Option<Handled>, ApiError> {
         let store = &self.app.store;
-        let key = accounts::key(crate::account::Realm::Workshop, &account.id);
+        let key = accounts::key(crate::domain::account::Realm::Workshop, &account.id);
         let condition = "#status = :active AND valid_until = :valid_until";
         let pin = Expr::new()
             .name("#status", "status")

@@ -8,9 +8,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::account::{Account, Holder, WorkshopAccount};
+use crate::domain::account::{Account, Holder, WorkshopAccount};
 use crate::app::App;
-use crate::auth::Claims;
+use crate::edge::auth::Claims;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
 
@@ -88,7 +88,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));
     }
-    let value = crate::json::from_slice_unique(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let value = crate::edge::json::from_slice_unique(bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // serde would read a struct from an array too; the API takes objects only.
     if !value.is_object() {
         return Err(ApiError::BadRequest("invalid type: expected a JSON object".into()));
@@ -105,7 +105,7 @@ pub fn no_body(req: &Request) -> Result<(), ApiError> {
 /// A path parameter as typed: NFKC and trimmed (SPEC §3), so `/api/proxy-targets/１０００…`
 /// finds the account.
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(crate::typed::identifier)
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(crate::domain::typed::identifier)
 }
 
 /// Verifies the bearer token (R-LOGIN-1). The subject comes from the token only.

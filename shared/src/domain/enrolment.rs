@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::account::{Department, Kind, Name, Realm};
+use crate::domain::account::{Department, Kind, Name, Realm};
 use crate::error::ApiError;
 
 /// R-LC-3: how long a new or re-issued activation key is valid.
@@ -39,11 +39,11 @@ pub struct ImportRecord {
     pub department_code: String,
     pub department_ja: String,
     pub department_en: String,
-    #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
+    #[serde(deserialize_with = "crate::domain::time::date_serde::deserialize")]
     pub valid_from: NaiveDate,
-    #[serde(deserialize_with = "crate::time::date_serde::deserialize")]
+    #[serde(deserialize_with = "crate::domain::time::date_serde::deserialize")]
     pub valid_until: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::time::date_serde::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::time::date_serde::option")]
     pub birth_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
@@ -82,7 +82,7 @@ impl ImportRecord {
                 }
                 None => None,
                 Some(v) => {
-                    let d = crate::time::parse_date(v).or_else(|| excel_date(v));
+                    let d = crate::domain::time::parse_date(v).or_else(|| excel_date(v));
                     if d.is_none() {
                         problems.push(format!(
                             "{name}: {v:?} は YYYY-MM-DD 形式の日付ではありません（例 2026-04-01） / is not a date YYYY-MM-DD (e.g. 2026-04-01)"
@@ -92,7 +92,7 @@ impl ImportRecord {
                 }
             }
         };
-        let id = excel_id(&crate::typed::identifier(&text("id", &mut problems)));
+        let id = excel_id(&crate::domain::typed::identifier(&text("id", &mut problems)));
         let kind_text = text("kind", &mut problems).to_ascii_lowercase();
         let kind = match kind_text.as_str() {
             "student" => Some(Kind::Student),
@@ -255,7 +255,7 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiE
                 if line.trim().is_empty() {
                     continue;
                 }
-                match crate::json::from_slice_unique(line.as_bytes()) {
+                match crate::edge::json::from_slice_unique(line.as_bytes()) {
                     Ok(serde_json::Value::Object(map)) => {
                         let mut fields = Fields::new();
                         for (k, v) in map {
@@ -410,7 +410,7 @@ pub fn key_matches(presented: &str, stored_hash: &str) -> bool {
 /// [`KEY_VALID_DAYS`] from whichever is later — a key for next April's student does not run out
 /// before the account can be used.
 pub fn key_expiry(now: DateTime<Utc>, valid_from: NaiveDate) -> DateTime<Utc> {
-    now.max(crate::time::start_of_day(valid_from)) + Duration::days(KEY_VALID_DAYS)
+    now.max(crate::domain::time::start_of_day(valid_from)) + Duration::days(KEY_VALID_DAYS)
 }
 
 /// The in-person check an operator records for a reset without linked identity verification.

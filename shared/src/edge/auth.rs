@@ -1,5 +1,5 @@
 //! Tokens (R-LOGIN-1): RS256 JWTs with the algorithm pinned and `iss`, `aud`, `exp`, `nbf`
-//! checked against the [`Clock`](crate::time::Clock), the JWKS and OIDC discovery document that
+//! checked against the [`Clock`](crate::domain::time::Clock), the JWKS and OIDC discovery document that
 //! the HttpApi's JWT authorizer reads, and the key material: a PEM read once at cold start
 //! (Secrets Manager in AWS, a file generated once under the data folder locally).
 
@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::account::Realm;
+use crate::domain::account::Realm;
 use crate::error::ApiError;
 
 /// Token lifetime: R-LOGIN-1 allows at most 30 minutes.
