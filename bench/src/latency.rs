@@ -140,7 +140,7 @@ fn endpoints(today: chrono::NaiveDate) -> Vec<Endpoint> {
             request: Box::new(|i| {
                 ("/api/remote-access".into(), "0000000001".into(), Some(json!({ "enabled": i % 2 == 0 })))
             }),
-            calls_note: "+1 read: the caller's account (revoked or expired, the right), re-checked by the transaction's conditions",
+            calls_note: "the caller's state (usable, the token's credentials, the right) is a condition of the transaction: no read first",
         },
         Endpoint {
             name: "PUT /api/cloud-mail/address",

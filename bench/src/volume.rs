@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Duration;
 use eccs_local::engine::Storage;
 use shared::domain::account::{Account, Department, Kind, Name, Status};
-use shared::usecase::schedule::{self, Limits};
 use shared::store::changes::Change;
 use shared::store::{Item, accounts, to_item};
+use shared::usecase::schedule::{self, Limits};
 use shared::{App, Ctx};
 
 async fn write_all(app: &App, table: &str, items: Vec<Item>) -> Result<(), String> {
@@ -110,13 +110,13 @@ pub async fn run(volumes: &[u64]) -> Result<String, String> {
         write_all(&app, &app.store.tables.accounts, items).await?;
         write_all(&app, &app.store.tables.changes, changes).await?;
         let limits = Limits { item_budget: usize::MAX, deadline: None };
-        let ctx = Ctx::for_schedule(&app, schedule::SYNC, None);
+        let ctx = Ctx::for_schedule(app.clock.now(), schedule::SYNC, None);
         let t = Instant::now();
-        let sync = schedule::sync(&app, &ctx, limits).await.map_err(|e| e.to_string())?;
+        let sync = schedule::sync(&app.deps(), &ctx, limits, &app.run_settings()).await.map_err(|e| e.to_string())?;
         let sync_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let ctx = Ctx::for_schedule(&app, schedule::SWEEP, None);
+        let ctx = Ctx::for_schedule(app.clock.now(), schedule::SWEEP, None);
         let t = Instant::now();
-        let sweep = schedule::sweep(&app, &ctx, limits).await.map_err(|e| e.to_string())?;
+        let sweep = schedule::sweep(&app.deps(), &ctx, limits, &app.run_settings()).await.map_err(|e| e.to_string())?;
         let sweep_ms = t.elapsed().as_secs_f64() * 1000.0;
         if sync.applied != due || sweep.applied != due {
             return Err(format!("{n}: sync applied {} and sweep {} of {due}", sync.applied, sweep.applied));

@@ -8,12 +8,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
-use crate::edge::auth::{Keys, TokenSettings};
 use crate::config::{Config, KeySource, Schedules};
-use crate::edge::smtp::Mailer;
+use crate::domain::time::Clock;
+use crate::edge::auth::{Keys, TokenSettings};
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
-use crate::domain::time::Clock;
+use crate::usecase::schedule::RunSettings;
+use crate::usecase::{Deps, Mailer};
 
 /// Builds the mailer from the SMTP URL and the sender ([`crate::edge::smtp::smtp`]).
 pub type MakeMailer = fn(&str, &str) -> Result<Arc<dyn Mailer>, String>;
@@ -86,8 +87,8 @@ pub struct App {
     pub mail_domain: String,
     /// Where provisioning goes (R-TGT-1).
     pub target: Arc<dyn Target>,
-    /// Changes one schedule run handles before it stops cleanly (R-SYNC-3).
-    pub item_budget: usize,
+    /// Items one schedule run handles before it stops cleanly (R-SYNC-3); `None`: the deadline.
+    pub item_budget: Option<usize>,
     /// The EventBridge schedules the ops function manages.
     pub schedules: Schedules,
     /// Where mail goes; `None`: it waits in the outbox.
@@ -192,6 +193,32 @@ impl App {
             #[cfg(feature = "oidc")]
             oidc,
         }
+    }
+
+    /// What the use cases work with.
+    pub fn deps(&self) -> Deps<'_> {
+        Deps {
+            store: &self.store,
+            target: self.target.as_ref(),
+            mailer: self.mailer.as_ref(),
+            clock: &self.clock,
+            keys: &self.keys,
+            tokens: &self.tokens,
+            mail_domain: &self.mail_domain,
+            portal_url: &self.portal_url,
+            #[cfg(feature = "oidc")]
+            oidc: self.oidc.as_deref(),
+        }
+    }
+
+    /// What the schedules need beyond [`App::deps`].
+    pub fn run_settings(&self) -> RunSettings {
+        RunSettings { item_budget: self.item_budget, metrics_namespace: self.metrics_namespace.clone() }
+    }
+
+    /// A request's context, the clock read once.
+    pub fn ctx(&self, req: &lambda_http::Request) -> crate::Ctx {
+        crate::Ctx::at(self.clock.now(), req)
     }
 
     /// Replaces the provisioning target (tests plug in one that refuses chosen accounts).

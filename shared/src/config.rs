@@ -13,7 +13,7 @@
 //! | `JWT_PUBLIC_KEY` | the public key PEM, from a template parameter (every function but session): a public key is not a secret, and reading it costs no call at cold start | |
 //! | `JWT_KEY_FILE` | a private key PEM file, generated if missing (local only) | |
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
-//! | `SYNC_ITEM_BUDGET` | changes one schedule run handles before it stops cleanly (R-SYNC-3) | 5000 |
+//! | `SYNC_ITEM_BUDGET` | items one schedule run handles before it stops cleanly (R-SYNC-3) | none: the deadline |
 //! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
 //! | `METRICS_NAMESPACE` | the CloudWatch namespace of the schedules' run metrics (EMF, R-OPS-2); none: no metrics line | |
 //! | `ECCS_WARM_UP` | `off` skips the DynamoDB call made at cold start to open the connection | on |
@@ -27,7 +27,6 @@ use std::path::PathBuf;
 use crate::edge::auth::TokenSettings;
 
 pub const DEFAULT_MAIL_DOMAIN: &str = "g.ecc.u-tokyo.ac.jp";
-pub const DEFAULT_ITEM_BUDGET: usize = 5_000;
 
 /// The DynamoDB tables. Each is declared once, in `infra/template.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +180,7 @@ pub struct Config {
     pub tokens: TokenSettings,
     pub key_source: KeySource,
     pub mail_domain: String,
-    pub item_budget: usize,
+    pub item_budget: Option<usize>,
     pub schedules: Schedules,
     /// Counts every DynamoDB call (local runner, benchmark and tests only).
     pub call_counter: Option<crate::store::calls::CallCounter>,
@@ -239,7 +238,7 @@ impl Config {
             },
             key_source,
             mail_domain: var("MAIL_DOMAIN").unwrap_or_else(|| DEFAULT_MAIL_DOMAIN.into()),
-            item_budget: var("SYNC_ITEM_BUDGET").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ITEM_BUDGET),
+            item_budget: var("SYNC_ITEM_BUDGET").and_then(|v| v.parse().ok()),
             schedules: Schedules {
                 endpoint: var("SCHEDULER_ENDPOINT"),
                 group: var("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
@@ -276,7 +275,7 @@ impl Config {
             tokens: TokenSettings { issuer: issuer.to_owned(), audience: "eccs".into() },
             key_source,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
-            item_budget: DEFAULT_ITEM_BUDGET,
+            item_budget: None,
             schedules: Schedules::default(),
             call_counter: None,
             smtp_url: None,

@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::app::App;
 use crate::domain::time;
 
 #[derive(Debug, Clone)]
@@ -23,12 +22,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// From an API Gateway HTTP API (payload 2.0) request.
-    pub fn for_request(app: &App, req: &Request) -> Self {
-        Self::at(app.clock.now(), req)
-    }
-
-    /// The same, for a function that builds no [`App`] (health, web, well-known).
+    /// From an API Gateway HTTP API (payload 2.0) request, at `now` (read once from the clock:
+    /// [`crate::App::ctx`]).
     pub fn at(now: DateTime<Utc>, req: &Request) -> Self {
         let (request_id, source_ip, route, user_agent) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(c)) => (
@@ -52,13 +47,13 @@ impl Ctx {
     }
 
     /// For a schedule run or an ops invocation.
-    pub fn for_schedule(app: &App, name: &str, execution_id: Option<String>) -> Self {
+    pub fn for_schedule(now: DateTime<Utc>, name: &str, execution_id: Option<String>) -> Self {
         Self {
             request_id: execution_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             source_ip: String::new(),
             user_agent: String::new(),
             route: name.to_owned(),
-            now: app.clock.now(),
+            now,
             started: Instant::now(),
         }
     }

@@ -54,14 +54,14 @@ impl DirectoryTarget {
             if change.account != first.account {
                 return Err("one directory write per account".into());
             }
-            let (attr, value) = match change.sk {
+            let (attr, value) = match change.kind {
                 ChangeKind::MailAddress => ("mail_address", change.address.clone().map(s)),
                 ChangeKind::MailForwarding => ("mail_forwarding", change.address.clone().map(s)),
                 ChangeKind::MailPassword => ("mail_password_crypt", change.password_crypt.clone().map(s)),
                 ChangeKind::RemoteAccess => ("remote_access_allowed", change.enabled.map(b)),
                 ChangeKind::Eccs => ("eccs_enabled", change.enabled.map(b)),
             };
-            let value = value.ok_or_else(|| format!("{:?} change without its value", change.sk))?;
+            let value = value.ok_or_else(|| format!("{:?} change without its value", change.kind))?;
             expr = expr
                 .name(&format!("#v{i}"), attr)
                 .name(&format!("#c{i}"), &format!("{attr}_change"))

@@ -8,8 +8,8 @@ use eccs_local::engine::Storage;
 use eccs_local::{MakeTarget, Options, Runner};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::domain::account::Realm;
 use shared::config::KeySource;
+use shared::domain::account::Realm;
 use shared::domain::time;
 
 /// One RSA key per test process (generating one per test would cost more than the test).

@@ -223,7 +223,10 @@ fn the_public_key_from_one_line_of_configuration_verifies_the_session_tokens() {
     let now = chrono::Utc::now();
     let (token, _) = signer.issue(&settings, shared::domain::account::Realm::Utokyo, "0000000001", 0, now).unwrap();
     assert_eq!(verifier.verify(&settings, &token, now).unwrap().sub, "0000000001");
-    assert!(verifier.issue(&settings, shared::domain::account::Realm::Utokyo, "0000000001", 0, now).is_err(), "verifies only");
+    assert!(
+        verifier.issue(&settings, shared::domain::account::Realm::Utokyo, "0000000001", 0, now).is_err(),
+        "verifies only"
+    );
     assert!(
         shared::edge::auth::Keys::from_public_pem_text("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----")
             .is_err()

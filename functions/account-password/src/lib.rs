@@ -7,11 +7,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
 use shared::domain::password;
-use shared::{ApiError, App, Ctx, store};
-use shared::usecase::session;
 use shared::domain::time;
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
+use shared::usecase::session;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +21,7 @@ struct PasswordChange {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -32,13 +32,20 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     let account = utokyo_caller(app, ctx, req).await?;
     let PasswordChange { current_password, new_password } = json_body(req)?;
-    session::check_new_password(app, ctx, &account, current_password, &new_password, "same_as_current_password")
-        .await?;
+    session::check_new_password(
+        &app.deps(),
+        ctx,
+        &account,
+        current_password,
+        &new_password,
+        "same_as_current_password",
+    )
+    .await?;
     let phc = tokio::task::spawn_blocking(move || password::hash(&new_password))
         .await
         .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
         .map_err(ApiError::Internal)?;
-    store::credentials::change_password(app, ctx, &account, phc).await?;
+    shared::usecase::credentials::change_password(&app.deps(), ctx, &account, phc).await?;
     // The token this request came with has ended too: the person logs in with the new password.
     Ok(Reply::ok(json!({ "changed_at": time::rfc3339(ctx.now), "sessions_ended": true })))
 }

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::store::second_factor as factor;
+use shared::usecase::second_factor as factor;
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -36,7 +36,7 @@ struct Removal {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -57,7 +57,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         (Method::POST, false) => {
             let account = utokyo_caller(app, ctx, req).await?;
             let Enrolment { current_password } = json_body(req)?;
-            let f = factor::enrol(app, ctx, &account, current_password).await?;
+            let f = factor::enrol(&app.deps(), ctx, &account, current_password).await?;
             Ok(Reply::created(json!({
                 "otpauth_uri": f.otpauth_uri(&account.id)?,
                 "qr_svg": f.qr_svg(&account.id)?,
@@ -67,13 +67,13 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         (Method::POST, true) => {
             let account = utokyo_caller(app, ctx, req).await?;
             let Code { code } = json_body(req)?;
-            let codes = factor::confirm(app, ctx, &account, &code).await?;
+            let codes = factor::confirm(&app.deps(), ctx, &account, &code).await?;
             Ok(Reply::ok(json!({ "recovery_codes": codes })))
         }
         (Method::DELETE, false) => {
             let account = utokyo_caller(app, ctx, req).await?;
             let Removal { password, code } = json_body(req)?;
-            factor::remove_own(app, ctx, &account, password, &code).await?;
+            factor::remove_own(&app.deps(), ctx, &account, password, &code).await?;
             Ok(Reply::ok(json!({ "enrolled": false })))
         }
         _ => method_not_allowed(

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
-use shared::store::lifecycle::activate;
+use shared::usecase::lifecycle::activate;
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -19,7 +19,7 @@ struct Activation {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -29,6 +29,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         return method_not_allowed(req, &[Method::POST]);
     }
     let Activation { account, activation_key, password } = json_body(req)?;
-    activate(app, ctx, &account, &activation_key, password).await?;
+    activate(&app.deps(), ctx, &account, &activation_key, password).await?;
     Ok(Reply::ok(json!({ "account": shared::domain::typed::identifier(&account), "activated": true })))
 }

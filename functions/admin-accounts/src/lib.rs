@@ -17,11 +17,11 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::domain::account::{Account, Realm, account_key};
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
 use shared::domain::enrolment::{self, ImportFormat, InPersonCheck};
-use shared::store::lifecycle as ops;
-use shared::{ApiError, App, Ctx};
 use shared::domain::time;
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
+use shared::usecase::lifecycle as ops;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +74,7 @@ struct LockRequest {
 const MAX_REASON_CHARS: usize = 500;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -99,7 +99,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     json!({ "checked": file.records.len(), "ignored_columns": file.ignored_columns }),
                 ));
             }
-            let mut answer = ops::import(app, ctx, &op, file.records).await?.json();
+            let mut answer = ops::import(&app.deps(), ctx, &op, file.records).await?.json();
             if let Some(map) = answer.as_object_mut() {
                 map.insert("ignored_columns".into(), json!(file.ignored_columns));
             }
@@ -132,15 +132,20 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             }
             match body.action {
                 KeyAction::Issue => {
-                    let (key, until) = ops::issue_key(app, ctx, &op, &account, body.in_person_check).await?;
+                    let (key, until) = ops::issue_key(&app.deps(), ctx, &op, &account, body.in_person_check).await?;
                     Ok(Reply::created(json!({
                         "account": account.id, "activation_key": key, "expires_at": time::rfc3339(until),
                     })))
                 }
                 KeyAction::Extend => {
-                    let until =
-                        ops::extend_key(app, ctx, &op, &account, body.days.unwrap_or(enrolment::KEY_VALID_DAYS))
-                            .await?;
+                    let until = ops::extend_key(
+                        &app.deps(),
+                        ctx,
+                        &op,
+                        &account,
+                        body.days.unwrap_or(enrolment::KEY_VALID_DAYS),
+                    )
+                    .await?;
                     Ok(Reply::ok(json!({ "account": account.id, "expires_at": time::rfc3339(until) })))
                 }
             }
@@ -149,7 +154,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let op = operator(app, ctx, req).await?;
             let body: Renewal = json_body(req)?;
             let account = target(app, req).await?;
-            ops::set_renewal_pending(app, ctx, &op, &account, body.pending).await?;
+            ops::set_renewal_pending(&app.deps(), ctx, &op, &account, body.pending).await?;
             Ok(Reply::ok(json!({ "account": account.id, "renewal_pending": body.pending })))
         }
         (Method::PUT, "lock", true) => {
@@ -167,7 +172,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 (false, _) => None,
             };
             let account = target(app, req).await?;
-            ops::set_lock(app, ctx, &op, &account, reason.as_deref()).await?;
+            ops::set_lock(&app.deps(), ctx, &op, &account, reason.as_deref()).await?;
             Ok(Reply::ok(json!({ "account": account.id, "locked": locked, "reason": reason })))
         }
         (Method::DELETE, "totp", true) => {
@@ -176,7 +181,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let account = target(app, req).await?;
             let verification =
                 json!({ "in_person_check": { "document": in_person_check.document, "checked_by": op.id } });
-            shared::store::second_factor::remove(app, ctx, &op, &account, verification).await?;
+            shared::usecase::second_factor::remove(&app.deps(), ctx, &op, &account, verification).await?;
             Ok(Reply::ok(json!({ "account": account.id, "second_factor": false })))
         }
         (Method::GET, _, true) => {

@@ -9,7 +9,7 @@ use shared::usecase::schedule::{SWEEP, SYNC};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }

@@ -4,8 +4,9 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_with};
-use shared::store::settings::{MAX_CAPACITY, RemoteAccessCount, settings_key};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_and_count};
+use shared::store::settings::MAX_CAPACITY;
+use shared::usecase::remote_access;
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -15,7 +16,7 @@ struct Settings {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -24,12 +25,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            let settings = [(app.store.tables.settings.as_str(), settings_key())];
-            let (operator, items) = utokyo_caller_with(app, ctx, req, &settings).await?;
+            let (operator, count) = utokyo_caller_and_count(app, ctx, req).await?;
             if !operator.is_operator() {
                 return Err(ApiError::OperatorRequired);
             }
-            Ok(Reply::ok(RemoteAccessCount::from_item(items.first().and_then(Option::as_ref)).json()))
+            Ok(Reply::ok(count.json()))
         }
         Method::PUT => {
             let operator = operator(app, ctx, req).await?;
@@ -39,7 +39,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     "remote_access_capacity must be between 0 and {MAX_CAPACITY}"
                 )));
             }
-            let count = app.store.set_capacity(ctx, &operator.key(), body.remote_access_capacity).await?;
+            let count = remote_access::set_capacity(&app.deps(), ctx, &operator, body.remote_access_capacity).await?;
             Ok(Reply::ok(count.json()))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT]),

@@ -8,11 +8,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::application::ApplicationRequest;
 use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller};
-use shared::store::applications::{apply_proxy, apply_suspension, apply_usage, withdraw};
+use shared::usecase::applications::{apply_proxy, apply_suspension, apply_usage, withdraw};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -24,7 +24,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         no_body(req)?;
         let account = utokyo_caller(app, ctx, req).await?;
-        let record = withdraw(app, ctx, &account, &id).await?;
+        let record = withdraw(&app.deps(), ctx, &account, &id).await?;
         return Ok(Reply::ok(record.view(ctx.today())));
     }
     match *req.method() {
@@ -33,11 +33,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let body: ApplicationRequest = json_body(req)?;
             account.check_application_menu()?;
             let record = match body {
-                ApplicationRequest::EccsUsage {} => apply_usage(app, ctx, &account).await?,
+                ApplicationRequest::EccsUsage {} => apply_usage(&app.deps(), ctx, &account).await?,
                 ApplicationRequest::EccsSuspension { stop_date } => {
-                    apply_suspension(app, ctx, &account, stop_date).await?
+                    apply_suspension(&app.deps(), ctx, &account, stop_date).await?
                 }
-                ApplicationRequest::EccsProxy { target } => apply_proxy(app, ctx, &account, &target).await?,
+                ApplicationRequest::EccsProxy { target } => apply_proxy(&app.deps(), ctx, &account, &target).await?,
             };
             Ok(Reply::created(record.view(ctx.today())))
         }

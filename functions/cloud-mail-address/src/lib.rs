@@ -7,10 +7,10 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use shared::domain::{mail_address, time};
 use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
 use shared::store::changes::{Change, ChangeKind};
-use shared::{ApiError, App, Ctx, store};
-use shared::domain::{mail_address, time};
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +19,7 @@ struct NewAddress {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -33,7 +33,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let subject = shared::edge::http::claims(app, ctx, req)?.sub;
             let (account, changes) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
-            let pending = |kind| changes.iter().find(|c: &&Change| c.sk == kind && c.is_pending());
+            let pending = |kind| changes.iter().find(|c: &&Change| c.kind == kind && c.is_pending());
             let next = mail_address::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);
             Ok(Reply::ok(json!({
                 "address": account.mail_address,
@@ -52,7 +52,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 return Err(ApiError::InvalidAddress { reasons: vec!["same_as_current"] });
             }
             let address = mail_address::normalise_address(&body.address, &app.mail_domain)?;
-            let change = store::mail::change_address(app, ctx, &account, &address).await?;
+            let change = shared::usecase::cloud_mail::change_address(&app.deps(), ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({
                 "pending": { "address": address, "effective_at": time::rfc3339(change.effective_at) }
             })))
@@ -60,7 +60,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         Method::DELETE => {
             no_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
-            store::mail::withdraw_address(app, ctx, &account).await?;
+            shared::usecase::cloud_mail::withdraw_address(&app.deps(), ctx, &account).await?;
             Ok(Reply::ok(json!({ "pending": null })))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT, Method::DELETE]),

@@ -11,12 +11,16 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
-use shared::store::changes::ChangeKind;
-use shared::store::services::{self, FORWARDING, LinkBody, ServiceRecord, ServiceState};
-use shared::{ApiError, App, Ctx};
 use shared::domain::{mail_address, time};
+use shared::edge::http::LinkBody;
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_service,
+};
+use shared::store::changes::ChangeKind;
+use shared::store::services::{FORWARDING, ServiceState};
+use shared::usecase::services;
 use shared::usecase::session;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +30,7 @@ struct Forwarding {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -36,7 +40,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match (req.method().clone(), confirm) {
         (Method::POST, true) => {
             let LinkBody { token } = json_body(req)?;
-            let (address, effective_at) = services::confirm_forwarding(app, ctx, &token).await?;
+            let (address, effective_at) = services::confirm_forwarding(&app.deps(), ctx, &token).await?;
             Ok(Reply::ok(json!({ "address": address, "effective_at": time::rfc3339(effective_at) })))
         }
         (Method::PUT, false) => {
@@ -44,14 +48,14 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let Forwarding { address, current_password } = json_body(req)?;
             account.check_cloud_mail()?;
             let address = mail_address::forwarding_address(&address, &app.mail_domain)?;
-            session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
-            let record = services::request_forwarding(app, ctx, &account, &address).await?;
+            session::reauthenticate(&app.deps(), ctx, &account.key(), &account.password_hash, current_password).await?;
+            let record = services::request_forwarding(&app.deps(), ctx, &account, &address).await?;
             Ok(Reply::accepted(json!({ "requested": record.view() })))
         }
         (Method::DELETE, false) => {
             no_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
-            let effective_at = services::stop_forwarding(app, ctx, &account).await?;
+            let effective_at = services::stop_forwarding(&app.deps(), ctx, &account).await?;
             Ok(Reply::accepted(json!({ "effective_at": time::rfc3339(effective_at) })))
         }
         (Method::GET, false) => {
@@ -59,15 +63,13 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             // The caller with their record in one read, and their changes at the same time (the
             // token's subject's; shown only once the account checks out).
             let subject = claims(app, ctx, req)?.sub;
-            let services = [(app.store.tables.services.as_str(), ServiceRecord::key_of(&subject, FORWARDING))];
-            let ((account, mut items), changes) =
-                tokio::try_join!(utokyo_caller_with(app, ctx, req, &services), app.store.changes_of(&subject))?;
+            let ((account, record), changes) =
+                tokio::try_join!(utokyo_caller_and_service(app, ctx, req, FORWARDING), app.store.changes_of(&subject))?;
             account.check_cloud_mail()?;
-            let record = ServiceRecord::from_read(items.pop().flatten())?;
             let requested = record.filter(|r| r.state == ServiceState::Invited).map(|r| r.view());
             let pending = changes
                 .iter()
-                .find(|c| c.sk == ChangeKind::MailForwarding && c.is_pending())
+                .find(|c| c.kind == ChangeKind::MailForwarding && c.is_pending())
                 // With its state, attempts and a refusal's reason, like the address (R-SYNC-4).
                 .map(|c| c.person_view(json!({ "address": c.address.clone().filter(|a| !a.is_empty()) })));
             Ok(Reply::ok(json!({ "address": account.mail_forwarding, "requested": requested, "pending": pending })))

@@ -8,11 +8,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
 use shared::domain::password;
-use shared::{ApiError, App, Ctx, store};
-use shared::usecase::session;
 use shared::domain::time;
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond, utokyo_caller};
+use shared::usecase::session;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +22,7 @@ struct NewPassword {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -34,11 +34,12 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     let account = utokyo_caller(app, ctx, req).await?;
     let NewPassword { password, current_password } = json_body(req)?;
     account.check_cloud_mail()?;
-    session::check_new_password(app, ctx, &account, current_password, &password, "same_as_account_password").await?;
+    session::check_new_password(&app.deps(), ctx, &account, current_password, &password, "same_as_account_password")
+        .await?;
     let crypt = tokio::task::spawn_blocking(move || password::mail_crypt(&password))
         .await
         .map_err(|e| ApiError::Internal(format!("crypt task: {e}")))?
         .map_err(ApiError::Internal)?;
-    let effective_at = store::mail::change_password(app, ctx, &account, crypt).await?;
+    let effective_at = shared::usecase::cloud_mail::change_password(&app.deps(), ctx, &account, crypt).await?;
     Ok(Reply::accepted(json!({ "effective_at": time::rfc3339(effective_at) })))
 }

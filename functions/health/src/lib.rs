@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use shared::domain::time;
 use shared::edge::http::{Reply, method_not_allowed, respond};
 use shared::{App, Ctx};
-use shared::domain::time;
 
 /// The local runner's entry: the App's clock (which tests may set).
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

@@ -17,11 +17,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
-use shared::usecase::identity::{self, Callback};
-use shared::store::identity::{self as links, Purpose};
-use shared::{ApiError, App, Ctx};
 use shared::domain::time;
+use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::store::identity::Purpose;
+use shared::usecase::identity::{self, Callback};
+use shared::usecase::identity_link as links;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +34,7 @@ struct Reauthentication {
 const FRESH_SIGN_IN_SECONDS: i64 = 5 * 60;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -55,16 +56,29 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         (Method::DELETE, "identity-link") => {
             let account = utokyo_caller(app, ctx, req).await?;
             let Reauthentication { current_password } = json_body(req)?;
-            shared::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
-            links::unlink(app, ctx, &account).await?;
+            shared::usecase::session::reauthenticate(
+                &app.deps(),
+                ctx,
+                &account.key(),
+                &account.password_hash,
+                current_password,
+            )
+            .await?;
+            links::unlink(&app.deps(), ctx, &account).await?;
             Ok(Reply::ok(json!({ "linked": false })))
         }
         (Method::GET | Method::POST, "start") => {
             let account = utokyo_caller(app, ctx, req).await?;
             if req.method() == Method::POST {
                 let Reauthentication { current_password } = json_body(req)?;
-                shared::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password)
-                    .await?;
+                shared::usecase::session::reauthenticate(
+                    &app.deps(),
+                    ctx,
+                    &account.key(),
+                    &account.password_hash,
+                    current_password,
+                )
+                .await?;
             } else {
                 no_body(req)?;
                 let signed_in = claims(app, ctx, req)?.iat;
@@ -72,11 +86,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     return Err(ApiError::IdentityRefused { reason: "reauthentication_required" });
                 }
             }
-            identity::start(app, ctx, Purpose::Link, &account).await?.reply()
+            identity::start(&app.deps(), ctx, Purpose::Link, &account).await?.reply()
         }
         (Method::GET, "callback") => {
             let outcome = callback(app, ctx, req).await.map(|reply| ("linked=1".to_owned(), reply));
-            identity::answer_callback(app, ctx, req, "identity-link", outcome)
+            identity::answer_callback(&app.deps(), ctx, req, "identity-link", outcome)
         }
         (_, "start") => method_not_allowed(req, &[Method::GET, Method::POST]),
         (_, "callback") => method_not_allowed(req, &[Method::GET]),
@@ -85,12 +99,12 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 }
 
 async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
-    let (flow, who) = identity::complete(app, ctx, Purpose::Link, Callback::from_request(req)).await?;
+    let (flow, who) = identity::complete(&app.deps(), ctx, Purpose::Link, Callback::from_request(req)).await?;
     // The account as it is now: still usable (its token may have ended meanwhile).
     let account =
         app.store.account(&flow.account).await?.filter(|a| a.is_usable(ctx.today())).ok_or(ApiError::Unauthorized)?;
     // Started under other credentials (a password change or reset since): ended with them.
     let cv = flow.cv.filter(|cv| *cv == account.credentials_version).ok_or(ApiError::Unauthorized)?;
-    let link = links::link(app, ctx, &account, cv, &who.issuer, &who.subject).await?;
+    let link = links::link(&app.deps(), ctx, &account, cv, &who.issuer, &who.subject).await?;
     Ok(Reply::ok(json!({ "linked": true, "issuer": link.issuer, "linked_at": time::rfc3339(link.linked_at) })))
 }

@@ -14,11 +14,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
-use shared::usecase::identity::{self, Callback};
-use shared::store::identity::{self as links, Purpose};
-use shared::{ApiError, App, Ctx};
 use shared::domain::{time, typed};
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond};
+use shared::store::identity::Purpose;
+use shared::usecase::identity::{self, Callback};
+use shared::usecase::identity_link as links;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +37,7 @@ struct NewPassword {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -51,7 +52,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             if account.is_empty() || account.chars().count() > 64 {
                 return Err(ApiError::BadRequest("account: give the account id (at most 64 characters)".into()));
             }
-            identity::start_reset(app, ctx, &account).await?.reply()
+            identity::start_reset(&app.deps(), ctx, &account).await?.reply()
         }
         (Method::GET, "callback") => {
             let outcome = callback(app, ctx, req).await.map(|(grant, until)| {
@@ -59,11 +60,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 let query = format!("grant={grant}&expires_at={}", time::rfc3339(until).replace('+', "%2B"));
                 (query, Reply::ok(json!({ "grant": grant, "expires_at": time::rfc3339(until) })))
             });
-            identity::answer_callback(app, ctx, req, "password-reset", outcome)
+            identity::answer_callback(&app.deps(), ctx, req, "password-reset", outcome)
         }
         (Method::POST, "password-reset") => {
             let NewPassword { grant, new_password, remove_second_factor } = json_body(req)?;
-            let removed = links::reset_with_grant(app, ctx, &grant, new_password, remove_second_factor).await?;
+            let removed = links::reset_with_grant(&app.deps(), ctx, &grant, new_password, remove_second_factor).await?;
             Ok(Reply::ok(json!({ "reset": true, "second_factor_removed": removed })))
         }
         (_, "callback") => method_not_allowed(req, &[Method::GET]),
@@ -72,6 +73,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
 }
 
 async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
-    let (flow, who) = identity::complete(app, ctx, Purpose::Reset, Callback::from_request(req)).await?;
-    links::open_grant(app, ctx, &flow.account, &who.issuer, &who.subject).await
+    let (flow, who) = identity::complete(&app.deps(), ctx, Purpose::Reset, Callback::from_request(req)).await?;
+    links::open_grant(&app.deps(), ctx, &flow.account, &who.issuer, &who.subject).await
 }

@@ -5,9 +5,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
-use shared::store::remote_access;
-use shared::store::settings::{RemoteAccessCount, settings_key};
+use shared::domain::account::Realm;
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_count,
+};
+use shared::usecase::remote_access;
 use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
@@ -17,7 +19,7 @@ struct Switch {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -27,17 +29,25 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         Method::GET => {
             no_body(req)?;
             // The caller and the counter, in one read.
-            let settings = [(app.store.tables.settings.as_str(), settings_key())];
-            let (account, items) = utokyo_caller_with(app, ctx, req, &settings).await?;
-            let count = RemoteAccessCount::from_item(items.first().and_then(Option::as_ref));
+            let (account, count) = utokyo_caller_and_count(app, ctx, req).await?;
             Ok(Reply::ok(
                 json!({ "enabled": account.remote_access, "capacity": count.capacity, "in_use": count.in_use }),
             ))
         }
         Method::PUT => {
-            let account = utokyo_caller(app, ctx, req).await?;
-            let body: Switch = json_body(req)?;
-            let enabled = remote_access::set(app, ctx, &account, body.enabled).await?;
+            // One round trip: the token is verified here, the account's state is a condition of
+            // the switch's own transaction.
+            let claims = claims(app, ctx, req)?;
+            let body: Switch = match json_body(req) {
+                Ok(body) => body,
+                // A revoked or expired account's token is refused with its 401 before the body.
+                Err(e) => return utokyo_caller(app, ctx, req).await.and(Err(e)),
+            };
+            if claims.realm != Realm::Utokyo {
+                // The workshop token's 401 or 403, after its account is read like everywhere.
+                return utokyo_caller(app, ctx, req).await.and(Err(ApiError::RealmNotAllowed));
+            }
+            let enabled = remote_access::set(&app.deps(), ctx, &claims, body.enabled).await?;
             Ok(Reply::ok(json!({ "enabled": enabled })))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT]),

@@ -18,9 +18,9 @@ use aws_sdk_scheduler::types::ScheduleState;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::config::Schedules;
+use shared::domain::time;
 use shared::usecase::schedule::Invocation;
 use shared::{ApiError, App};
-use shared::domain::time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -10,12 +10,16 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_with};
-use shared::store::services::{self, CONFERENCING, LinkBody, ServiceRecord};
+use shared::edge::http::LinkBody;
+use shared::edge::http::{
+    Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_service,
+};
+use shared::store::services::CONFERENCING;
+use shared::usecase::services;
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -25,24 +29,22 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match (req.method().clone(), accept) {
         (Method::POST, true) => {
             let LinkBody { token } = json_body(req)?;
-            let service_account = services::accept(app, ctx, &token).await?;
+            let service_account = services::accept(&app.deps(), ctx, &token).await?;
             Ok(Reply::ok(json!({ "state": "active", "service_account": service_account })))
         }
         (Method::POST, false) => {
             no_body(req)?;
             let account = utokyo_caller(app, ctx, req).await?;
-            let record = services::invite(app, ctx, &account).await?;
+            let record = services::invite(&app.deps(), ctx, &account).await?;
             Ok(Reply::created(record.view()))
         }
         (Method::GET, false) => {
             no_body(req)?;
             // The caller and their record in one read (the token's subject's; shown only once the
             // account checks out).
-            let key = ServiceRecord::key_of(&claims(app, ctx, req)?.sub, CONFERENCING);
-            let (account, mut items) = utokyo_caller_with(app, ctx, req, &[(&app.store.tables.services, key)]).await?;
+            let (account, record) = utokyo_caller_and_service(app, ctx, req, CONFERENCING).await?;
             // Only a holder of a cloud-mail address has the service, as the menu says.
             account.check_cloud_mail()?;
-            let record = ServiceRecord::from_read(items.pop().flatten())?;
             Ok(Reply::ok(record.map_or_else(|| json!({ "state": "none" }), |r| r.view())))
         }
         _ => method_not_allowed(req, if accept { &[Method::POST] } else { &[Method::GET, Method::POST] }),

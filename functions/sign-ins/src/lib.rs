@@ -9,7 +9,7 @@ use shared::edge::http::{Reply, method_not_allowed, no_body, respond, utokyo_cal
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -21,8 +21,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     no_body(req)?;
     // The caller and the records at once (of the token's subject; shown only once the account
     // checks out).
-    let subject =
-        shared::domain::account::account_key(shared::domain::account::Realm::Utokyo, &shared::edge::http::claims(app, ctx, req)?.sub);
+    let subject = shared::domain::account::account_key(
+        shared::domain::account::Realm::Utokyo,
+        &shared::edge::http::claims(app, ctx, req)?.sub,
+    );
     let (_account, records) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.sign_ins_of(&subject))?;
     Ok(Reply::ok(json!({ "items": records.iter().map(|r| r.view()).collect::<Vec<_>>() })))
 }

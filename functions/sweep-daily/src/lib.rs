@@ -7,5 +7,5 @@ use shared::usecase::schedule::{self, Invocation, Which};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, event: Value, invocation: Invocation) -> Result<Value, ApiError> {
-    schedule::handle_event(app, event, invocation, Which::Sweep).await
+    schedule::handle_event(&app.deps(), &app.run_settings(), event, invocation, Which::Sweep).await
 }

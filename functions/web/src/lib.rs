@@ -27,7 +27,7 @@ pub const SECURITY_HEADERS: [(&str, &str); 7] = [
 
 /// The local runner's entry.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    answer(Ctx::for_request(app, &req), &req)
+    answer(app.ctx(&req), &req)
 }
 
 /// The Lambda's entry: nothing built at cold start, only the embedded files.

@@ -6,10 +6,10 @@
 use chrono::{DateTime, Utc};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use shared::edge::auth;
 use shared::edge::auth::{Keys, TokenSettings};
 use shared::edge::http::{Reply, method_not_allowed, respond};
 use shared::{ApiError, App, Ctx};
-use shared::edge::auth;
 
 /// What the function publishes.
 pub struct Published {

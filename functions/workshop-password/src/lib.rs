@@ -5,12 +5,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::edge::http::{Reply, json_body, method_not_allowed, respond, workshop_caller};
 use shared::domain::password::{self, PersonalData};
-use shared::store::accounts::set_workshop_password;
-use shared::{ApiError, App, Ctx};
-use shared::usecase::session;
 use shared::domain::time;
+use shared::edge::http::{Reply, json_body, method_not_allowed, respond, workshop_caller};
+use shared::usecase::credentials::set_workshop_password;
+use shared::usecase::session;
+use shared::{ApiError, App, Ctx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +20,7 @@ struct NewPassword {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = Ctx::for_request(app, &req);
+    let ctx = app.ctx(&req);
     let outcome = route(app, &ctx, &req).await;
     respond(&ctx, outcome)
 }
@@ -32,7 +32,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     let account = workshop_caller(app, ctx, req).await?;
     let NewPassword { password, current_password } = json_body(req)?;
     // R-SEC-1: the current password first, checked like a login, before the policy answers.
-    session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    session::reauthenticate(&app.deps(), ctx, &account.key(), &account.password_hash, current_password).await?;
     let (id, workshop_name) = (account.id.clone(), account.workshop_name.clone());
     let candidate = password.clone();
     let violations = tokio::task::spawn_blocking(move || {
@@ -48,6 +48,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     let phc = tokio::task::spawn_blocking(move || password::hash(&password).map_err(ApiError::Internal))
         .await
         .map_err(|e| ApiError::Internal(format!("hash task: {e}")))??;
-    set_workshop_password(&app.store, ctx, &account, phc).await?;
+    set_workshop_password(&app.deps(), ctx, &account, phc).await?;
     Ok(Reply::ok(json!({ "changed_at": time::rfc3339(ctx.now) })))
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{Datelike, Duration, NaiveDate};
+use shared::App;
 use shared::domain::account::{Account, Department, Kind, Name, Role, Status, WorkshopAccount};
+use shared::domain::{mail_address, password, time};
 use shared::store::accounts::{account_item, workshop_item};
 use shared::store::{Item, b, s};
-use shared::App;
-use shared::domain::{mail_address, password, time};
 
 pub struct DemoLogin {
     pub realm: &'static str,

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service, service_fn};
 use serde_json::{Value, json};
-use shared::{ApiError, App};
 use shared::domain::time;
+use shared::{ApiError, App};
 
 use crate::functions::{self, Handler};
 use crate::scheduler::Scheduler;

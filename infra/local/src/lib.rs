@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use shared::App;
 use shared::config::{Config, KeySource};
-use shared::provision::Target;
 use shared::domain::time::Clock;
+use shared::provision::Target;
 
 use crate::engine::{Engine, Storage};
 use crate::gateway::Local;

@@ -11,9 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use shared::domain::time;
 use shared::usecase::schedule::Invocation;
 use shared::{ApiError, App};
-use shared::domain::time;
 use tokio::sync::{Mutex, Notify};
 
 use crate::functions::{self, Handler};

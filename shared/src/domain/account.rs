@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
 use crate::domain::time::stamp_serde;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,40 +246,6 @@ impl Holder {
 }
 
 impl Account {
-    /// A new account as the registrar describes it (R-LC-1): no password yet, the initial
-    /// cloud-mail address, and for a student the ECCS right with the enrolment (R-LC-2).
-    pub fn imported(record: &crate::domain::enrolment::ImportRecord, mail_domain: &str) -> Self {
-        Self {
-            id: record.id.clone(),
-            kind: record.kind,
-            name: record.name(),
-            department: record.department(),
-            valid_from: record.valid_from,
-            valid_until: record.valid_until,
-            status: Status::Active,
-            initial_password_changed: false,
-            password_hash: String::new(),
-            right_until: (record.kind == Kind::Student).then_some(record.valid_until),
-            right_stop_on: None,
-            remote_access: false,
-            mail_address: crate::domain::mail_address::initial_address(&record.id, mail_domain),
-            mail_changed_at: None,
-            proxy_scope: vec![],
-            roles: vec![],
-            birth_date: record.birth_date,
-            phone: record.phone.clone(),
-            activation_key_hash: None,
-            activation_expires_at: None,
-            identity: None,
-            renewal_pending: false,
-            mail_forwarding: None,
-            credentials_version: 0,
-            credentials_changed_at: None,
-            lock: None,
-            second_factor: None,
-        }
-    }
-
     pub fn key(&self) -> String {
         account_key(Realm::Utokyo, &self.id)
     }

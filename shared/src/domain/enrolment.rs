@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::domain::account::{Department, Kind, Name, Realm};
+use crate::domain::account::{Account, Department, Kind, Name, Realm, Status};
+use crate::domain::secret::random_base32;
 use crate::error::ApiError;
 
 /// R-LC-3: how long a new or re-issued activation key is valid.
@@ -43,13 +44,51 @@ pub struct ImportRecord {
     pub valid_from: NaiveDate,
     #[serde(deserialize_with = "crate::domain::time::date_serde::deserialize")]
     pub valid_until: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::time::date_serde::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::time::date_serde::option"
+    )]
     pub birth_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 
 impl ImportRecord {
+    /// A new account as the registrar describes it (R-LC-1): no password yet, the initial
+    /// cloud-mail address, and for a student the ECCS right with the enrolment (R-LC-2).
+    pub fn account(&self, mail_domain: &str) -> Account {
+        Account {
+            id: self.id.clone(),
+            kind: self.kind,
+            name: self.name(),
+            department: self.department(),
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            status: Status::Active,
+            initial_password_changed: false,
+            password_hash: String::new(),
+            right_until: (self.kind == Kind::Student).then_some(self.valid_until),
+            right_stop_on: None,
+            remote_access: false,
+            mail_address: crate::domain::mail_address::initial_address(&self.id, mail_domain),
+            mail_changed_at: None,
+            proxy_scope: vec![],
+            roles: vec![],
+            birth_date: self.birth_date,
+            phone: self.phone.clone(),
+            activation_key_hash: None,
+            activation_expires_at: None,
+            identity: None,
+            renewal_pending: false,
+            mail_forwarding: None,
+            credentials_version: 0,
+            credentials_changed_at: None,
+            lock: None,
+            second_factor: None,
+        }
+    }
+
     pub fn name(&self) -> Name {
         Name { ja: self.name_ja.clone(), en: self.name_en.clone() }
     }
@@ -355,14 +394,6 @@ pub fn parse_import(format: ImportFormat, data: &str) -> Result<ImportFile, ApiE
     }
 }
 
-/// `n` random characters of Crockford's base32 (no I, L, O, U): 5 bits each.
-pub fn random_base32(n: usize) -> Result<String, ApiError> {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut bytes = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::Internal("no randomness".into()))?;
-    Ok(bytes.iter().map(|b| char::from(*ALPHABET.get(usize::from(*b) % 32).unwrap_or(&b'A'))).collect())
-}
-
 /// A fresh activation key: 16 characters of Crockford's base32, in groups of four — 80 bits,
 /// typed from a printed notice.
 pub fn new_activation_key() -> Result<String, ApiError> {
@@ -381,28 +412,6 @@ pub fn link_token_account(token: &str) -> Option<&str> {
     let (account, secret) = token.split_once('.')?;
     (Realm::Utokyo.is_valid_id(account) && secret.len() == 26 && secret.chars().all(|c| c.is_ascii_alphanumeric()))
         .then_some(account)
-}
-
-/// What a key is stored as: SHA-256 of its normalised form — upper case, separators dropped,
-/// and Crockford's look-alikes read as the digits they stand for (I, L → 1; O → 0). A key has 80
-/// random bits, so a fast hash is enough; a password needs argon2id, a key does not.
-pub fn key_hash(key: &str) -> String {
-    let normal: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| match c.to_ascii_uppercase() {
-            'I' | 'L' => '1',
-            'O' => '0',
-            other => other,
-        })
-        .collect();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, normal.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares a presented key with a stored hash in constant time.
-pub fn key_matches(presented: &str, stored_hash: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(key_hash(presented).as_bytes(), stored_hash.as_bytes()).is_ok()
 }
 
 /// R-LC-3: the expiry of a key issued now.
@@ -437,6 +446,7 @@ pub enum IdDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::secret::{key_hash, key_matches};
 
     const GOOD: &str = r#"{"id":"2000000001","kind":"student","name_ja":"新入 一郎","name_en":"Ichiro Shinnyu","department_code":"D03","department_ja":"理学部","department_en":"Faculty of Science","valid_from":"2027-04-01","valid_until":"2031-03-31"}"#;
 

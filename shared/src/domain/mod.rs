@@ -8,6 +8,7 @@ pub mod mail_address;
 pub mod notices;
 pub mod password;
 pub mod second_factor;
+pub mod secret;
 pub mod time;
 pub mod typed;
 

@@ -95,6 +95,8 @@ pub fn message(account: &Account, kind: NoticeKind, date: NaiveDate) -> (String,
 /// person's cloud-mail address at once: `(subject, body)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityNotice {
+    /// The person changed their password (R-CRED-1).
+    PasswordChanged,
     /// An identity verification account was linked.
     IdentityLinked,
     /// The link was removed.
@@ -106,6 +108,7 @@ pub enum SecurityNotice {
 impl SecurityNotice {
     pub fn kind(self) -> &'static str {
         match self {
+            SecurityNotice::PasswordChanged => "password_changed",
             SecurityNotice::IdentityLinked => "identity_linked",
             SecurityNotice::IdentityUnlinked => "identity_unlinked",
             SecurityNotice::PasswordReset { .. } => "password_reset",
@@ -114,6 +117,11 @@ impl SecurityNotice {
 
     pub fn message(self, account: &Account, at: &str) -> (String, String) {
         let (subject, ja, en) = match self {
+            SecurityNotice::PasswordChanged => (
+                "【ECCS】パスワードが変更されました / Your password was changed",
+                format!("UTokyo Account のパスワードが {at} に変更されました。"),
+                format!("The password of your UTokyo Account was changed at {at}."),
+            ),
             SecurityNotice::IdentityLinked => (
                 "【ECCS】本人確認サービスが連携されました / Identity verification was linked",
                 format!("UTokyo Account に本人確認サービスのアカウントが {at} に連携されました。"),
@@ -144,6 +152,65 @@ impl SecurityNotice {
             account.name.ja, account.name.en
         );
         (subject.to_owned(), body)
+    }
+}
+
+/// The mails that carry a one-time link (R-LC-6, R-LC-7), in both languages: what each says, to
+/// whom it goes is the caller's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMail<'a> {
+    /// To the cloud mail: the conferencing service's invitation.
+    Invitation,
+    /// To the forwarding address: open the link to start forwarding.
+    ForwardingConfirmation,
+    /// To the cloud mail: someone asked to forward it to `address` (R-SEC-2).
+    ForwardingRequested { address: &'a str },
+}
+
+impl LinkMail<'_> {
+    pub fn kind(self) -> &'static str {
+        match self {
+            LinkMail::Invitation => "invitation",
+            LinkMail::ForwardingConfirmation => "forwarding_confirmation",
+            LinkMail::ForwardingRequested { .. } => "forwarding_requested",
+        }
+    }
+
+    /// Subject and body, for `account`, with the link valid `until`.
+    pub fn message(self, account: &Account, until: &str, link: &str) -> (String, String) {
+        let (ja_name, en_name) = (&account.name.ja, &account.name.en);
+        match self {
+            LinkMail::Invitation => (
+                "【ECCS】Web会議サービスへの招待 / Your invitation to the conferencing service".into(),
+                format!(
+                    "{ja_name} 様\n\nWeb会議サービスのアカウントを有効にするには、{until} までに次のリンクを開いてください。\n{link}\n\
+                     期限を過ぎた場合は、ポータルからもう一度申請してください（以前のリンクは使えなくなります）。\n\n\
+                     Dear {en_name},\n\nTo activate your conferencing account, open this link before {until}:\n{link}\n\
+                     If it expires, apply again in the portal (the earlier link stops working).\n"
+                ),
+            ),
+            LinkMail::ForwardingConfirmation => {
+                let mail = &account.mail_address;
+                (
+                    "【ECCS】メール転送の確認 / Confirm mail forwarding".into(),
+                    format!(
+                        "ECCS クラウドメール {mail} からこのアドレスへの転送が申請されました。転送を始めるには {until} までに次のリンクを開いてください。\n{link}\n\
+                         心当たりがない場合は、このメールを破棄してください。\n\n\
+                         Someone asked to forward the ECCS cloud mail {mail} to this address. To start forwarding, open this link before {until}:\n{link}\n\
+                         If this was not you, ignore this mail.\n"
+                    ),
+                )
+            }
+            LinkMail::ForwardingRequested { address } => (
+                "【ECCS】メール転送が申請されました / Mail forwarding was requested".into(),
+                format!(
+                    "{ja_name} 様\n\nあなたのクラウドメールを {address} へ転送する申請がありました。転送は、そのアドレスに届いたリンクが {until} までに開かれると、次の毎時0分から始まります。\n\
+                     心当たりがない場合は、すぐにパスワードを変更し、ヘルプデスクに連絡してください。\n\n\
+                     Dear {en_name},\n\nSomeone asked to forward your cloud mail to {address}. Forwarding starts at the next full hour once the link sent to that address is opened (before {until}).\n\
+                     If this was not you, change your password at once and contact the help desk.\n"
+                ),
+            ),
+        }
     }
 }
 

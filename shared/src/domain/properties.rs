@@ -4,10 +4,10 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use proptest::prelude::*;
 
-use crate::error::ApiError;
 use crate::domain::mail_address::normalise_address;
 use crate::domain::password::{PersonalData, violations};
 use crate::domain::time::{effective_on, jst, next_minute_zero};
+use crate::error::ApiError;
 
 const DOMAIN: &str = "g.ecc.u-tokyo.ac.jp";
 

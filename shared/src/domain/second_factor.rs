@@ -8,8 +8,8 @@ use qrcode::render::svg;
 use serde::{Deserialize, Serialize};
 use totp_rs::{Builder, Secret, Totp};
 
+use crate::domain::secret;
 use crate::error::ApiError;
-use crate::domain::enrolment;
 
 /// The issuer an authenticator app shows beside the account.
 pub const ISSUER: &str = "ECCS";
@@ -97,7 +97,7 @@ impl SecondFactor {
 
     /// The index of the unused recovery code `code` matches.
     pub fn recovery_index(&self, code: &str) -> Option<usize> {
-        self.recovery.iter().position(|h| enrolment::key_matches(code, h))
+        self.recovery.iter().position(|h| secret::key_matches(code, h))
     }
 }
 
@@ -105,11 +105,11 @@ impl SecondFactor {
 pub fn recovery_codes() -> Result<(Vec<String>, Vec<String>), ApiError> {
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
-        let chars = enrolment::random_base32(10)?;
+        let chars = secret::random_base32(10)?;
         let (a, b) = chars.split_at(5);
         codes.push(format!("{a}-{b}"));
     }
-    let hashes = codes.iter().map(|c| enrolment::key_hash(c)).collect();
+    let hashes = codes.iter().map(|c| secret::key_hash(c)).collect();
     Ok((codes, hashes))
 }
 

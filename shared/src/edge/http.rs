@@ -8,11 +8,14 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::account::{Account, Holder, WorkshopAccount};
 use crate::app::App;
-use crate::edge::auth::Claims;
 use crate::ctx::Ctx;
+use crate::domain::account::{Account, Holder, Realm, WorkshopAccount};
+use crate::edge::auth::Claims;
 use crate::error::ApiError;
+use crate::store::services::ServiceRecord;
+use crate::store::settings::{RemoteAccessCount, settings_key};
+use crate::store::{Item, accounts};
 
 /// SPEC §3: bodies over 16 KiB get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -134,22 +137,69 @@ pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiEr
     }
 }
 
-/// A UTokyo caller and other items read with it in one call (`(table, key)`, in order).
-pub async fn utokyo_caller_with(
+/// A UTokyo caller and other items read with it in one call (`(table, key)`, in order): the
+/// typed reads below are built on it.
+async fn utokyo_caller_with(
     app: &App,
     ctx: &Ctx,
-    req: &Request,
-    extra: &[(&str, crate::store::Item)],
-) -> Result<(Account, Vec<Option<crate::store::Item>>), ApiError> {
-    let claims = claims(app, ctx, req)?;
+    claims: &Claims,
+    extra: &[(&str, Item)],
+) -> Result<(Account, Vec<Option<Item>>), ApiError> {
     let (holder, items) = app.store.holder_with(claims.realm, &claims.sub, extra).await?;
     match holder {
-        Some(h) if admits(&h, &claims, ctx) => match h {
+        Some(h) if admits(&h, claims, ctx) => match h {
             Holder::Utokyo(a) => Ok((*a, items)),
             Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
         },
         _ => Err(ApiError::Unauthorized),
     }
+}
+
+/// A UTokyo caller and the remote-access counter, in one read.
+pub async fn utokyo_caller_and_count(
+    app: &App,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<(Account, RemoteAccessCount), ApiError> {
+    let claims = claims(app, ctx, req)?;
+    let settings = [(app.store.tables.settings.as_str(), settings_key())];
+    let (account, items) = utokyo_caller_with(app, ctx, &claims, &settings).await?;
+    Ok((account, RemoteAccessCount::from_item(items.first().and_then(Option::as_ref))))
+}
+
+/// A UTokyo caller and their record of `service`, in one read (the token's subject's; given only
+/// once the account checks out).
+pub async fn utokyo_caller_and_service(
+    app: &App,
+    ctx: &Ctx,
+    req: &Request,
+    service: &str,
+) -> Result<(Account, Option<ServiceRecord>), ApiError> {
+    let claims = claims(app, ctx, req)?;
+    let services = [(app.store.tables.services.as_str(), ServiceRecord::key_of(&claims.sub, service))];
+    let (account, mut items) = utokyo_caller_with(app, ctx, &claims, &services).await?;
+    Ok((account, ServiceRecord::from_read(items.pop().flatten())?))
+}
+
+/// A UTokyo caller and the UTokyo account `id`, in one read; a malformed id is not looked up.
+pub async fn utokyo_caller_and_account(
+    app: &App,
+    ctx: &Ctx,
+    req: &Request,
+    id: &str,
+) -> Result<(Account, Option<Account>), ApiError> {
+    let claims = claims(app, ctx, req)?;
+    let extra: Vec<(&str, Item)> = if Realm::Utokyo.is_valid_id(id) {
+        vec![(app.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, id))]
+    } else {
+        vec![]
+    };
+    let (account, items) = utokyo_caller_with(app, ctx, &claims, &extra).await?;
+    let other = match items.into_iter().next().flatten().map(accounts::holder_from_item).transpose()? {
+        Some(Holder::Utokyo(a)) => Some(*a),
+        _ => None,
+    };
+    Ok((account, other))
 }
 
 /// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` (after the account is read, so
@@ -240,4 +290,10 @@ pub fn respond(ctx: &Ctx, outcome: Result<Reply, ApiError>) -> Response<Body> {
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
+}
+/// The body of the `POST …/accept` and `POST …/confirm` requests a landing page sends.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    pub token: String,
 }

@@ -6,10 +6,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-#[async_trait]
-pub trait Mailer: Send + Sync {
-    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
-}
+use crate::usecase::Mailer;
 
 /// The SMTP mailer as [`crate::app::Setup`] takes it.
 pub fn smtp(url: &str, from: &str) -> Result<std::sync::Arc<dyn Mailer>, String> {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::tx::{self, Expr};
-use super::{Item, Store, from_item, get_s, s, sdk_error, to_item};
+use super::{Due, Item, Store, from_item, get_s, s, sdk_error, to_item};
 use crate::domain::account::{Account, Holder, Realm, WorkshopAccount, account_key};
 use crate::error::ApiError;
 
@@ -87,6 +87,16 @@ pub fn holder_from_item(item: Item) -> Result<Holder, ApiError> {
 }
 
 impl Store {
+    /// The accounts whose sweep is due by `today` (R-SWEEP-1), in the sparse index.
+    pub fn due_sweeps(&self, today: NaiveDate) -> Due<'_> {
+        Due {
+            table: &self.tables.accounts,
+            index: SWEEP_INDEX,
+            key: ("sweep_q", SWEEP_Q.to_owned()),
+            upto: Some(("sweep_on", today.to_string())),
+        }
+    }
+
     /// One strongly consistent read of an account of either realm.
     pub async fn holder(&self, realm: Realm, id: &str) -> Result<Option<Holder>, ApiError> {
         if !realm.is_valid_id(id) {
@@ -168,32 +178,4 @@ impl Store {
             _ => None,
         })
     }
-}
-
-/// R-WS-1: a workshop account's new password (argon2id), effective at once, audited.
-pub async fn set_workshop_password(
-    store: &Store,
-    ctx: &crate::ctx::Ctx,
-    account: &WorkshopAccount,
-    phc: String,
-) -> Result<(), ApiError> {
-    use super::audit::AuditRecord;
-    use super::tx;
-    let expr = Expr::new()
-        .name("#status", "status")
-        .set("password_hash = :hash")
-        .set("password_changed_at = :now")
-        .value(":hash", s(phc))
-        .value(":now", s(crate::domain::time::stamp(ctx.now)))
-        .value(":active", s("active"));
-    let items = vec![
-        tx::update(&store.tables.accounts, key(Realm::Workshop, &account.id), Some("#status = :active"), expr)?,
-        AuditRecord::new(ctx, &account.key(), &account.key(), "workshop_password.changed")
-            .change(
-                serde_json::json!({ "password_changed_at": account.password_changed_at.map(crate::domain::time::rfc3339) }),
-                serde_json::json!({ "password_changed_at": crate::domain::time::rfc3339(ctx.now) }),
-            )
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::Unauthorized).await
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::tx::{self, Expr};
 use super::{Store, to_item};
 use crate::ctx::Ctx;
-use crate::error::ApiError;
 use crate::domain::time;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {

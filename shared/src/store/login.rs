@@ -17,10 +17,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::tx::{self, Expr, TxError};
+use super::tx::{self, Expr};
 use super::{Item, Store, get_s, n, s};
-use crate::error::ApiError;
 use crate::domain::time;
+use crate::error::ApiError;
 
 /// R-LOGIN-3: failures for one account from one source.
 pub const PAIR_LIMIT: i64 = 5;
@@ -117,11 +117,7 @@ impl Store {
                     )?
                 });
             }
-            let refusal = match tx::commit(self, items).await {
-                Ok(()) => return Ok(()),
-                Err(TxError::Refused(r)) => r,
-                Err(TxError::Failed(e)) => return Err(e),
-            };
+            let Err(refusal) = tx::try_commit(self, items).await? else { return Ok(()) };
             for (i, (_, limit)) in windows.keys.iter().enumerate() {
                 if let Some(state) = states.get_mut(i) {
                     *state = if refusal.failed(i) { window_state(refusal.item(i), *limit, now) } else { *state };

@@ -21,15 +21,10 @@ pub mod applications;
 pub mod audit;
 pub mod calls;
 pub mod changes;
-pub mod credentials;
 pub mod identity;
-pub mod lifecycle;
 pub mod login;
-pub mod mail;
 pub mod outbox;
-pub mod remote_access;
 pub mod runs;
-pub mod second_factor;
 pub mod services;
 pub mod settings;
 pub mod sign_ins;
@@ -74,6 +69,18 @@ impl Store {
         Ok(out.item)
     }
 
+    /// Puts a short-lived item (a login's challenge) in `login-attempts`, whose TTL clears it.
+    pub async fn put_short_lived(&self, item: Item) -> Result<(), ApiError> {
+        self.db
+            .put_item()
+            .table_name(&self.tables.login_attempts)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
     /// The items of one partition, newest (highest sort key) first: one query.
     pub async fn newest<T: DeserializeOwned>(&self, table: &str, pk: &str, limit: i32) -> Result<Vec<T>, ApiError> {
         self.newest_by(table, None, "pk", pk, limit).await
@@ -103,6 +110,77 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+}
+
+/// What a sparse index holds as due: its partition `key = value`, and where the index has a sort
+/// key, everything up to `upto` (`due <= now`, `sweep_on <= today`). The sync, the sweep, the
+/// outbox, the links and the notices each read their work through one of these.
+#[derive(Debug, Clone)]
+pub struct Due<'a> {
+    pub table: &'a str,
+    pub index: &'a str,
+    pub key: (&'a str, String),
+    pub upto: Option<(&'a str, String)>,
+}
+
+impl Due<'_> {
+    fn query(&self, store: &Store) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let mut q = store
+            .db
+            .query()
+            .table_name(self.table)
+            .index_name(self.index)
+            .expression_attribute_names("#k", self.key.0)
+            .expression_attribute_values(":k", s(self.key.1.clone()));
+        q = match &self.upto {
+            Some((attribute, upto)) => q
+                .key_condition_expression("#k = :k AND #u <= :u")
+                .expression_attribute_names("#u", *attribute)
+                .expression_attribute_values(":u", s(upto.clone())),
+            None => q.key_condition_expression("#k = :k"),
+        };
+        q
+    }
+}
+
+impl Store {
+    /// One page of what is due, oldest first, where to go on from, and the items read.
+    pub async fn due_page(
+        &self,
+        due: &Due<'_>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>, usize), ApiError> {
+        let out = due
+            .query(self)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let read = usize::try_from(out.count).unwrap_or(0);
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key, read))
+    }
+
+    /// How many are due, page by page: (count, items read).
+    pub async fn count_due(&self, due: &Due<'_>) -> Result<(u64, usize), ApiError> {
+        let (mut total, mut read, mut start) = (0u64, 0usize, None);
+        loop {
+            let out = due
+                .query(self)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            read += usize::try_from(out.scanned_count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok((total, read));
+            }
+        }
     }
 }
 

@@ -6,24 +6,23 @@
 //! a one-time link.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit::AuditRecord;
-use super::tx::{self, Expr, TxError};
-use super::{Item, Store, from_item, n, s, sdk_error, to_item};
-use crate::domain::account::{Account, Holder};
-use crate::app::App;
-use crate::ctx::Ctx;
-use crate::error::ApiError;
-use crate::domain::notices::{self, NoticeKind};
+use super::tx::{self, Expr};
+use super::{Due, Store, to_item};
 use crate::domain::time::{self, stamp_serde};
+use crate::error::ApiError;
 
 pub const OUTBOX_Q: &str = "queued";
+
 pub const OUTBOX_INDEX: &str = "outbox-due";
+
 pub const VALID_UNTIL_INDEX: &str = "by-valid-until";
+
 pub const RIGHT_UNTIL_INDEX: &str = "by-right-until";
+
 /// A message is tried this many times, then left failed for an operator.
 pub const MAX_ATTEMPTS: u32 = 24;
 
@@ -114,175 +113,30 @@ impl OutboxMessage {
     }
 }
 
-/// R-LC-5: queues every notice due today, for accounts whose valid_until or right_until is
-/// within the next 30 days; returns (queued, items read). A notice already queued for the same
-/// account, kind and date is not queued again.
-pub async fn queue_notices(app: &App, ctx: &Ctx, actor: &str) -> Result<(u64, u64), ApiError> {
-    let today = ctx.today();
-    let mut queued = 0;
-    let mut read = 0;
-    for (index, attribute, kind) in [
-        (VALID_UNTIL_INDEX, "valid_until", NoticeKind::AccountRevocation),
-        (RIGHT_UNTIL_INDEX, "right_until", NoticeKind::RightExpiry),
-    ] {
-        for day in 0..=notices::NOTICE_DAYS {
-            let date = today + Duration::days(day);
-            let mut start = None;
-            loop {
-                let out = app
-                    .store
-                    .db
-                    .query()
-                    .table_name(&app.store.tables.accounts)
-                    .index_name(index)
-                    .key_condition_expression("#d = :d")
-                    .expression_attribute_names("#d", attribute)
-                    .expression_attribute_values(":d", s(date.to_string()))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                read += u64::try_from(out.count).unwrap_or(0);
-                for item in out.items.unwrap_or_default() {
-                    let Holder::Utokyo(account) = super::accounts::holder_from_item(item)? else { continue };
-                    if notices::due_notice(&account, kind, today) == Some(date)
-                        && queue_notice(app, ctx, actor, &account, kind, date).await?
-                    {
-                        queued += 1;
-                    }
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-        }
-    }
-    Ok((queued, read))
-}
-
-/// Queues one notice with its audit record; false if it was queued before.
-async fn queue_notice(
-    app: &App,
-    ctx: &Ctx,
-    actor: &str,
-    account: &Account,
-    kind: NoticeKind,
-    date: chrono::NaiveDate,
-) -> Result<bool, ApiError> {
-    let (subject, body) = notices::message(account, kind, date);
-    let message = OutboxMessage::new(
-        notices::notice_id(&account.id, kind, date),
-        kind.as_str(),
-        &account.id,
-        &account.mail_address,
-        subject,
-        body,
-        ctx.now,
-    );
-    let items = vec![
-        message.queue(&app.store)?,
-        AuditRecord::new(ctx, actor, &account.key(), "notice.queued")
-            .change(serde_json::Value::Null, json!({ "notice": message.pk, "to": message.to }))
-            .put(&app.store)?,
-    ];
-    match tx::commit(&app.store, items).await {
-        Ok(()) => Ok(true),
-        Err(TxError::Refused(_)) => Ok(false),
-        Err(TxError::Failed(e)) => Err(e),
-    }
-}
-
-/// Sends what is due (at most `budget` messages); returns (sent, failed, items read). Without a
-/// mailer nothing is tried: the messages wait, queued.
-pub async fn send_due(app: &App, ctx: &Ctx, budget: usize) -> Result<(u64, u64, u64), ApiError> {
-    let Some(mailer) = &app.mailer else { return Ok((0, 0, 0)) };
-    let out = app
-        .store
-        .db
-        .query()
-        .table_name(&app.store.tables.outbox)
-        .index_name(OUTBOX_INDEX)
-        .key_condition_expression("q = :q AND due <= :now")
-        .expression_attribute_values(":q", s(OUTBOX_Q))
-        .expression_attribute_values(":now", s(time::stamp(ctx.now)))
-        .limit(i32::try_from(budget.clamp(1, 1000)).unwrap_or(1000))
-        .send()
-        .await
-        .map_err(sdk_error)?;
-    let read = u64::try_from(out.count).unwrap_or(0);
-    let (mut sent, mut failed) = (0, 0);
-    for item in out.items.unwrap_or_default() {
-        let message: OutboxMessage = from_item(item)?;
-        let result = mailer.send(&message.to, &message.subject, message.body.as_deref().unwrap_or_default()).await;
-        record_attempt(&app.store, ctx, &message, result.as_ref().err()).await?;
-        if result.is_ok() { sent += 1 } else { failed += 1 }
-    }
-    Ok((sent, failed, read))
-}
-
-/// Sends one message now (an invitation, a confirmation: the person is waiting for it). A failure
-/// leaves it queued for the next run.
-pub async fn send_now(app: &App, ctx: &Ctx, message: &OutboxMessage) -> Result<(), ApiError> {
-    let Some(mailer) = &app.mailer else { return Ok(()) };
-    let result = mailer.send(&message.to, &message.subject, message.body.as_deref().unwrap_or_default()).await;
-    if let Err(e) = &result {
-        tracing::warn!(outbox_message = %message.pk, error = %e, "mail not sent now; the next run retries it");
-    }
-    record_attempt(&app.store, ctx, message, result.as_ref().err()).await
-}
-
-/// The delivery state after one attempt, conditioned on no other attempt having been recorded.
-async fn record_attempt(
-    store: &Store,
-    ctx: &Ctx,
-    message: &OutboxMessage,
-    error: Option<&String>,
-) -> Result<(), ApiError> {
-    let attempts = message.attempts + 1;
-    let base = Expr::new()
-        .name("#state", "state")
-        .value(":seen", n(i64::from(message.attempts)))
-        .value(":attempts", n(i64::from(attempts)))
-        .set("attempts = :attempts");
-    let expr = match error {
-        None => base
-            .set("#state = :sent")
-            .set("sent_at = :now")
-            .remove("q")
-            .remove("due")
-            .remove("body")
-            .remove("last_error")
-            .value(":sent", s("sent"))
-            .value(":now", s(time::stamp(ctx.now))),
-        Some(e) => {
-            // Back off: 15 minutes, doubling, at most a day; then left failed for an operator.
-            let wait = Duration::minutes((15_i64 << attempts.min(7)).min(24 * 60));
-            let expr = base
-                .set("#state = :failed")
-                .set("last_error = :error")
-                .value(":failed", s("failed"))
-                .value(":error", s(e.chars().take(500).collect::<String>()));
-            if attempts >= MAX_ATTEMPTS {
-                expr.remove("q").remove("due")
-            } else {
-                expr.set("due = :due").value(":due", s(time::stamp(ctx.now + wait)))
-            }
-        }
-    };
-    let key = Item::from([("pk".to_owned(), s(message.pk.clone()))]);
-    let item = tx::update(&store.tables.outbox, key, Some("attempts = :seen"), expr)?;
-    match tx::commit(store, vec![item]).await {
-        Ok(()) | Err(TxError::Refused(_)) => Ok(()),
-        Err(TxError::Failed(e)) => Err(e),
-    }
-}
-
 pub const BY_ACCOUNT_INDEX: &str = "by-account";
 
 impl Store {
     /// The latest messages to an account, newest first (the `by-account` index).
     pub async fn outbox_of(&self, account: &str, limit: i32) -> Result<Vec<OutboxMessage>, ApiError> {
         self.newest_by(&self.tables.outbox, Some(BY_ACCOUNT_INDEX), "account", account, limit).await
+    }
+}
+
+impl Store {
+    /// The messages due to be sent (or tried again) by `now`.
+    pub fn due_mail(&self, now: DateTime<Utc>) -> Due<'_> {
+        Due {
+            table: &self.tables.outbox,
+            index: OUTBOX_INDEX,
+            key: ("q", OUTBOX_Q.to_owned()),
+            upto: Some(("due", time::stamp(now))),
+        }
+    }
+
+    /// The accounts whose `valid_until` (or `right_until`) is `date`: those a notice may be due for.
+    pub fn ending_on(&self, right: bool, date: NaiveDate) -> Due<'_> {
+        let (index, attribute) =
+            if right { (RIGHT_UNTIL_INDEX, "right_until") } else { (VALID_UNTIL_INDEX, "valid_until") };
+        Due { table: &self.tables.accounts, index, key: (attribute, date.to_string()), upto: None }
     }
 }

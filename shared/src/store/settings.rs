@@ -3,10 +3,7 @@
 
 use serde_json::json;
 
-use super::audit::AuditRecord;
-use super::tx::{self, Expr};
-use super::{Item, Store, get_n, n, s, sdk_error};
-use crate::ctx::Ctx;
+use super::{Item, Store, get_n, s, sdk_error};
 use crate::error::ApiError;
 
 pub const REMOTE_ACCESS_KEY: &str = "remote_access";
@@ -50,25 +47,5 @@ impl Store {
             .await
             .map_err(sdk_error)?;
         Ok(RemoteAccessCount::from_item(out.item.as_ref()))
-    }
-
-    /// Sets the capacity, audited in the same transaction. A capacity below the number of users
-    /// turns nobody off; it only stops new users until the number falls below it.
-    pub async fn set_capacity(&self, ctx: &Ctx, actor: &str, capacity: i64) -> Result<RemoteAccessCount, ApiError> {
-        let before = self.remote_access_count().await?;
-        let expr = Expr::new()
-            .name("#capacity", "capacity")
-            .set("#capacity = :capacity")
-            .set("in_use = if_not_exists(in_use, :zero)")
-            .value(":capacity", n(capacity))
-            .value(":zero", n(0));
-        let audit = AuditRecord::new(ctx, actor, &format!("settings#{REMOTE_ACCESS_KEY}"), "settings.capacity_set")
-            .change(
-                json!({ "remote_access_capacity": before.capacity }),
-                json!({ "remote_access_capacity": capacity }),
-            );
-        let items = vec![tx::update(&self.tables.settings, settings_key(), None, expr)?, audit.put(self)?];
-        tx::commit_or(self, items, ApiError::ServiceUnavailable { retry_after: 1 }).await?;
-        Ok(RemoteAccessCount { capacity, in_use: before.in_use })
     }
 }

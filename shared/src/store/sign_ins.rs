@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::{Store, sdk_error, to_item};
 use crate::ctx::Ctx;
-use crate::error::ApiError;
 use crate::domain::time::{self, stamp_serde};
+use crate::error::ApiError;
 
 /// How long a record is kept.
 pub const KEEP_DAYS: i64 = 90;

@@ -182,18 +182,20 @@ impl From<ApiError> for TxError {
     }
 }
 
-/// [`commit`] for a change with one answer to any refused condition: `refused`.
-pub async fn commit_or(store: &Store, items: Vec<TransactWriteItem>, refused: ApiError) -> Result<(), ApiError> {
+/// [`commit`] with the refusal as the inner result: `?` passes a failure on, the caller matches
+/// the refusal. Below the use cases' unit of work ([`crate::usecase::unit::Tx`]), for the
+/// store's own writes (the login's windows) and the provisioning receipts.
+pub async fn try_commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<Result<(), Refusal>, ApiError> {
     match commit(store, items).await {
-        Ok(()) => Ok(()),
-        Err(TxError::Refused(_)) => Err(refused),
+        Ok(()) => Ok(Ok(())),
+        Err(TxError::Refused(refusal)) => Ok(Err(refusal)),
         Err(TxError::Failed(e)) => Err(e),
     }
 }
 
 /// Commits `items` as one transaction. A conflict with another transaction on the same items is
 /// retried a few times with jitter; a failed condition is returned as a [`Refusal`].
-pub async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+async fn commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
     const ATTEMPTS: u32 = 6;
     refuse_repeated_items(&items)?;
     for attempt in 1..=ATTEMPTS {

@@ -10,12 +10,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::app::App;
 use crate::ctx::Ctx;
-use crate::error::ApiError;
-use crate::domain::enrolment;
+use crate::domain::secret;
 use crate::edge::oidc::{Identity, Provider};
+use crate::error::ApiError;
 use crate::store::identity::{FLOW_MINUTES, Flow, Purpose};
+use crate::usecase::Deps;
 
 /// The flow cookie's name.
 pub const FLOW_COOKIE: &str = "eccs_oidc";
@@ -28,62 +28,68 @@ pub struct Started {
 }
 
 /// The provider, or 503 `identity_provider_not_configured`.
-pub fn provider(app: &App) -> Result<&Provider, ApiError> {
-    app.oidc.as_deref().ok_or(ApiError::ProviderNotConfigured)
+pub fn provider<'a>(deps: &Deps<'a>) -> Result<&'a Provider, ApiError> {
+    deps.oidc.ok_or(ApiError::ProviderNotConfigured)
 }
 
 /// The callback address registered at the provider for `purpose`.
-pub fn redirect_uri(app: &App, purpose: Purpose) -> String {
-    let base = app.portal_url.trim_end_matches('/');
+pub fn redirect_uri(deps: &Deps<'_>, purpose: Purpose) -> String {
+    let base = deps.portal_url.trim_end_matches('/');
     match purpose {
         Purpose::Link => format!("{base}/api/identity-link/callback"),
         Purpose::Reset => format!("{base}/api/password-reset/callback"),
     }
 }
 
-fn cookie(app: &App, value: &str, max_age: i64) -> String {
-    let secure = if app.portal_url.starts_with("https://") { "; Secure" } else { "" };
+fn cookie(deps: &Deps<'_>, value: &str, max_age: i64) -> String {
+    let secure = if deps.portal_url.starts_with("https://") { "; Secure" } else { "" };
     format!("{FLOW_COOKIE}={value}; Path=/api/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
 /// The cookie that ends the flow in the browser.
-pub fn clear_cookie(app: &App) -> String {
-    cookie(app, "", 0)
+pub fn clear_cookie(deps: &Deps<'_>) -> String {
+    cookie(deps, "", 0)
 }
 
 /// Starts the sign-in that links `account`: the flow keeps the account's credentials version, so
 /// that a password change or reset meanwhile (the owner taking a stolen session back) ends it.
 pub async fn start(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     purpose: Purpose,
     account: &crate::domain::account::Account,
 ) -> Result<Started, ApiError> {
-    begin(app, ctx, purpose, &account.id, Some(account.credentials_version)).await
+    begin(deps, ctx, purpose, &account.id, Some(account.credentials_version)).await
 }
 
 /// Starts the sign-in of a reset for the account id given (whether it exists is not looked at).
-pub async fn start_reset(app: &App, ctx: &Ctx, account: &str) -> Result<Started, ApiError> {
-    begin(app, ctx, Purpose::Reset, account, None).await
+pub async fn start_reset(deps: &Deps<'_>, ctx: &Ctx, account: &str) -> Result<Started, ApiError> {
+    begin(deps, ctx, Purpose::Reset, account, None).await
 }
 
-async fn begin(app: &App, ctx: &Ctx, purpose: Purpose, account: &str, cv: Option<u64>) -> Result<Started, ApiError> {
-    let provider = provider(app)?;
-    let request = provider.begin(&redirect_uri(app, purpose)).await?;
-    let browser = enrolment::random_base32(32)?;
+async fn begin(
+    deps: &Deps<'_>,
+    ctx: &Ctx,
+    purpose: Purpose,
+    account: &str,
+    cv: Option<u64>,
+) -> Result<Started, ApiError> {
+    let provider = provider(deps)?;
+    let request = provider.begin(&redirect_uri(deps, purpose)).await?;
+    let browser = secret::random_base32(32)?;
     let flow = Flow {
         purpose,
         account: account.to_owned(),
-        browser_hash: enrolment::key_hash(&browser),
+        browser_hash: secret::key_hash(&browser),
         pkce_verifier: request.pkce_verifier,
         nonce: request.nonce,
         cv,
     };
-    app.store.save_flow(&request.state, &flow, ctx.now).await?;
+    deps.store.save_flow(&request.state, &flow, ctx.now).await?;
     Ok(Started {
         authorization_url: request.url,
         expires_at: ctx.now + Duration::minutes(FLOW_MINUTES),
-        set_cookie: cookie(app, &browser, FLOW_MINUTES * 60),
+        set_cookie: cookie(deps, &browser, FLOW_MINUTES * 60),
     })
 }
 
@@ -128,15 +134,15 @@ impl Callback {
 /// (`identity-link`) with `query` on success or `error=reason` (and the refusal logged); any other
 /// client gets the JSON `reply` or the error.
 pub fn answer_callback(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     req: &lambda_http::Request,
     page: &str,
     outcome: Result<(String, crate::edge::http::Reply), ApiError>,
 ) -> Result<crate::edge::http::Reply, ApiError> {
-    let clear = clear_cookie(app);
+    let clear = clear_cookie(deps);
     if crate::edge::http::wants_html(req) {
-        let page = format!("{}/#/{page}", app.portal_url.trim_end_matches('/'));
+        let page = format!("{}/#/{page}", deps.portal_url.trim_end_matches('/'));
         let location = match &outcome {
             Ok((query, _)) => format!("{page}?{query}"),
             Err(e) => {
@@ -151,22 +157,22 @@ pub fn answer_callback(
 
 /// Completes the sign-in: the flow it belongs to and who signed in.
 pub async fn complete(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     purpose: Purpose,
     callback: Callback,
 ) -> Result<(Flow, Identity), ApiError> {
-    let provider = provider(app)?;
+    let provider = provider(deps)?;
     let refused = |reason| ApiError::IdentityRefused { reason };
     let state = callback.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(refused("state_missing"))?;
     // Taken first, whatever follows: a `state` works once.
-    let flow = app
+    let flow = deps
         .store
         .take_flow(&state, ctx.now)
         .await?
         .filter(|f| f.purpose == purpose)
         .ok_or(refused("state_unknown_or_used"))?;
-    if !callback.cookie.as_deref().is_some_and(|c| enrolment::key_matches(c, &flow.browser_hash)) {
+    if !callback.cookie.as_deref().is_some_and(|c| secret::key_matches(c, &flow.browser_hash)) {
         return Err(refused("another_browser"));
     }
     if callback.error.is_some() {
@@ -176,7 +182,7 @@ pub async fn complete(
         return Err(refused("issuer_mismatch"));
     }
     let code = callback.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(refused("code_missing"))?;
-    let identity = provider.finish(&redirect_uri(app, purpose), &code, &flow.pkce_verifier, &flow.nonce).await?;
+    let identity = provider.finish(&redirect_uri(deps, purpose), &code, &flow.pkce_verifier, &flow.nonce).await?;
     // The token comes from the provider's own endpoint, but its issuer is checked anyway.
     if identity.issuer != provider.issuer() {
         return Err(refused("issuer_mismatch"));

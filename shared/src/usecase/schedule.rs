@@ -1,10 +1,15 @@
-//! The schedules: the hourly sync (R-SYNC-1..4) and the daily sweep (R-SWEEP-1..2).
+//! The schedules: the hourly sync (R-SYNC-1..4) and the daily sweep (R-SWEEP-1..2), and what
+//! they carry along — the day's notices (R-LC-5), the links not used in time (R-LC-6..7) and the
+//! outbox's mail.
 //!
-//! Both read only what is due through a sparse index (never a scan, R-SYNC-2), handle each item
-//! in its own transaction that holds only if the item is still as read (so a second run, or two
-//! runs at once, change nothing twice, R-SYNC-3), stop cleanly at an item budget or before the
-//! Lambda deadline (what is left is still due, and the next run continues with it), and record a
-//! run summary.
+//! Every step is a [`Job`] under one driver: it reads only what is due through a sparse index
+//! (never a scan, R-SYNC-2), page by page; handles each item in its own transaction that holds
+//! only if the item is still as read (so a second run, or two runs at once, change nothing twice,
+//! R-SYNC-3); and stops cleanly at the run's item budget or before the Lambda deadline — both
+//! shared by all the steps of a run. What is left is still due and the next run continues with
+//! it. Without an item budget in the event the deadline is the budget: one invocation (900 s)
+//! handles far more than the backlog can be (one pending change per account and kind), so a
+//! change promised for 11:00 is applied in the 11:00 run.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,19 +19,23 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::account::{Account, Holder, Status, WorkshopAccount};
-use crate::app::App;
+use super::Deps;
+use super::provisioning::{self, Outcome};
+use super::unit::Tx;
 use crate::ctx::Ctx;
-use crate::error::ApiError;
-use crate::store::accounts::{self, SWEEP_INDEX, SWEEP_Q, holder_from_item, with_sweep};
-use crate::store::audit::AuditRecord;
-use crate::store::changes::{self, Change, ChangeKind, Outcome, PENDING_INDEX, PENDING_Q};
-use crate::store::outbox;
-use crate::store::runs::{RunFailure, RunSummary};
-use crate::store::settings::settings_key;
-use crate::store::tx::{self, Expr, TxError};
-use crate::store::{Item, b, n, s, sdk_error};
+use crate::domain::account::{Account, Holder, Realm, Status, WorkshopAccount};
+use crate::domain::notices::{self, NoticeKind};
 use crate::domain::time;
+use crate::error::ApiError;
+use crate::store::accounts::{self, holder_from_item, with_sweep};
+use crate::store::audit::AuditRecord;
+use crate::store::changes::{Change, ChangeKind};
+use crate::store::outbox::OutboxMessage;
+use crate::store::runs::{RunFailure, RunSummary};
+use crate::store::services::ServiceRecord;
+use crate::store::settings::settings_key;
+use crate::store::tx::{self, Expr};
+use crate::store::{Due, Item, b, from_item, n, s};
 
 pub const SYNC: &str = "sync-hourly";
 pub const SWEEP: &str = "sweep-daily";
@@ -47,7 +56,7 @@ pub struct ScheduleEvent {
     pub scheduled_time: Option<String>,
     #[serde(default)]
     pub execution_id: Option<String>,
-    /// Handle at most this many items in this run (default: the configured budget).
+    /// Handle at most this many items in this run (default: the configured budget, if any).
     #[serde(default)]
     pub item_budget: Option<usize>,
 }
@@ -65,6 +74,15 @@ impl Limits {
     }
 }
 
+/// What a schedule run needs beyond the use cases' [`Deps`].
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// Items one run handles at most; `None`: as many as the deadline allows.
+    pub item_budget: Option<usize>,
+    /// The CloudWatch namespace of the run metrics (R-OPS-2).
+    pub metrics_namespace: Option<String>,
+}
+
 /// What happened to one item.
 enum Handled {
     Applied,
@@ -77,136 +95,164 @@ enum Handled {
 #[async_trait]
 trait Job: Sync {
     type Due: Send;
+    /// Where the next page starts.
+    type Cursor: Send;
     /// A page of due items, where to go on from, and the number of items read.
-    async fn page(&self, limit: usize, start: Option<Item>) -> Result<(Vec<Self::Due>, Option<Item>, usize), ApiError>;
+    async fn page(
+        &self,
+        limit: usize,
+        cursor: Option<Self::Cursor>,
+    ) -> Result<(Vec<Self::Due>, Option<Self::Cursor>, usize), ApiError>;
     async fn handle(&self, due: Self::Due) -> Result<Handled, ApiError>;
     /// How many are still due (and how many items counting them read).
     async fn remaining(&self) -> Result<(u64, usize), ApiError>;
 }
 
-async fn drive<J: Job>(ctx: &Ctx, name: &str, limits: Limits, job: &J) -> Result<RunSummary, ApiError> {
-    let started = Instant::now();
-    let mut summary = RunSummary {
-        pk: name.to_owned(),
-        sk: format!("{}#{}", time::stamp(ctx.now), ctx.request_id),
-        request_id: ctx.request_id.clone(),
-        started_at: time::rfc3339(ctx.now),
-        finished_at: String::new(),
-        duration_ms: 0,
-        applied: 0,
-        failed: 0,
-        remaining: 0,
-        items_read: 0,
-        stopped: "done".into(),
-        failures: vec![],
-        notices_queued: 0,
-        messages_sent: 0,
-        messages_failed: 0,
-        links_expired: 0,
-    };
-    let mut handled = 0usize;
-    let mut start = None;
-    loop {
-        if handled >= limits.item_budget {
-            summary.stopped = "budget".into();
-            break;
+/// What one job did in a run.
+#[derive(Default)]
+struct Tally {
+    applied: u64,
+    failed: u64,
+    failures: Vec<RunFailure>,
+}
+
+/// One run: its budget and deadline, shared by every job it drives, and its summary.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    limits: Limits,
+    handled: usize,
+    started: Instant,
+    summary: RunSummary,
+}
+
+impl<'a> Run<'a> {
+    fn new(ctx: &'a Ctx, name: &str, limits: Limits) -> Self {
+        let summary = RunSummary {
+            pk: name.to_owned(),
+            sk: format!("{}#{}", time::stamp(ctx.now), ctx.request_id),
+            request_id: ctx.request_id.clone(),
+            started_at: time::rfc3339(ctx.now),
+            finished_at: String::new(),
+            duration_ms: 0,
+            applied: 0,
+            failed: 0,
+            remaining: 0,
+            items_read: 0,
+            stopped: "done".into(),
+            failures: vec![],
+            notices_queued: 0,
+            messages_sent: 0,
+            messages_failed: 0,
+            links_expired: 0,
+        };
+        Self { ctx, limits, handled: 0, started: Instant::now(), summary }
+    }
+
+    /// Why the run must stop now, if it must.
+    fn stop(&self) -> Option<&'static str> {
+        if self.handled >= self.limits.item_budget {
+            Some("budget")
+        } else if self.limits.out_of_time() {
+            Some("deadline")
+        } else {
+            None
         }
-        if limits.out_of_time() {
-            summary.stopped = "deadline".into();
-            break;
-        }
-        let limit = PAGE.min(limits.item_budget - handled);
-        let (due, next, read) = job.page(limit, start).await?;
-        summary.items_read += read as u64;
-        handled += due.len();
-        let results: Vec<_> =
-            futures::stream::iter(due).map(|d| job.handle(d)).buffer_unordered(CONCURRENCY).collect().await;
-        for result in results {
-            match result? {
-                Handled::Applied => summary.applied += 1,
-                Handled::Failed(f) => {
-                    summary.failed += 1;
-                    if summary.failures.len() < 100 {
-                        summary.failures.push(f);
+    }
+
+    /// Drives `job` until nothing is due or the run must stop; a stopped job's remaining items
+    /// are counted into the summary.
+    async fn drive<J: Job>(&mut self, job: &J) -> Result<Tally, ApiError> {
+        let mut tally = Tally::default();
+        let mut cursor = None;
+        loop {
+            if let Some(reason) = self.stop() {
+                self.summary.stopped = reason.into();
+                let (remaining, read) = job.remaining().await?;
+                self.summary.remaining += remaining;
+                self.summary.items_read += read as u64;
+                break;
+            }
+            let limit = PAGE.min(self.limits.item_budget - self.handled);
+            let (due, next, read) = job.page(limit, cursor).await?;
+            self.summary.items_read += read as u64;
+            self.handled += due.len();
+            let results: Vec<_> =
+                futures::stream::iter(due).map(|d| job.handle(d)).buffer_unordered(CONCURRENCY).collect().await;
+            for result in results {
+                match result? {
+                    Handled::Applied => tally.applied += 1,
+                    Handled::Failed(f) => {
+                        tally.failed += 1;
+                        if tally.failures.len() < 100 {
+                            tally.failures.push(f);
+                        }
                     }
+                    Handled::Skipped => {}
                 }
-                Handled::Skipped => {}
+            }
+            cursor = next;
+            if cursor.is_none() {
+                break;
             }
         }
-        start = next;
-        if start.is_none() {
-            break;
-        }
+        Ok(tally)
     }
-    if summary.stopped != "done" {
-        let (remaining, read) = job.remaining().await?;
-        summary.remaining = remaining;
-        summary.items_read += read as u64;
+
+    /// Records the run, publishes its metrics and logs its line.
+    async fn finish(mut self, deps: &Deps<'_>, settings: &RunSettings) -> Result<RunSummary, ApiError> {
+        let summary = &mut self.summary;
+        summary.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary.finished_at = time::rfc3339(deps.clock.now());
+        deps.store.record_run(summary).await?;
+        crate::edge::metrics::publish_run(
+            settings.metrics_namespace.as_deref(),
+            summary,
+            deps.clock.now().timestamp_millis(),
+        );
+        tracing::info!(
+            schedule = %summary.pk,
+            applied = summary.applied,
+            failed = summary.failed,
+            remaining = summary.remaining,
+            items_read = summary.items_read,
+            stopped = %summary.stopped,
+            notices_queued = summary.notices_queued,
+            messages_sent = summary.messages_sent,
+            messages_failed = summary.messages_failed,
+            links_expired = summary.links_expired,
+            duration_ms = summary.duration_ms,
+            request_id = %self.ctx.request_id,
+            "run"
+        );
+        Ok(self.summary)
     }
-    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Ok(summary)
+
+    /// The outbox's due mail, within what is left of the run (R-LC-5..7).
+    async fn send_mail(&mut self, deps: &Deps<'_>) -> Result<(), ApiError> {
+        let Some(mailer) = deps.mailer else { return Ok(()) };
+        let job = SendMail { deps: *deps, ctx: self.ctx, mailer: mailer.as_ref() };
+        let tally = self.drive(&job).await?;
+        self.summary.messages_sent = tally.applied;
+        self.summary.messages_failed = tally.failed;
+        Ok(())
+    }
 }
 
-/// Sends the outbox's due mail within what is left of the run's budget, then records the run.
-async fn finish(app: &App, ctx: &Ctx, limits: Limits, mut summary: RunSummary) -> Result<RunSummary, ApiError> {
-    let started = Instant::now();
-    if !limits.out_of_time() {
-        let left =
-            limits.item_budget.saturating_sub(usize::try_from(summary.applied + summary.failed).unwrap_or(usize::MAX));
-        let (sent, failed, read) = outbox::send_due(app, ctx, left.max(1)).await?;
-        summary.messages_sent = sent;
-        summary.messages_failed = failed;
-        summary.items_read += read;
-    }
-    summary.duration_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(0);
-    summary.finished_at = time::rfc3339(app.clock.now());
-    app.store.record_run(&summary).await?;
-    crate::edge::metrics::publish_run(app.metrics_namespace.as_deref(), &summary, app.clock.now().timestamp_millis());
-    let name = summary.pk.clone();
-    tracing::info!(
-        schedule = %name,
-        applied = summary.applied,
-        failed = summary.failed,
-        remaining = summary.remaining,
-        items_read = summary.items_read,
-        stopped = %summary.stopped,
-        notices_queued = summary.notices_queued,
-        messages_sent = summary.messages_sent,
-        messages_failed = summary.messages_failed,
-        duration_ms = summary.duration_ms,
-        "run"
-    );
-    Ok(summary)
-}
-
-/// Counts what a query matches, page by page; returns (count, items read).
-async fn count(
-    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<(u64, usize), ApiError> {
-    let mut total = 0u64;
-    let mut read = 0usize;
-    let mut start = None;
-    loop {
-        let out = query
-            .clone()
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        total += u64::try_from(out.count).unwrap_or(0);
-        read += usize::try_from(out.scanned_count).unwrap_or(0);
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok((total, read));
-        }
-    }
+/// Pages of a sparse index's due items, decoded.
+async fn due_page<T: serde::de::DeserializeOwned>(
+    deps: &Deps<'_>,
+    due: &Due<'_>,
+    limit: usize,
+    start: Option<Item>,
+) -> Result<(Vec<T>, Option<Item>, usize), ApiError> {
+    let (items, next, read) = deps.store.due_page(due, limit, start).await?;
+    Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next, read))
 }
 
 // ---------------------------------------------------------------- the hourly sync
 
 struct HourlySync<'a> {
-    app: &'a App,
+    deps: Deps<'a>,
     ctx: &'a Ctx,
     actor: String,
 }
@@ -214,48 +260,41 @@ struct HourlySync<'a> {
 #[async_trait]
 impl Job for HourlySync<'_> {
     type Due = Change;
+    type Cursor = Item;
 
     async fn page(&self, limit: usize, start: Option<Item>) -> Result<(Vec<Change>, Option<Item>, usize), ApiError> {
-        self.app.store.due_changes(self.ctx.now, i32::try_from(limit).unwrap_or(i32::MAX), start).await
+        due_page(&self.deps, &self.deps.store.due_changes(self.ctx.now), limit, start).await
     }
 
     async fn handle(&self, change: Change) -> Result<Handled, ApiError> {
-        Ok(match changes::apply(self.app, self.ctx, &self.actor, &change).await? {
+        Ok(match provisioning::apply(&self.deps, self.ctx, &self.actor, &change).await? {
             Outcome::Applied => Handled::Applied,
             Outcome::Failed(error) => {
-                Handled::Failed(RunFailure { account: change.account, kind: change.sk.as_str().into(), error })
+                Handled::Failed(RunFailure { account: change.account, kind: change.kind.as_str().into(), error })
             }
             Outcome::Superseded => Handled::Skipped,
         })
     }
 
     async fn remaining(&self) -> Result<(u64, usize), ApiError> {
-        let store = &self.app.store;
-        count(
-            store
-                .db
-                .query()
-                .table_name(&store.tables.changes)
-                .index_name(PENDING_INDEX)
-                .key_condition_expression("q = :q AND due <= :now")
-                .expression_attribute_values(":q", s(PENDING_Q))
-                .expression_attribute_values(":now", s(time::stamp(self.ctx.now))),
-        )
-        .await
+        self.deps.store.count_due(&self.deps.store.due_changes(self.ctx.now)).await
     }
 }
 
 /// R-SYNC-1..4: applies every change due by now, through the target, with a receipt each; then
 /// sends (or retries) the outbox's due mail.
-pub async fn sync(app: &App, ctx: &Ctx, limits: Limits) -> Result<RunSummary, ApiError> {
-    let summary = drive(ctx, SYNC, limits, &HourlySync { app, ctx, actor: format!("system:{SYNC}") }).await?;
-    finish(app, ctx, limits, summary).await
+pub async fn sync(deps: &Deps<'_>, ctx: &Ctx, limits: Limits, settings: &RunSettings) -> Result<RunSummary, ApiError> {
+    let mut run = Run::new(ctx, SYNC, limits);
+    let tally = run.drive(&HourlySync { deps: *deps, ctx, actor: format!("system:{SYNC}") }).await?;
+    (run.summary.applied, run.summary.failed, run.summary.failures) = (tally.applied, tally.failed, tally.failures);
+    run.send_mail(deps).await?;
+    run.finish(deps, settings).await
 }
 
 // ---------------------------------------------------------------- the daily sweep
 
 struct DailySweep<'a> {
-    app: &'a App,
+    deps: Deps<'a>,
     ctx: &'a Ctx,
     today: NaiveDate,
     actor: String,
@@ -263,31 +302,18 @@ struct DailySweep<'a> {
 
 #[async_trait]
 impl Job for DailySweep<'_> {
-    type Due = Item;
+    type Due = Holder;
+    type Cursor = Item;
 
-    async fn page(&self, limit: usize, start: Option<Item>) -> Result<(Vec<Item>, Option<Item>, usize), ApiError> {
-        let store = &self.app.store;
-        let out = store
-            .db
-            .query()
-            .table_name(&store.tables.accounts)
-            .index_name(SWEEP_INDEX)
-            .key_condition_expression("sweep_q = :q AND sweep_on <= :today")
-            .expression_attribute_values(":q", s(SWEEP_Q))
-            .expression_attribute_values(":today", s(self.today.to_string()))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let read = usize::try_from(out.count).unwrap_or(0);
-        Ok((out.items.unwrap_or_default(), out.last_evaluated_key, read))
+    async fn page(&self, limit: usize, start: Option<Item>) -> Result<(Vec<Holder>, Option<Item>, usize), ApiError> {
+        let (items, next, read) =
+            self.deps.store.due_page(&self.deps.store.due_sweeps(self.today), limit, start).await?;
+        Ok((items.into_iter().map(holder_from_item).collect::<Result<_, _>>()?, next, read))
     }
 
-    async fn handle(&self, item: Item) -> Result<Handled, ApiError> {
+    async fn handle(&self, mut holder: Holder) -> Result<Handled, ApiError> {
         // The index may lag the table (it is eventually consistent): one retry with a fresh,
         // strongly consistent read if the item changed under us.
-        let mut holder = holder_from_item(item)?;
         for _ in 0..2 {
             let outcome = match &holder {
                 Holder::Utokyo(a) => self.invalidate_right(a).await?,
@@ -295,42 +321,21 @@ impl Job for DailySweep<'_> {
             };
             match outcome {
                 Some(handled) => return Ok(handled),
-                None => {
-                    let (realm, id) = match &holder {
-                        Holder::Utokyo(a) => (crate::domain::account::Realm::Utokyo, a.id.clone()),
-                        Holder::Workshop(w) => (crate::domain::account::Realm::Workshop, w.id.clone()),
-                    };
-                    match self.app.store.holder(realm, &id).await? {
-                        Some(fresh) => holder = fresh,
-                        None => return Ok(Handled::Skipped),
-                    }
-                }
+                None => match self.deps.store.holder(holder.realm(), holder.id()).await? {
+                    Some(fresh) => holder = fresh,
+                    None => return Ok(Handled::Skipped),
+                },
             }
         }
-        let account = match &holder {
-            Holder::Utokyo(a) => a.id.clone(),
-            Holder::Workshop(w) => w.id.clone(),
-        };
         Ok(Handled::Failed(RunFailure {
-            account,
+            account: holder.id().to_owned(),
             kind: "sweep".into(),
             error: "changed during the sweep; next run".into(),
         }))
     }
 
     async fn remaining(&self) -> Result<(u64, usize), ApiError> {
-        let store = &self.app.store;
-        count(
-            store
-                .db
-                .query()
-                .table_name(&store.tables.accounts)
-                .index_name(SWEEP_INDEX)
-                .key_condition_expression("sweep_q = :q AND sweep_on <= :today")
-                .expression_attribute_values(":q", s(SWEEP_Q))
-                .expression_attribute_values(":today", s(self.today.to_string())),
-        )
-        .await
+        self.deps.store.count_due(&self.deps.store.due_sweeps(self.today)).await
     }
 }
 
@@ -339,24 +344,21 @@ impl DailySweep<'_> {
     /// access goes off and the counter down with it; the ECCS servers and the gateway are told.
     /// `None`: the account changed since it was read.
     async fn invalidate_right(&self, account: &Account) -> Result<Option<Handled>, ApiError> {
-        let (app, ctx, store) = (self.app, self.ctx, &self.app.store);
-        let key = accounts::key(crate::domain::account::Realm::Utokyo, &account.id);
-        let mut items = Vec::new();
+        let (deps, ctx, store) = (&self.deps, self.ctx, self.deps.store);
+        let key = accounts::key(Realm::Utokyo, &account.id);
         let pinned = pin_right(account);
         if account.right_until.is_none() || account.right_valid(self.today) {
             // Still valid (a new right was granted): only the index entry was stale.
             let expr = with_sweep(pinned.1, account.sweep_on());
-            return match tx::commit(store, vec![tx::update(&store.tables.accounts, key, Some(&pinned.0), expr)?]).await
-            {
-                Ok(()) => Ok(Some(Handled::Skipped)),
-                Err(TxError::Refused(_)) => Ok(None),
-                Err(TxError::Failed(e)) => Err(e),
-            };
+            let mut tx = Tx::upkeep(deps, ctx);
+            tx.push(tx::update(&store.tables.accounts, key, Some(&pinned.0), expr)?);
+            return Ok(tx.try_commit().await?.ok().map(|()| Handled::Skipped));
         }
         let expr = with_sweep(pinned.1, None).remove("right_until").remove("right_stop_on").set("remote_access = :off");
-        items.push(tx::update(&store.tables.accounts, key, Some(&pinned.0), expr.value(":off", b(false)))?);
+        let mut tx = Tx::new(deps, ctx, &self.actor);
+        tx.push(tx::update(&store.tables.accounts, key, Some(&pinned.0), expr.value(":off", b(false)))?);
         if account.remote_access {
-            items.push(tx::update(
+            tx.push(tx::update(
                 &store.tables.settings,
                 settings_key(),
                 Some("in_use > :zero"),
@@ -367,66 +369,47 @@ impl DailySweep<'_> {
         if account.remote_access {
             off.push(Change::switch(&account.id, ChangeKind::RemoteAccess, false, ctx.now));
         }
-        let staged = changes::stage(app, ctx.now, off, &mut items)?;
-        items.push(
-            AuditRecord::new(ctx, &self.actor, &account.key(), "right.invalidated")
-                .change(
-                    json!({ "right_until": account.right_until, "stop_on": account.right_stop_on, "remote_access": account.remote_access }),
-                    json!({ "valid": false, "remote_access": false }),
-                )
-                .put(store)?,
-        );
-        match tx::commit(store, items).await {
-            Ok(()) => {
-                changes::apply_staged(app, ctx, &self.actor, staged).await;
-                Ok(Some(Handled::Applied))
-            }
-            Err(TxError::Refused(_)) => Ok(None),
-            Err(TxError::Failed(e)) => Err(e),
-        }
+        tx.provision(off)?;
+        tx.audit(AuditRecord::new(ctx, &self.actor, &account.key(), "right.invalidated").change(
+            json!({ "right_until": account.right_until, "stop_on": account.right_stop_on, "remote_access": account.remote_access }),
+            json!({ "valid": false, "remote_access": false }),
+        ))?;
+        Ok(tx.try_commit().await?.ok().map(|()| Handled::Applied))
     }
 
     /// R-SWEEP-1: a workshop account past its valid_until expires.
     async fn expire_workshop(&self, account: &WorkshopAccount) -> Result<Option<Handled>, ApiError> {
-        let store = &self.app.store;
-        let key = accounts::key(crate::domain::account::Realm::Workshop, &account.id);
+        let store = self.deps.store;
+        let key = accounts::key(Realm::Workshop, &account.id);
         let condition = "#status = :active AND valid_until = :valid_until";
         let pin = Expr::new()
             .name("#status", "status")
             .value(":active", s("active"))
             .value(":valid_until", s(account.valid_until.to_string()));
-        let mut items = Vec::new();
         let due = account.status == Status::Active && account.valid_until < self.today;
+        let mut tx = if due { Tx::new(&self.deps, self.ctx, &self.actor) } else { Tx::upkeep(&self.deps, self.ctx) };
         if due {
-            items.push(tx::update(
+            tx.push(tx::update(
                 &store.tables.accounts,
                 key,
                 Some(condition),
                 with_sweep(pin, None).set("#status = :expired").value(":expired", s("expired")),
             )?);
-            items.push(
-                AuditRecord::new(self.ctx, &self.actor, &account.key(), "workshop.expired")
-                    .change(
-                        json!({ "status": "active", "valid_until": account.valid_until }),
-                        json!({ "status": "expired" }),
-                    )
-                    .put(store)?,
-            );
+            tx.audit(AuditRecord::new(self.ctx, &self.actor, &account.key(), "workshop.expired").change(
+                json!({ "status": "active", "valid_until": account.valid_until }),
+                json!({ "status": "expired" }),
+            ))?;
         } else {
             // Not due yet (its valid_until moved): put the index entry right.
             let on = if account.status == Status::Active { account.sweep_on() } else { None };
-            items.push(tx::update(
+            tx.push(tx::update(
                 &store.tables.accounts,
                 key,
                 Some("valid_until = :valid_until"),
                 with_sweep(Expr::new().value(":valid_until", s(account.valid_until.to_string())), on),
             )?);
         }
-        match tx::commit(store, items).await {
-            Ok(()) => Ok(Some(if due { Handled::Applied } else { Handled::Skipped })),
-            Err(TxError::Refused(_)) => Ok(None),
-            Err(TxError::Failed(e)) => Err(e),
-        }
+        Ok(tx.try_commit().await?.ok().map(|()| if due { Handled::Applied } else { Handled::Skipped }))
     }
 }
 
@@ -456,20 +439,149 @@ fn pin_right(account: &Account) -> (String, Expr) {
 }
 
 /// R-SWEEP-1..2: invalidates rights whose stop date or last day has come, and expires workshop
-/// accounts past their valid_until.
-pub async fn sweep(app: &App, ctx: &Ctx, limits: Limits) -> Result<RunSummary, ApiError> {
+/// accounts past their valid_until; then the day's notices (R-LC-5), the links not used in time
+/// (R-LC-6..7) and the mail — all within the one budget and deadline.
+pub async fn sweep(deps: &Deps<'_>, ctx: &Ctx, limits: Limits, settings: &RunSettings) -> Result<RunSummary, ApiError> {
     let actor = format!("system:{SWEEP}");
-    let job = DailySweep { app, ctx, today: ctx.today(), actor: actor.clone() };
-    let mut summary = drive(ctx, SWEEP, limits, &job).await?;
-    // R-LC-5: the day's notices, then the mail.
-    let (queued, read) = outbox::queue_notices(app, ctx, &actor).await?;
-    summary.notices_queued = queued;
-    summary.items_read += read;
-    // R-LC-6..7: links not used in time.
-    let (expired, read) = crate::store::services::expire_links(app, ctx, &actor).await?;
-    summary.links_expired = expired;
-    summary.items_read += read;
-    finish(app, ctx, limits, summary).await
+    let today = ctx.today();
+    let mut run = Run::new(ctx, SWEEP, limits);
+    let tally = run.drive(&DailySweep { deps: *deps, ctx, today, actor: actor.clone() }).await?;
+    (run.summary.applied, run.summary.failed, run.summary.failures) = (tally.applied, tally.failed, tally.failures);
+    run.summary.notices_queued =
+        run.drive(&QueueNotices { deps: *deps, ctx, today, actor: actor.clone() }).await?.applied;
+    run.summary.links_expired = run.drive(&ExpireLinks { deps: *deps, ctx, actor }).await?.applied;
+    run.send_mail(deps).await?;
+    run.finish(deps, settings).await
+}
+
+// ---------------------------------------------------------------- what the runs carry along
+
+/// R-LC-5: the notices due today, for the accounts whose valid_until or right_until is within
+/// the next 30 days — one query per index and day; a notice queued before is not queued again.
+struct QueueNotices<'a> {
+    deps: Deps<'a>,
+    ctx: &'a Ctx,
+    today: NaiveDate,
+    actor: String,
+}
+
+impl QueueNotices<'_> {
+    /// The queries, in order: (is it the right's, the day, the notice).
+    fn queries(&self) -> Vec<(bool, NaiveDate, NoticeKind)> {
+        [(false, NoticeKind::AccountRevocation), (true, NoticeKind::RightExpiry)]
+            .into_iter()
+            .flat_map(|(right, kind)| {
+                (0..=notices::NOTICE_DAYS).map(move |d| (right, self.today + chrono::Duration::days(d), kind))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Job for QueueNotices<'_> {
+    type Due = (Holder, NaiveDate, NoticeKind);
+    /// Which query, and where in it.
+    type Cursor = (usize, Option<Item>);
+
+    async fn page(
+        &self,
+        limit: usize,
+        cursor: Option<(usize, Option<Item>)>,
+    ) -> Result<(Vec<Self::Due>, Option<(usize, Option<Item>)>, usize), ApiError> {
+        let queries = self.queries();
+        let (at, start) = cursor.unwrap_or((0, None));
+        let Some(&(right, date, kind)) = queries.get(at) else { return Ok((vec![], None, 0)) };
+        let (items, next, read) =
+            self.deps.store.due_page(&self.deps.store.ending_on(right, date), limit, start).await?;
+        let due = items.into_iter().map(|i| holder_from_item(i).map(|h| (h, date, kind))).collect::<Result<_, _>>()?;
+        let cursor = match next {
+            Some(key) => Some((at, Some(key))),
+            None if at + 1 < queries.len() => Some((at + 1, None)),
+            None => None,
+        };
+        Ok((due, cursor, read))
+    }
+
+    async fn handle(&self, (holder, date, kind): Self::Due) -> Result<Handled, ApiError> {
+        let Holder::Utokyo(account) = holder else { return Ok(Handled::Skipped) };
+        if notices::due_notice(&account, kind, self.today) != Some(date) {
+            return Ok(Handled::Skipped);
+        }
+        let queued = super::outbox::queue_notice(&self.deps, self.ctx, &self.actor, &account, kind, date).await?;
+        Ok(if queued { Handled::Applied } else { Handled::Skipped })
+    }
+
+    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
+        // Not counted: a notice is queued or not by the next run on the same day's terms.
+        Ok((0, 0))
+    }
+}
+
+/// R-LC-6..7: the invitation and confirmation links not used in time.
+struct ExpireLinks<'a> {
+    deps: Deps<'a>,
+    ctx: &'a Ctx,
+    actor: String,
+}
+
+#[async_trait]
+impl Job for ExpireLinks<'_> {
+    type Due = ServiceRecord;
+    type Cursor = Item;
+
+    async fn page(
+        &self,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<ServiceRecord>, Option<Item>, usize), ApiError> {
+        due_page(&self.deps, &self.deps.store.expired_links(self.ctx.now), limit, start).await
+    }
+
+    async fn handle(&self, record: ServiceRecord) -> Result<Handled, ApiError> {
+        let expired = super::services::expire_link(&self.deps, self.ctx, &self.actor, &record).await?;
+        Ok(if expired { Handled::Applied } else { Handled::Skipped })
+    }
+
+    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
+        self.deps.store.count_due(&self.deps.store.expired_links(self.ctx.now)).await
+    }
+}
+
+/// The outbox's mail due by now: sent, or its failure recorded for a later try.
+struct SendMail<'a> {
+    deps: Deps<'a>,
+    ctx: &'a Ctx,
+    mailer: &'a dyn super::Mailer,
+}
+
+#[async_trait]
+impl Job for SendMail<'_> {
+    type Due = OutboxMessage;
+    type Cursor = Item;
+
+    async fn page(
+        &self,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<OutboxMessage>, Option<Item>, usize), ApiError> {
+        due_page(&self.deps, &self.deps.store.due_mail(self.ctx.now), limit, start).await
+    }
+
+    async fn handle(&self, message: OutboxMessage) -> Result<Handled, ApiError> {
+        Ok(if super::outbox::send_one(&self.deps, self.ctx, self.mailer, &message).await? {
+            Handled::Applied
+        } else {
+            Handled::Failed(RunFailure {
+                account: message.account.clone(),
+                kind: "mail".into(),
+                error: "not sent".into(),
+            })
+        })
+    }
+
+    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
+        self.deps.store.count_due(&self.deps.store.due_mail(self.ctx.now)).await
+    }
 }
 
 /// Which schedule a function runs.
@@ -482,7 +594,8 @@ pub enum Which {
 /// A scheduled function's whole handler: reads the event (an empty one is the plain schedule),
 /// runs the schedule within the invocation's deadline, answers the run summary.
 pub async fn handle_event(
-    app: &App,
+    deps: &Deps<'_>,
+    settings: &RunSettings,
     event: serde_json::Value,
     invocation: Invocation,
     which: Which,
@@ -496,11 +609,12 @@ pub async fn handle_event(
         Which::Sync => SYNC,
         Which::Sweep => SWEEP,
     };
-    let ctx = Ctx::for_schedule(app, name, event.execution_id.or(invocation.request_id));
-    let limits = Limits { item_budget: event.item_budget.unwrap_or(app.item_budget), deadline: invocation.deadline };
+    let ctx = Ctx::for_schedule(deps.clock.now(), name, event.execution_id.or(invocation.request_id));
+    let budget = event.item_budget.or(settings.item_budget).unwrap_or(usize::MAX);
+    let limits = Limits { item_budget: budget, deadline: invocation.deadline };
     let summary = match which {
-        Which::Sync => sync(app, &ctx, limits).await?,
-        Which::Sweep => sweep(app, &ctx, limits).await?,
+        Which::Sync => sync(deps, &ctx, limits, settings).await?,
+        Which::Sweep => sweep(deps, &ctx, limits, settings).await?,
     };
     serde_json::to_value(summary).map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -7,14 +7,14 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::account::{Holder, Realm, account_key};
-use crate::app::App;
 use crate::ctx::Ctx;
-use crate::error::ApiError;
+use crate::domain::account::{Holder, Realm, account_key};
 use crate::domain::password;
+use crate::domain::time;
+use crate::error::ApiError;
 use crate::store::login::Windows;
 use crate::store::sign_ins::{SignIn, SignInResult};
-use crate::domain::time;
+use crate::usecase::Deps;
 
 /// The body of `POST /api/session`.
 #[derive(Deserialize)]
@@ -31,7 +31,7 @@ impl std::fmt::Debug for Login {
     }
 }
 
-pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError> {
+pub async fn login(deps: &Deps<'_>, ctx: &Ctx, login: Login) -> Result<Value, ApiError> {
     let Login { realm, account, password } = login;
     let account = crate::domain::typed::identifier(&account);
     if !realm.is_valid_id(&account) {
@@ -42,7 +42,7 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     let key = account_key(realm, &account);
     let windows = Windows::new(&key, &ctx.source_ip);
     let (reserved, holder) =
-        tokio::join!(app.store.reserve_attempt(&windows, ctx.now), app.store.holder(realm, &account));
+        tokio::join!(deps.store.reserve_attempt(&windows, ctx.now), deps.store.holder(realm, &account));
     let holder = holder?;
     // R-CRED-2: every attempt on an existing account is recorded; none for one that is not.
     let record = |result| SignIn::new(ctx, &key, result);
@@ -52,7 +52,7 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
             // push the real ones out of the last 20. An unknown id writes the stand-in: the
             // same work (R-SEC-6).
             let written = if holder.is_some() { SignIn::locked(ctx, &key, *retry_after) } else { SignIn::nobody(ctx) };
-            app.store.record_sign_in(&written).await?;
+            deps.store.record_sign_in(&written).await?;
         }
         return Err(e);
     }
@@ -63,12 +63,12 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
     // For an id with no account the same write goes to one fixed item that names nobody: the
     // same work, nothing recorded about anyone.
     let written = if holder.is_some() { failure.clone() } else { SignIn::nobody(ctx) };
-    let (verified, recorded) = tokio::join!(verify_off_thread(password, hash), app.store.record_sign_in(&written));
+    let (verified, recorded) = tokio::join!(verify_off_thread(password, hash), deps.store.record_sign_in(&written));
     recorded?;
     let holder = match holder {
         Some(h) if verified && h.is_usable(ctx.today()) => h,
         Some(_) if verified => {
-            app.store.record_sign_in(&SignIn { result: SignInResult::Refused, ..failure }).await?;
+            deps.store.record_sign_in(&SignIn { result: SignInResult::Refused, ..failure }).await?;
             return Err(ApiError::InvalidCredentials);
         }
         _ => return Err(ApiError::InvalidCredentials),
@@ -82,16 +82,16 @@ pub async fn login(app: &App, ctx: &Ctx, login: Login) -> Result<Value, ApiError
         // must not reset the count of wrong codes (R-LOGIN-3).
         let asked = SignIn { result: SignInResult::CodeRequested, ..failure };
         let ((challenge, until), ()) = tokio::try_join!(
-            crate::store::second_factor::open_challenge(app, ctx, a),
-            app.store.record_sign_in(&asked)
+            crate::usecase::second_factor::open_challenge(deps, ctx, a),
+            deps.store.record_sign_in(&asked)
         )?;
         return Ok(json!({ "second_factor": { "challenge": challenge, "expires_at": time::rfc3339(until) } }));
     }
     // The outcome replaces the record written meanwhile, joined with the release of the
     // windows: no round trip more on the way to the token.
     let success = SignIn { result: SignInResult::Success, ..failure };
-    tokio::try_join!(app.store.release_attempt(&windows), app.store.record_sign_in(&success))?;
-    token_answer(app, ctx, &holder)
+    tokio::try_join!(deps.store.release_attempt(&windows), deps.store.record_sign_in(&success))?;
+    token_answer(deps, ctx, &holder)
 }
 
 /// The body of `POST /api/session/second-factor`.
@@ -109,14 +109,14 @@ impl std::fmt::Debug for SecondStep {
 }
 
 /// R-CRED-3: the code (or a recovery code) for a login's challenge → the token.
-pub async fn second_step(app: &App, ctx: &Ctx, step: SecondStep) -> Result<Value, ApiError> {
-    let account = crate::store::second_factor::answer_challenge(app, ctx, &step.challenge, &step.code).await?;
-    token_answer(app, ctx, &Holder::Utokyo(Box::new(account)))
+pub async fn second_step(deps: &Deps<'_>, ctx: &Ctx, step: SecondStep) -> Result<Value, ApiError> {
+    let account = crate::usecase::second_factor::answer_challenge(deps, ctx, &step.challenge, &step.code).await?;
+    token_answer(deps, ctx, &Holder::Utokyo(Box::new(account)))
 }
 
-fn token_answer(app: &App, ctx: &Ctx, holder: &Holder) -> Result<Value, ApiError> {
+fn token_answer(deps: &Deps<'_>, ctx: &Ctx, holder: &Holder) -> Result<Value, ApiError> {
     let (token, expires_at) =
-        app.keys.issue(&app.tokens, holder.realm(), holder.id(), holder.credentials_version(), ctx.now)?;
+        deps.keys.issue(deps.tokens, holder.realm(), holder.id(), holder.credentials_version(), ctx.now)?;
     let profile = match holder {
         Holder::Utokyo(a) => a.profile(),
         Holder::Workshop(w) => w.profile(),
@@ -128,27 +128,27 @@ fn token_answer(app: &App, ctx: &Ctx, holder: &Holder) -> Result<Value, ApiError
 /// checked like a login: it takes a place in the same windows, and a wrong one is a failure there.
 /// `account` is the item key (`Account::key`, `WorkshopAccount::key`), `hash` its password hash.
 pub async fn reauthenticate(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &str,
     hash: &str,
     current_password: String,
 ) -> Result<(), ApiError> {
-    let windows = hold_with_password(app, ctx, account, hash, current_password).await?;
-    app.store.release_attempt(&windows).await
+    let windows = hold_with_password(deps, ctx, account, hash, current_password).await?;
+    deps.store.release_attempt(&windows).await
 }
 
 /// [`reauthenticate`] without giving the place back: for a check that goes on after the
 /// password (a second factor's code), whose caller releases the windows once all of it passed.
 pub async fn hold_with_password(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &str,
     hash: &str,
     password: String,
 ) -> Result<Windows, ApiError> {
     let windows = Windows::new(account, &ctx.source_ip);
-    app.store.reserve_attempt(&windows, ctx.now).await?;
+    deps.store.reserve_attempt(&windows, ctx.now).await?;
     if !verify_off_thread(password, Some(hash.to_owned())).await {
         return Err(ApiError::InvalidCredentials);
     }
@@ -161,14 +161,14 @@ pub async fn hold_with_password(
 /// guesses of the password itself — then the policy with every rule it breaks (R-PWD-3), then
 /// whether the new one is the current one, refused as `same` (R-CMP-2, R-CRED-1).
 pub async fn check_new_password(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &crate::domain::account::Account,
     current_password: String,
     new_password: &str,
     same: &'static str,
 ) -> Result<(), ApiError> {
-    reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    reauthenticate(deps, ctx, &account.key(), &account.password_hash, current_password).await?;
     let (checked, candidate) = (account.clone(), new_password.to_owned());
     let violations =
         tokio::task::spawn_blocking(move || password::violations(&candidate, &password::PersonalData::of(&checked)))
@@ -185,7 +185,10 @@ pub async fn check_new_password(
 
 /// A new password for `account` where no current one is asked (activation, a reset through the
 /// identity link): R-PWD with the account's own data, then its argon2id hash, off the async workers.
-pub async fn hash_new_password(account: &crate::domain::account::Account, new_password: String) -> Result<String, ApiError> {
+pub async fn hash_new_password(
+    account: &crate::domain::account::Account,
+    new_password: String,
+) -> Result<String, ApiError> {
     let person = account.clone();
     tokio::task::spawn_blocking(move || {
         match password::violations(&new_password, &password::PersonalData::of(&person)) {

@@ -5,18 +5,20 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::accounts::{self, account_item, with_sweep};
-use super::audit::AuditRecord;
-use super::changes::{self, Change, ChangeKind};
-use super::login::Windows;
-use super::tx::{self, Expr, TxError};
-use super::{b, s, to_av};
-use crate::domain::account::{Account, Kind, Lock, Realm, Status};
-use crate::app::App;
 use crate::ctx::Ctx;
-use crate::error::ApiError;
+use crate::domain::account::{Account, Kind, Lock, Realm, Status};
 use crate::domain::enrolment::{self, ImportRecord, InPersonCheck};
+use crate::domain::secret;
 use crate::domain::time;
+use crate::error::ApiError;
+use crate::store::accounts::{self, account_item, with_sweep};
+use crate::store::audit::AuditRecord;
+use crate::store::changes::{Change, ChangeKind};
+use crate::store::login::Windows;
+use crate::store::tx::{self, Expr};
+use crate::store::{b, s, to_av};
+use crate::usecase::Deps;
+use crate::usecase::unit::Tx;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -57,16 +59,16 @@ const BATCH_KEYS: usize = 100;
 /// R-LC-1, R-LC-2: upserts every record, one transaction each; the accounts are read 100 to a
 /// BatchGetItem, not one GetItem each.
 pub async fn import(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     records: Vec<ImportRecord>,
 ) -> Result<ImportSummary, ApiError> {
     let mut summary = ImportSummary::default();
     for chunk in records.chunks(BATCH_KEYS) {
-        let keys: Vec<(&str, super::Item)> =
-            chunk.iter().map(|r| (app.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, &r.id))).collect();
-        let found = app.store.batch_get(&keys).await?;
+        let keys: Vec<(&str, crate::store::Item)> =
+            chunk.iter().map(|r| (deps.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, &r.id))).collect();
+        let found = deps.store.batch_get(&keys).await?;
         for (record, item) in chunk.iter().zip(found) {
             let existing = match item.map(accounts::holder_from_item).transpose()? {
                 Some(crate::domain::account::Holder::Utokyo(a)) => Some(*a),
@@ -74,10 +76,10 @@ pub async fn import(
             };
             match existing {
                 None => {
-                    let (key, until) = create(app, ctx, operator, record).await?;
+                    let (key, until) = create(deps, ctx, operator, record).await?;
                     summary.created.push((record.id.clone(), key, until));
                 }
-                Some(existing) => match update(app, ctx, operator, &existing, record).await? {
+                Some(existing) => match update(deps, ctx, operator, &existing, record).await? {
                     Some(true) => summary.updated.push(record.id.clone()),
                     Some(false) => summary.unchanged += 1,
                     None => summary.conflicts.push(record.id.clone()),
@@ -89,19 +91,19 @@ pub async fn import(
 }
 
 async fn create(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     record: &ImportRecord,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let key = enrolment::new_activation_key()?;
     let until = enrolment::key_expiry(ctx.now, record.valid_from);
-    let mut account = Account::imported(record, &app.mail_domain);
-    account.activation_key_hash = Some(enrolment::key_hash(&key));
+    let mut account = record.account(deps.mail_domain);
+    account.activation_key_hash = Some(secret::key_hash(&key));
     account.activation_expires_at = Some(until);
-    let store = &app.store;
-    let mut items =
-        vec![tx::put(&store.tables.accounts, account_item(&account)?, Some("attribute_not_exists(pk)"), Expr::new())?];
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::put(&store.tables.accounts, account_item(&account)?, Some("attribute_not_exists(pk)"), Expr::new())?);
     // The mail system learns the address, the ECCS servers a student's right.
     let mut address = Change::pending(&account.id, ChangeKind::MailAddress, ctx.now, ctx.now);
     address.address = Some(account.mail_address.clone());
@@ -109,21 +111,19 @@ async fn create(
     if account.right_valid(ctx.today()) {
         provisioning.push(Change::switch(&account.id, ChangeKind::Eccs, true, ctx.now));
     }
-    let staged = changes::stage(app, ctx.now, provisioning, &mut items)?;
-    items.push(
+    tx.provision(provisioning)?;
+    tx.audit(
         AuditRecord::new(ctx, &operator.key(), &account.key(), "account.imported")
-            .change(Value::Null, registrar_view(&account))
-            .put(store)?,
-    );
+            .change(Value::Null, registrar_view(&account)),
+    )?;
     // Refused: created meanwhile by another import; the caller imports again to update it.
-    tx::commit_or(store, items, ApiError::ServiceUnavailable { retry_after: 1 }).await?;
-    changes::apply_staged(app, ctx, &operator.key(), staged).await;
+    tx.commit_or(ApiError::ServiceUnavailable { retry_after: 1 }).await?;
     Ok((key, until))
 }
 
 /// `Some(true)` updated, `Some(false)` nothing to change, `None` changed meanwhile.
 async fn update(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     existing: &Account,
@@ -151,7 +151,7 @@ async fn update(
     {
         return Ok(Some(false));
     }
-    let store = &app.store;
+    let store = deps.store;
     let pin = "#status = :old_status AND valid_until = :old_valid_until AND #kind = :old_kind";
     let mut condition = pin.to_owned();
     let mut expr = Expr::new()
@@ -192,27 +192,17 @@ async fn update(
         }
         expr = with_sweep(expr, next.sweep_on());
     }
-    let mut items =
-        vec![tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &existing.id), Some(&condition), expr)?];
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(&store.tables.accounts, accounts::key(Realm::Utokyo, &existing.id), Some(&condition), expr)?);
     let today = ctx.today();
-    let staged = if next.right_valid(today) && !existing.right_valid(today) {
-        changes::stage(app, ctx.now, vec![Change::switch(&existing.id, ChangeKind::Eccs, true, ctx.now)], &mut items)?
-    } else {
-        vec![]
-    };
-    items.push(
-        AuditRecord::new(ctx, &operator.key(), &existing.key(), "account.updated")
-            .change(registrar_view(existing), registrar_view(&next))
-            .put(store)?,
-    );
-    match tx::commit(store, items).await {
-        Ok(()) => {
-            changes::apply_staged(app, ctx, &operator.key(), staged).await;
-            Ok(Some(true))
-        }
-        Err(TxError::Refused(_)) => Ok(None),
-        Err(TxError::Failed(e)) => Err(e),
+    if next.right_valid(today) && !existing.right_valid(today) {
+        tx.provision(vec![Change::switch(&existing.id, ChangeKind::Eccs, true, ctx.now)])?;
     }
+    tx.audit(
+        AuditRecord::new(ctx, &operator.key(), &existing.key(), "account.updated")
+            .change(registrar_view(existing), registrar_view(&next)),
+    )?;
+    Ok(tx.try_commit().await?.ok().map(|()| true))
 }
 
 /// R-LC-3, R-LC-4: issues a new key (the old one stops working). For an activated account this
@@ -220,7 +210,7 @@ async fn update(
 /// link of R-CRED-4 (an OpenID Connect sign-in made the link; the old self-set flag waives
 /// nothing).
 pub async fn issue_key(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     target: &Account,
@@ -232,24 +222,25 @@ pub async fn issue_key(
     }
     let key = enrolment::new_activation_key()?;
     let until = enrolment::key_expiry(ctx.now, target.valid_from);
-    let store = &app.store;
+    let store = deps.store;
     let expr = Expr::new()
         .set("activation_key_hash = :hash")
         .set("activation_expires_at = :until")
-        .value(":hash", s(enrolment::key_hash(&key)))
+        .value(":hash", s(secret::key_hash(&key)))
         .value(":until", s(time::stamp(until)));
     let verification = match &check {
         Some(c) => json!({ "in_person_check": { "document": c.document, "checked_by": operator.id } }),
         None if reset => json!({ "identity_link": target.identity.as_ref().map(|l| l.issuer.clone()) }),
         None => Value::Null,
     };
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &target.id),
-            Some("attribute_exists(pk)"),
-            expr,
-        )?,
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        accounts::key(Realm::Utokyo, &target.id),
+        Some("attribute_exists(pk)"),
+        expr,
+    )?);
+    tx.audit(
         AuditRecord::new(
             ctx,
             &operator.key(),
@@ -259,17 +250,16 @@ pub async fn issue_key(
         .change(
             json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
             json!({ "activation_expires_at": time::rfc3339(until), "verification": verification }),
-        )
-        .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::NotFound).await?;
+        ),
+    )?;
+    tx.commit_or(ApiError::NotFound).await?;
     Ok((key, until))
 }
 
 /// R-LC-3: extends the outstanding key by `days`: from its current expiry, or from now for a
 /// key that has already expired.
 pub async fn extend_key(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     target: &Account,
@@ -278,37 +268,34 @@ pub async fn extend_key(
     let Some(hash) = &target.activation_key_hash else { return Err(ApiError::NoActivationKey) };
     let from = target.activation_expires_at.filter(|until| *until > ctx.now).unwrap_or(ctx.now);
     let until = from + Duration::days(days.clamp(1, enrolment::KEY_MAX_EXTEND_DAYS));
-    let store = &app.store;
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &target.id),
-            Some("activation_key_hash = :hash"),
-            Expr::new()
-                .set("activation_expires_at = :until")
-                .value(":hash", s(hash.clone()))
-                .value(":until", s(time::stamp(until))),
-        )?,
-        AuditRecord::new(ctx, &operator.key(), &target.key(), "activation_key.extended")
-            .change(
-                json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
-                json!({ "activation_expires_at": time::rfc3339(until) }),
-            )
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::NoActivationKey).await?;
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        accounts::key(Realm::Utokyo, &target.id),
+        Some("activation_key_hash = :hash"),
+        Expr::new()
+            .set("activation_expires_at = :until")
+            .value(":hash", s(hash.clone()))
+            .value(":until", s(time::stamp(until))),
+    )?);
+    tx.audit(AuditRecord::new(ctx, &operator.key(), &target.key(), "activation_key.extended").change(
+        json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
+        json!({ "activation_expires_at": time::rfc3339(until) }),
+    ))?;
+    tx.commit_or(ApiError::NoActivationKey).await?;
     Ok(until)
 }
 
 /// R-LC-3: account id + key + new password. A wrong, expired or used key counts toward the
 /// R-LOGIN-3 limit and gets one answer.
-pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: String) -> Result<(), ApiError> {
+pub async fn activate(deps: &Deps<'_>, ctx: &Ctx, id: &str, key: &str, new_password: String) -> Result<(), ApiError> {
     let (id, key) = (&crate::domain::typed::identifier(id), &crate::domain::typed::identifier(key));
     if !Realm::Utokyo.is_valid_id(id) {
         return Err(ApiError::InvalidActivationKey);
     }
     let windows = Windows::new(&crate::domain::account::account_key(Realm::Utokyo, id), &ctx.source_ip);
-    let (reserved, found) = tokio::join!(app.store.reserve_attempt(&windows, ctx.now), app.store.account(id));
+    let (reserved, found) = tokio::join!(deps.store.reserve_attempt(&windows, ctx.now), deps.store.account(id));
     reserved?;
     // R-SEC-3, R-SEC-4: a key works only while the account is usable (active, within its
     // dates, not locked).
@@ -316,87 +303,84 @@ pub async fn activate(app: &App, ctx: &Ctx, id: &str, key: &str, new_password: S
         Some(a)
             if a.is_usable(ctx.today())
                 && a.activation_expires_at.is_some_and(|until| until > ctx.now)
-                && a.activation_key_hash.as_deref().is_some_and(|h| enrolment::key_matches(key, h)) =>
+                && a.activation_key_hash.as_deref().is_some_and(|h| secret::key_matches(key, h)) =>
         {
             a
         }
         _ => return Err(ApiError::InvalidActivationKey),
     };
     let phc = crate::usecase::session::hash_new_password(&account, new_password).await?;
-    let store = &app.store;
+    let store = deps.store;
     let hash = account.activation_key_hash.clone().unwrap_or_default();
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, id),
-            Some("activation_key_hash = :key"),
-            Expr::new()
-                .set("password_hash = :phc")
-                .set("initial_password_changed = :true")
-                // A reset ends every session of whoever knew the old password (R-SEC-1).
-                .set("credentials_version = if_not_exists(credentials_version, :zero) + :one")
-                .set("credentials_changed_at = :now")
-                .remove("activation_key_hash")
-                .remove("activation_expires_at")
-                .value(":zero", super::n(0))
-                .value(":one", super::n(1))
-                .value(":now", s(time::stamp(ctx.now)))
-                .value(":key", s(hash))
-                .value(":phc", s(phc))
-                .value(":true", b(true)),
-        )?,
-        AuditRecord::new(ctx, &account.key(), &account.key(), "account.activated")
-            .change(
-                json!({ "initial_password_changed": account.initial_password_changed }),
-                json!({ "initial_password_changed": true }),
-            )
-            .put(store)?,
-    ];
+    let mut tx = Tx::new(deps, ctx, &account.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        accounts::key(Realm::Utokyo, id),
+        Some("activation_key_hash = :key"),
+        Expr::new()
+            .set("password_hash = :phc")
+            .set("initial_password_changed = :true")
+            // A reset ends every session of whoever knew the old password (R-SEC-1).
+            .set("credentials_version = if_not_exists(credentials_version, :zero) + :one")
+            .set("credentials_changed_at = :now")
+            .remove("activation_key_hash")
+            .remove("activation_expires_at")
+            .value(":zero", crate::store::n(0))
+            .value(":one", crate::store::n(1))
+            .value(":now", s(time::stamp(ctx.now)))
+            .value(":key", s(hash))
+            .value(":phc", s(phc))
+            .value(":true", b(true)),
+    )?);
+    tx.audit(AuditRecord::new(ctx, &account.key(), &account.key(), "account.activated").change(
+        json!({ "initial_password_changed": account.initial_password_changed }),
+        json!({ "initial_password_changed": true }),
+    ))?;
     // Refused: the key was used by a concurrent activation.
-    tx::commit_or(store, items, ApiError::InvalidActivationKey).await?;
+    tx.commit_or(ApiError::InvalidActivationKey).await?;
     store.release_attempt(&windows).await
 }
 
 /// R-LC-5: an operator records that a renewal was asked for (no expiry notices meanwhile), or
 /// that it is settled.
 pub async fn set_renewal_pending(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     target: &Account,
     pending: bool,
 ) -> Result<(), ApiError> {
-    let store = &app.store;
+    let store = deps.store;
     let expr = if pending {
         Expr::new().set("renewal_pending = :true").value(":true", b(true))
     } else {
         Expr::new().remove("renewal_pending")
     };
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &target.id),
-            Some("attribute_exists(pk)"),
-            expr,
-        )?,
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        accounts::key(Realm::Utokyo, &target.id),
+        Some("attribute_exists(pk)"),
+        expr,
+    )?);
+    tx.audit(
         AuditRecord::new(ctx, &operator.key(), &target.key(), "renewal.pending")
-            .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending }))
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::NotFound).await
+            .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending })),
+    )?;
+    tx.commit_or(ApiError::NotFound).await
 }
 
 /// R-SEC-4: the help desk locks an account with a reason, or opens it again. A lock raises the
 /// credentials version, so every token already issued stops working; login, links, keys and
 /// activation refuse a locked account, and an import leaves the lock as it is.
 pub async fn set_lock(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     target: &Account,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let store = &app.store;
+    let store = deps.store;
     let lock = reason.map(|r| Lock { reason: r.to_owned(), by: operator.id.clone(), at: time::stamp(ctx.now) });
     let expr = match &lock {
         Some(l) => Expr::new()
@@ -405,29 +389,29 @@ pub async fn set_lock(
             .set("credentials_version = if_not_exists(credentials_version, :zero) + :one")
             .set("credentials_changed_at = :now")
             .value(":lock", to_av(l)?)
-            .value(":zero", super::n(0))
-            .value(":one", super::n(1))
+            .value(":zero", crate::store::n(0))
+            .value(":one", crate::store::n(1))
             .value(":now", s(time::stamp(ctx.now))),
         None => Expr::new().name("#lock", "lock").remove("#lock"),
     };
     let view = |l: &Option<Lock>| json!({ "locked": l.is_some(), "reason": l.as_ref().map(|l| &l.reason) });
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            accounts::key(Realm::Utokyo, &target.id),
-            Some("attribute_exists(pk)"),
-            expr,
-        )?,
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        accounts::key(Realm::Utokyo, &target.id),
+        Some("attribute_exists(pk)"),
+        expr,
+    )?);
+    tx.audit(
         AuditRecord::new(
             ctx,
             &operator.key(),
             &target.key(),
             if lock.is_some() { "account.locked" } else { "account.unlocked" },
         )
-        .change(view(&target.lock), view(&lock))
-        .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::NotFound).await
+        .change(view(&target.lock), view(&lock)),
+    )?;
+    tx.commit_or(ApiError::NotFound).await
 }
 
 /// What an operator sees of an account: everything but secrets.

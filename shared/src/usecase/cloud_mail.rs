@@ -12,28 +12,28 @@ use chrono::DateTime;
 use chrono::Utc;
 use serde_json::json;
 
-use super::accounts;
-use super::audit::AuditRecord;
-use super::changes::{self, Change, ChangeKind};
-use super::tx::{self, Expr, TxError};
-use super::{Item, b, get_bool, get_s, s, to_item};
-use crate::domain::account::{Account, Realm};
-use crate::app::App;
+use super::Deps;
+use super::unit::Tx;
 use crate::ctx::Ctx;
+use crate::domain::account::{Account, Realm};
+use crate::domain::{mail_address, time};
 use crate::error::ApiError;
-use crate::domain::mail_address;
-use crate::domain::time;
+use crate::store::accounts;
+use crate::store::audit::AuditRecord;
+use crate::store::changes::{self, Change, ChangeKind};
+use crate::store::tx::{self, Expr};
+use crate::store::{Item, b, get_bool, get_s, s, to_item};
 
 /// Accepts a change to `address` (already normalised by [`mail_address::normalise_address`]); returns
 /// the pending change. A change still waiting for the sync is replaced (a typo fixed), and the
 /// address it asked for, never used, is free again (R-CMA-3); asking again for the pending
 /// address changes nothing (a double click).
-pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &str) -> Result<Change, ApiError> {
+pub async fn change_address(deps: &Deps<'_>, ctx: &Ctx, account: &Account, address: &str) -> Result<Change, ApiError> {
     account.check_cloud_mail()?;
     if address == account.mail_address {
         return Err(ApiError::InvalidAddress { reasons: vec!["same_as_current"] });
     }
-    let pending = app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(Change::is_pending);
+    let pending = deps.store.change(&account.id, ChangeKind::MailAddress).await?.filter(Change::is_pending);
     if let Some(p) = pending.as_ref().filter(|p| p.address.as_deref() == Some(address)) {
         return Ok(p.clone());
     }
@@ -42,7 +42,7 @@ pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &s
     // condition says otherwise, the change goes through without it.
     let mut release = pending.as_ref().and_then(Change::requested_address);
     for _ in 0..2 {
-        match commit_address(app, ctx, account, &change, pending.as_ref(), release.as_ref()).await {
+        match commit_address(deps, ctx, account, &change, pending.as_ref(), release.as_ref()).await {
             Err(Refused::Release) => release = None,
             Err(Refused::With(e)) => return Err(e),
             Ok(()) => return Ok(change),
@@ -52,38 +52,37 @@ pub async fn change_address(app: &App, ctx: &Ctx, account: &Account, address: &s
 }
 
 /// R-CMA-3: withdraws the change waiting for the sync; its address, never used, is free again.
-pub async fn withdraw_address(app: &App, ctx: &Ctx, account: &Account) -> Result<(), ApiError> {
+pub async fn withdraw_address(deps: &Deps<'_>, ctx: &Ctx, account: &Account) -> Result<(), ApiError> {
     account.check_cloud_mail()?;
     // Only a change the person asked for: the provisioning of their initial address is not
     // theirs to withdraw.
     let Some(pending) =
-        app.store.change(&account.id, ChangeKind::MailAddress).await?.filter(|c| c.is_pending() && c.by_person)
+        deps.store.change(&account.id, ChangeKind::MailAddress).await?.filter(|c| c.is_pending() && c.by_person)
     else {
         return Err(ApiError::NothingPending);
     };
-    let store = &app.store;
+    let store = deps.store;
     let mut release = pending.requested_address();
     for _ in 0..2 {
-        let mut items = vec![tx::delete(
+        let mut tx = Tx::new(deps, ctx, &account.key());
+        tx.push(tx::delete(
             &store.tables.changes,
-            pending.key(),
+            pending.item_key(),
             "change_id = :id AND q = :q",
             Expr::new().value(":id", s(pending.change_id.clone())).value(":q", s(changes::PENDING_Q)),
-        )?];
+        )?);
         if let Some(r) = &release {
-            items.push(r.item(store)?);
+            tx.push(r.item(store)?);
         }
-        items.push(
+        tx.audit(
             AuditRecord::new(ctx, &account.key(), &account.key(), "mail_address.withdrawn")
-                .change(json!({ "pending_address": pending.address }), json!({ "pending_address": null }))
-                .put(store)?,
-        );
-        match tx::commit(store, items).await {
+                .change(json!({ "pending_address": pending.address }), json!({ "pending_address": null })),
+        )?;
+        match tx.try_commit().await? {
             Ok(()) => return Ok(()),
-            Err(TxError::Refused(r)) if release.is_some() && r.failed(1) && !r.failed(0) => release = None,
+            Err(r) if release.is_some() && r.failed(1) && !r.failed(0) => release = None,
             // Applied (or replaced) meanwhile: nothing is waiting any more.
-            Err(TxError::Refused(_)) => return Err(ApiError::NothingPending),
-            Err(TxError::Failed(e)) => return Err(e),
+            Err(_) => return Err(ApiError::NothingPending),
         }
     }
     Err(ApiError::ServiceUnavailable { retry_after: 1 })
@@ -99,7 +98,7 @@ struct Release {
 impl Release {
     /// Deletes the reservation only if it is the one the pending change made (same owner, made
     /// at its acceptance) and the address was never used (R-CMA-4).
-    fn item(&self, store: &super::Store) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+    fn item(&self, store: &crate::store::Store) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
         tx::delete(
             &store.tables.addresses,
             Item::from([("address".to_owned(), s(self.address.clone()))]),
@@ -129,18 +128,19 @@ enum Refused {
 }
 
 async fn commit_address(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &Account,
     change: &Change,
     pending: Option<&Change>,
     release: Option<&Release>,
 ) -> Result<(), Refused> {
-    let store = &app.store;
+    let store = deps.store;
     let threshold = time::stamp(mail_address::change_threshold(ctx.now));
     let address = change.address.clone().unwrap_or_default();
-    let build = || -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
-        let mut items = vec![
+    let build = || -> Result<Tx<'_>, ApiError> {
+        let mut tx = Tx::new(deps, ctx, &account.key());
+        for item in [
             // 0: the account — active, initial password changed, no *applied* change within 30 days.
             tx::check(
                 &store.tables.accounts,
@@ -180,26 +180,24 @@ async fn commit_address(
                     Expr::new(),
                 )?,
             },
-        ];
+        ] {
+            tx.push(item);
+        }
         if let Some(r) = release.filter(|r| r.address != address) {
-            items.push(r.item(store)?);
+            tx.push(r.item(store)?);
         }
         let action = if pending.is_some() { "mail_address.replaced" } else { "mail_address.requested" };
-        items.push(
-            AuditRecord::new(ctx, &account.key(), &account.key(), action)
-                .change(
-                    json!({ "address": account.mail_address, "pending_address": pending.and_then(|p| p.address.clone()) }),
-                    json!({ "pending_address": address, "effective_at": time::rfc3339(change.effective_at) }),
-                )
-                .put(store)?,
-        );
-        Ok(items)
+        tx.audit(AuditRecord::new(ctx, &account.key(), &account.key(), action).change(
+            json!({ "address": account.mail_address, "pending_address": pending.and_then(|p| p.address.clone()) }),
+            json!({ "pending_address": address, "effective_at": time::rfc3339(change.effective_at) }),
+        ))?;
+        Ok(tx)
     };
-    let items = build().map_err(Refused::With)?;
+    let tx = build().map_err(Refused::With)?;
     let releasing = release.is_some_and(|r| r.address != address);
-    match tx::commit(store, items).await {
+    match tx.try_commit().await.map_err(Refused::With)? {
         Ok(()) => Ok(()),
-        Err(TxError::Refused(refusal)) => {
+        Err(refusal) => {
             if refusal.failed(0) {
                 let old = refusal.item(0);
                 if old.and_then(|i| get_bool(i, "initial_password_changed")) != Some(true) {
@@ -220,43 +218,39 @@ async fn commit_address(
             // The pending change was applied or replaced meanwhile: the client may ask again.
             Err(Refused::With(ApiError::ServiceUnavailable { retry_after: 1 }))
         }
-        Err(TxError::Failed(e)) => Err(Refused::With(e)),
     }
 }
 
 /// Accepts a new cloud-mail password, given as its crypt hash; returns when it takes effect.
 pub async fn change_password(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &Account,
     crypt: String,
 ) -> Result<DateTime<Utc>, ApiError> {
     account.check_cloud_mail()?;
-    let store = &app.store;
-    let mut items = vec![tx::check(
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &account.key());
+    tx.push(tx::check(
         &store.tables.accounts,
         accounts::key(Realm::Utokyo, &account.id),
         "#status = :active AND initial_password_changed = :true",
         Expr::new().name("#status", "status").value(":active", s("active")).value(":true", b(true)),
-    )?];
+    )?);
     let change = Change::mail_password(&account.id, crypt, ctx.now);
     let effective_at = change.effective_at;
-    changes::stage(app, ctx.now, vec![change], &mut items)?;
-    items.push(
+    tx.provision(vec![change])?;
+    tx.audit(
         AuditRecord::new(ctx, &account.key(), &account.key(), "mail_password.requested")
-            .change(json!({}), json!({ "effective_at": time::rfc3339(effective_at) }))
-            .put(store)?,
-    );
-    match tx::commit(store, items).await {
-        Ok(()) => Ok(effective_at),
-        Err(TxError::Refused(refusal)) => {
-            let old = refusal.item(0);
-            if old.and_then(|i| get_bool(i, "initial_password_changed")) != Some(true) {
-                Err(ApiError::InitialPasswordNotChanged)
-            } else {
-                Err(ApiError::Unauthorized)
-            }
+            .change(json!({}), json!({ "effective_at": time::rfc3339(effective_at) })),
+    )?;
+    tx.commit_explained(|refusal| {
+        if refusal.item(0).and_then(|i| get_bool(i, "initial_password_changed")) != Some(true) {
+            ApiError::InitialPasswordNotChanged
+        } else {
+            ApiError::Unauthorized
         }
-        Err(TxError::Failed(e)) => Err(e),
-    }
+    })
+    .await?;
+    Ok(effective_at)
 }

@@ -9,18 +9,20 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::accounts;
-use super::audit::AuditRecord;
-use super::login::Windows;
-use super::sign_ins::{SignIn, SignInResult};
-use super::tx::{self, Expr};
-use super::{Item, get_s, n, s, sdk_error, to_av};
-use crate::domain::account::{Account, Realm, account_key};
-use crate::app::App;
+use super::Deps;
+use super::unit::Tx;
 use crate::ctx::Ctx;
-use crate::error::ApiError;
+use crate::domain::account::{Account, Realm, account_key};
 use crate::domain::second_factor::{self, CHALLENGE_MINUTES, SecondFactor};
-use crate::domain::{enrolment, time};
+use crate::domain::secret;
+use crate::domain::time;
+use crate::error::ApiError;
+use crate::store::accounts;
+use crate::store::audit::AuditRecord;
+use crate::store::login::Windows;
+use crate::store::sign_ins::{SignIn, SignInResult};
+use crate::store::tx::{self, Expr};
+use crate::store::{Item, get_s, n, s, to_av};
 
 fn account_item_key(account: &Account) -> Item {
     accounts::key(Realm::Utokyo, &account.id)
@@ -34,7 +36,7 @@ fn sf(expr: Expr) -> Expr {
 /// password comes with it (R-SEC-1): a stolen session must not set up a factor the owner does
 /// not have, which would lock the owner out.
 pub async fn enrol(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     account: &Account,
     current_password: String,
@@ -42,107 +44,119 @@ pub async fn enrol(
     if account.second_factor.as_ref().is_some_and(SecondFactor::is_enrolled) {
         return Err(ApiError::SecondFactorEnrolled);
     }
-    crate::usecase::session::reauthenticate(app, ctx, &account.key(), &account.password_hash, current_password).await?;
+    crate::usecase::session::reauthenticate(deps, ctx, &account.key(), &account.password_hash, current_password)
+        .await?;
     let factor = SecondFactor::new()?;
-    let store = &app.store;
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            account_item_key(account),
-            Some("attribute_exists(pk) AND (attribute_not_exists(#sf) OR attribute_not_exists(#sf.enrolled_at))"),
-            sf(Expr::new()).set("#sf = :f").value(":f", to_av(&factor)?),
-        )?,
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &account.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        account_item_key(account),
+        Some("attribute_exists(pk) AND (attribute_not_exists(#sf) OR attribute_not_exists(#sf.enrolled_at))"),
+        sf(Expr::new()).set("#sf = :f").value(":f", to_av(&factor)?),
+    )?);
+    tx.audit(
         AuditRecord::new(ctx, &account.key(), &account.key(), "second_factor.enrolment_started")
-            .change(json!({ "enrolled": false }), json!({ "enrolled": false, "pending": true }))
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::SecondFactorEnrolled).await?;
+            .change(json!({ "enrolled": false }), json!({ "enrolled": false, "pending": true })),
+    )?;
+    tx.commit_or(ApiError::SecondFactorEnrolled).await?;
     Ok(factor)
 }
 
 /// Confirms the enrolment with a first code; answers the recovery codes, shown this once.
-pub async fn confirm(app: &App, ctx: &Ctx, account: &Account, code: &str) -> Result<Vec<String>, ApiError> {
+pub async fn confirm(deps: &Deps<'_>, ctx: &Ctx, account: &Account, code: &str) -> Result<Vec<String>, ApiError> {
     let Some(factor) = account.second_factor.clone().filter(|f| !f.is_enrolled()) else {
         return Err(ApiError::InvalidCode);
     };
     let windows = Windows::new(&account.key(), &ctx.source_ip);
-    app.store.reserve_attempt(&windows, ctx.now).await?;
+    deps.store.reserve_attempt(&windows, ctx.now).await?;
     let step = factor.check(&account.id, code, unix(ctx.now)).ok_or(ApiError::InvalidCode)?;
     let (codes, hashes) = second_factor::recovery_codes()?;
-    let store = &app.store;
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            account_item_key(account),
-            Some("#sf.secret = :secret AND attribute_not_exists(#sf.enrolled_at)"),
-            sf(Expr::new())
-                .set("#sf.enrolled_at = :now")
-                .set("#sf.last_step = :step")
-                .set("#sf.recovery = :hashes")
-                .value(":secret", s(factor.secret.clone()))
-                .value(":now", s(time::stamp(ctx.now)))
-                .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX)))
-                .value(":hashes", to_av(&hashes)?),
-        )?,
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &account.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        account_item_key(account),
+        Some("#sf.secret = :secret AND attribute_not_exists(#sf.enrolled_at)"),
+        sf(Expr::new())
+            .set("#sf.enrolled_at = :now")
+            .set("#sf.last_step = :step")
+            .set("#sf.recovery = :hashes")
+            .value(":secret", s(factor.secret.clone()))
+            .value(":now", s(time::stamp(ctx.now)))
+            .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX)))
+            .value(":hashes", to_av(&hashes)?),
+    )?);
+    tx.audit(
         AuditRecord::new(ctx, &account.key(), &account.key(), "second_factor.enrolled")
-            .change(json!({ "enrolled": false }), json!({ "enrolled": true, "recovery_codes": codes.len() }))
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::InvalidCode).await?;
-    release_after_commit(app, &windows).await;
+            .change(json!({ "enrolled": false }), json!({ "enrolled": true, "recovery_codes": codes.len() })),
+    )?;
+    tx.commit_or(ApiError::InvalidCode).await?;
+    release_after_commit(deps, &windows).await;
     Ok(codes)
 }
 
 /// Removes the second factor: by the person (after password and code) or by the help desk after
 /// an in-person check; `verification` says which, for the audit record.
 pub async fn remove(
-    app: &App,
+    deps: &Deps<'_>,
     ctx: &Ctx,
     actor: &Account,
     target: &Account,
     verification: Value,
 ) -> Result<(), ApiError> {
-    let store = &app.store;
-    let items = vec![
-        tx::update(
-            &store.tables.accounts,
-            account_item_key(target),
-            Some("attribute_exists(#sf)"),
-            sf(Expr::new()).remove("#sf"),
-        )?,
+    let store = deps.store;
+    let mut tx = Tx::new(deps, ctx, &actor.key());
+    tx.push(tx::update(
+        &store.tables.accounts,
+        account_item_key(target),
+        Some("attribute_exists(#sf)"),
+        sf(Expr::new()).remove("#sf"),
+    )?);
+    tx.audit(
         AuditRecord::new(ctx, &actor.key(), &target.key(), "second_factor.removed")
-            .change(json!({ "enrolled": true }), json!({ "enrolled": false, "verification": verification }))
-            .put(store)?,
-    ];
-    tx::commit_or(store, items, ApiError::NotFound).await
+            .change(json!({ "enrolled": true }), json!({ "enrolled": false, "verification": verification })),
+    )?;
+    tx.commit_or(ApiError::NotFound).await
 }
 
 /// The person's removal: the current password (like a login) and a code or a recovery code,
 /// both in one place of the failure windows — a wrong code counts like a wrong password.
-pub async fn remove_own(app: &App, ctx: &Ctx, account: &Account, password: String, code: &str) -> Result<(), ApiError> {
+pub async fn remove_own(
+    deps: &Deps<'_>,
+    ctx: &Ctx,
+    account: &Account,
+    password: String,
+    code: &str,
+) -> Result<(), ApiError> {
     let Some(factor) = account.second_factor.clone() else { return Err(ApiError::NotFound) };
     let windows =
-        crate::usecase::session::hold_with_password(app, ctx, &account.key(), &account.password_hash, password).await?;
+        crate::usecase::session::hold_with_password(deps, ctx, &account.key(), &account.password_hash, password)
+            .await?;
     let valid = factor.check(&account.id, code, unix(ctx.now)).is_some() || factor.recovery_index(code).is_some();
     if !factor.is_enrolled() || !valid {
         return Err(ApiError::InvalidCode);
     }
-    remove(app, ctx, account, account, json!({ "by": "self", "password_and_code": true })).await?;
-    release_after_commit(app, &windows).await;
+    remove(deps, ctx, account, account, json!({ "by": "self", "password_and_code": true })).await?;
+    release_after_commit(deps, &windows).await;
     Ok(())
 }
 
 /// Gives a successful attempt's places back after its change is committed; a failure here must
 /// not turn a done change into an error (the places pass with the window).
-async fn release_after_commit(app: &App, windows: &Windows) {
-    if let Err(e) = app.store.release_attempt(windows).await {
+async fn release_after_commit(deps: &Deps<'_>, windows: &Windows) {
+    if let Err(e) = deps.store.release_attempt(windows).await {
         tracing::warn!(error = %e, "failure window not released; it passes by itself");
     }
 }
 
 /// After the password: a challenge for the code. Returns the token (shown once) and its expiry.
-pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(String, DateTime<Utc>), ApiError> {
-    let token = enrolment::random_base32(32)?;
+pub async fn open_challenge(
+    deps: &Deps<'_>,
+    ctx: &Ctx,
+    account: &Account,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let token = secret::random_base32(32)?;
     let until = ctx.now + Duration::minutes(CHALLENGE_MINUTES);
     let item = Item::from([
         ("pk".to_owned(), s(challenge_key(&token))),
@@ -153,21 +167,14 @@ pub async fn open_challenge(app: &App, ctx: &Ctx, account: &Account) -> Result<(
         // TTL, for clean-up only: the logic reads `expires_at`.
         ("expires".to_owned(), n((until + Duration::days(1)).timestamp())),
     ]);
-    app.store
-        .db
-        .put_item()
-        .table_name(&app.store.tables.login_attempts)
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(sdk_error)?;
+    deps.store.put_short_lived(item).await?;
     Ok((token, until))
 }
 
 /// The second step of login: the challenge and a code (or a recovery code). Answers the account
 /// to issue the token for; every refusal is the one 401 `invalid_code`.
-pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> Result<Account, ApiError> {
-    let store = &app.store;
+pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &str) -> Result<Account, ApiError> {
+    let store = deps.store;
     let key = challenge_key(&crate::domain::typed::identifier(token));
     let found = store.item(&store.tables.login_attempts, &key).await?;
     let live = found
@@ -217,7 +224,11 @@ pub async fn answer_challenge(app: &App, ctx: &Ctx, token: &str, code: &str) -> 
     };
     let audit = AuditRecord::new(ctx, &account_key, &account_key, "second_factor.used").change(json!({}), json!({}));
     // Refused: the challenge, the code's step or the recovery code was used meanwhile.
-    tx::commit_or(store, vec![close, used, audit.put(store)?], ApiError::InvalidSecondFactor).await?;
+    let mut tx = Tx::new(deps, ctx, &account_key);
+    tx.push(close);
+    tx.push(used);
+    tx.audit(audit)?;
+    tx.commit_or(ApiError::InvalidSecondFactor).await?;
     let success = SignIn::new(ctx, &account_key, SignInResult::Success);
     // Two places to give back: the password step's and this one's.
     let (released, recorded) = tokio::join!(store.release_attempts(&windows, 2), store.record_sign_in(&success));
@@ -238,7 +249,7 @@ fn with_cv(expr: Expr, account: &Account) -> Expr {
 }
 
 fn challenge_key(token: &str) -> String {
-    format!("challenge#{}", enrolment::key_hash(token))
+    format!("challenge#{}", secret::key_hash(token))
 }
 
 fn unix(t: DateTime<Utc>) -> u64 {
