@@ -353,7 +353,7 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
         key: None,
         target: None,
         schedules: false,
-        call_counter: Some(counter.clone()),
+        interceptor: Some(aws_sdk_dynamodb::config::SharedInterceptor::new(counter.clone())),
         smtp_url: None,
         oidc: None,
     })

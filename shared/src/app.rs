@@ -142,8 +142,8 @@ impl App {
             .region(Region::new("ap-northeast-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "eccs-local"))
             .endpoint_url(endpoint);
-        if let Some(counter) = &config.call_counter {
-            conf = conf.interceptor(counter.clone());
+        if let Some(interceptor) = &config.interceptor {
+            conf.push_interceptor(interceptor.clone());
         }
         let db = aws_sdk_dynamodb::Client::from_conf(conf.build());
         let keys = load_keys(&config.key_source)?;

@@ -183,7 +183,7 @@ pub struct Config {
     pub item_budget: Option<usize>,
     pub schedules: Schedules,
     /// Counts every DynamoDB call (local runner, benchmark and tests only).
-    pub call_counter: Option<crate::store::calls::CallCounter>,
+    pub interceptor: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
     /// The portal's address, for the links in mail.
@@ -246,7 +246,7 @@ impl Config {
                     .map(|v| v.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
                     .unwrap_or_else(|| Schedules::default().names),
             },
-            call_counter: None,
+            interceptor: None,
             smtp_url: var("SMTP_URL"),
             mail_from: var("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into()),
             portal_url: var("PORTAL_URL")
@@ -277,7 +277,7 @@ impl Config {
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
             item_budget: None,
             schedules: Schedules::default(),
-            call_counter: None,
+            interceptor: None,
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.into(),
             portal_url: issuer.to_owned(),

@@ -1,32 +1,36 @@
-//! The ECCS account service library: the domain and its edges. Every Lambda in `functions/` is a
-//! thin shell around it, and so are the local runner (`infra/local`) and the tests.
+//! The ECCS account service library. Every Lambda in `functions/` is a thin shell around it (it
+//! parses the request, calls one use case and maps its result), and so are the local runner
+//! (`infra/local`) and the tests.
 //!
-//! Pure rules (no I/O; each takes state, input and "today"/"now" and returns a decision):
-//! - [`account`] — accounts, the right, menu availability (R-ACC, R-MENU)
-//! - [`mail`] — the address rule, the 30-day rule (R-CMA)
-//! - [`password`] — the password policy (R-PWD), argon2id, SHA-512 crypt (R-CMP-3)
-//! - [`application`] — usage, suspension and proxy rules and records (R-APP-*)
-//! - [`lifecycle`] — import, activation keys, identity verification (R-LC-1..4)
-//! - [`notices`] — who is warned of what, and the words (R-LC-5)
-//! - [`time`] — the Clock, JST, next minute 0, `effective_on`
-//! - [`typed`] — what people type: NFKC and trimmed (SPEC §3)
+//! Four layers, each using only those below it (no module imports one that imports it back):
 //!
-//! Edges:
-//! - [`store`] — DynamoDB: tables, items, and the transactions that hold every invariant
-//!   (`store::identity`: the link, the reset's flows and grants, R-CRED-4)
-//! - [`schedule`] — the hourly sync and the daily sweep (R-SYNC, R-SWEEP)
-//! - [`mailer`] — SMTP for the outbox
-//! - [`secrets`] — Secrets Manager, for the functions that read a secret at cold start
-//! - [`metrics`] — the schedules' run figures as CloudWatch metrics (EMF, R-OPS-2)
-//! - [`provision`] — the downstream target interface and the directory target (R-TGT)
-//! - [`session`] — login with the failure window (R-LOGIN)
-//! - [`auth`] — RS256 JWT, JWKS, discovery (R-LOGIN-1)
-//! - `oidc`, `identity` (feature `oidc`) — the relying party of the identity verification
-//!   provider, and the two legs of its sign-in shared by the link and the reset (R-CRED-4)
-//! - [`http`] — request parsing, the caller, responses and request logs
-//! - [`error`] — [`error::ApiError`], the one error type with its status, code and message
-//! - [`app`], [`config`], [`ctx`], [`lambda`] — set-up at cold start, per-request context, the
-//!   runtime loop
+//! - [`domain`] — the rules, pure (no I/O): each takes state, input and "today"/"now" and
+//!   returns a decision. `account` (R-ACC, R-MENU), `application` (R-APP), `enrolment` (the
+//!   registrar's records and activation keys, R-LC-1..4), `mail_address` (R-CMA), `password`
+//!   (R-PWD, argon2id, SHA-512 crypt), `second_factor` (R-CRED-3), `secret` (one-time secrets:
+//!   random, hashed, compared in constant time), `notices` (who is warned of what, and every
+//!   mail's words, R-LC-5..7, R-SEC-2), `time` (JST, minute 0), `typed` (NFKC, SPEC §3).
+//! - [`store`] — the repository: the DynamoDB client and table names, items ↔ types, keys,
+//!   typed reads and queries (`Due`: what a sparse index holds as due), and the transaction
+//!   primitives (`tx`). It knows no use case. [`provision`] beside it: the downstream target
+//!   interface and the directory target (R-TGT-1).
+//! - [`usecase`] — one module per capability, each taking its dependencies as
+//!   [`usecase::Deps`] and writing through one unit of work ([`usecase::unit::Tx`]):
+//!   `remote_access`, `cloud_mail`, `services` (conferencing, forwarding), `applications`,
+//!   `lifecycle` (the help desk's import, keys, activation, lock), `credentials`,
+//!   `second_factor`, `challenge` (the login's second step), `session` (login, R-LOGIN),
+//!   `identity` and `identity_link` (R-CRED-4), `outbox`, `provisioning` (stage, apply,
+//!   receipts) and `schedule` (the sync, the sweep and what they carry, under one driver).
+//! - [`edge`] — how requests come in and answers go out: `http` (parsing, the caller, typed reads
+//!   with it, `respond`), `auth` (RS256 JWT, JWKS), `lambda` (the runtime loop, logs), `json`,
+//!   `metrics` (EMF), and the clients of other systems: `smtp`, `secrets`, `oidc`.
+//!
+//! Across them: [`error`] (the one error type, its status, code and message), [`ctx`] (who acts,
+//! when, from where), [`config`] (the environment), and [`app`], which only assembles the layers
+//! at cold start.
+//!
+//! Views: `view()` is how the API shows a record; `<reader>_view` is how one reader sees it
+//! (`person_view`, `operator_view`, `target_view`, `registrar_view`, `audit_view`).
 
 pub mod app;
 pub mod config;

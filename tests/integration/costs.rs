@@ -21,7 +21,11 @@ fn calls(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_action_makes_the_calls_it_must_and_no_more() {
     let counter = CallCounter::default();
-    let env = Env::with(eccs_local::Options { call_counter: Some(counter.clone()), ..Env::options() }).await;
+    let env = Env::with(eccs_local::Options {
+        interceptor: Some(aws_sdk_dynamodb::config::SharedInterceptor::new(counter.clone())),
+        ..Env::options()
+    })
+    .await;
     let student = env.token("0000000001");
     let faculty = env.token("0000000004");
     let holder = env.token("0000000005");

@@ -64,7 +64,7 @@ impl Env {
             key: Some(KeySource::Pem(test_key())),
             target: None,
             schedules: false,
-            call_counter: None,
+            interceptor: None,
             smtp_url: None,
             oidc: None,
         }

@@ -102,6 +102,30 @@ async fn r_lc_6_an_unused_invitation_expires_at_the_sweep_after_15_days() {
     assert_eq!((again.status, again.json()["state"].clone()), (StatusCode::CREATED, json!("invited")));
 }
 
+/// The link expiry is a step of the sweep under the same driver: it honours the run's item budget
+/// (a run out of budget leaves the link, counted as remaining), and the next run takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_sync_3_link_expiry_keeps_to_the_runs_budget_and_the_next_run_finishes_it() {
+    let sink = SmtpSink::start().await;
+    let env = Env::with(eccs_local::Options { smtp_url: Some(sink.url.clone()), ..Env::options() }).await;
+    env.set_clock("2026-11-22T10:00:00+09:00").await;
+    let invited =
+        env.call(reqwest::Method::POST, "/api/services/conferencing", Some(&env.token("0000000004")), None).await;
+    assert_eq!(invited.status, StatusCode::CREATED);
+    env.set_clock("2026-12-08T00:05:00+09:00").await;
+    let stopped = env.run("sweep-daily", json!({ "item_budget": 0 })).await;
+    assert_eq!(
+        (stopped["links_expired"].clone(), stopped["stopped"].clone()),
+        (json!(0), json!("budget")),
+        "{stopped}"
+    );
+    assert!(stopped["remaining"].as_u64().unwrap() >= 1, "the link is left, and counted: {stopped}");
+    assert_eq!(env.get("/api/services/conferencing", Some(&env.token("0000000004"))).await.json()["state"], "invited");
+    let next = env.run("sweep-daily", json!({})).await;
+    assert_eq!((next["links_expired"].clone(), next["stopped"].clone()), (json!(1), json!("done")), "{next}");
+    assert_eq!(env.get("/api/services/conferencing", Some(&env.token("0000000004"))).await.json()["state"], "expired");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_lc_7_forwarding_starts_only_after_the_link_is_confirmed_and_then_at_minute_0() {
     let sink = SmtpSink::start().await;

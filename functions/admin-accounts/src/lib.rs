@@ -99,7 +99,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                     json!({ "checked": file.records.len(), "ignored_columns": file.ignored_columns }),
                 ));
             }
-            let mut answer = ops::import(&app.deps(), ctx, &op, file.records).await?.json();
+            let mut answer = ops::import(&app.deps(), ctx, &op, file.records).await?.view();
             if let Some(map) = answer.as_object_mut() {
                 map.insert("ignored_columns".into(), json!(file.ignored_columns));
             }

@@ -29,7 +29,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             if !operator.is_operator() {
                 return Err(ApiError::OperatorRequired);
             }
-            Ok(Reply::ok(count.json()))
+            Ok(Reply::ok(count.view()))
         }
         Method::PUT => {
             let operator = operator(app, ctx, req).await?;
@@ -40,7 +40,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 )));
             }
             let count = remote_access::set_capacity(&app.deps(), ctx, &operator, body.remote_access_capacity).await?;
-            Ok(Reply::ok(count.json()))
+            Ok(Reply::ok(count.view()))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT]),
     }

@@ -43,8 +43,8 @@ pub struct Options {
     pub target: Option<MakeTarget>,
     /// Whether to fire the schedules by the clock.
     pub schedules: bool,
-    /// Counts the DynamoDB calls (benchmark, tests).
-    pub call_counter: Option<shared::store::calls::CallCounter>,
+    /// An SDK interceptor on the DynamoDB client: the benchmark's and the tests' call counter.
+    pub interceptor: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
     /// Where mail goes (`smtp://127.0.0.1:2525`); none: it waits in the outbox.
     pub smtp_url: Option<String>,
     /// The identity verification provider (R-CRED-4); none: the link and the reset answer that
@@ -61,7 +61,7 @@ impl Default for Options {
             key: None,
             target: None,
             schedules: true,
-            call_counter: None,
+            interceptor: None,
             smtp_url: None,
             oidc: None,
         }
@@ -97,7 +97,7 @@ pub async fn prepare(
     prepare_counted(storage, issuer, key, demo, scheduler_endpoint, None, None, None).await
 }
 
-/// [`prepare`], with every DynamoDB call counted by `counter` and mail sent to `smtp_url`.
+/// [`prepare`], with every DynamoDB call seen by the interceptor `counter` and mail sent to `smtp_url`.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepare_counted(
     storage: &Storage,
@@ -105,7 +105,7 @@ pub async fn prepare_counted(
     key: Option<KeySource>,
     demo: bool,
     scheduler_endpoint: Option<String>,
-    counter: Option<shared::store::calls::CallCounter>,
+    counter: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
     smtp_url: Option<String>,
     oidc: Option<shared::config::OidcSettings>,
 ) -> Result<(Engine, Arc<App>, Option<demo::Loaded>), String> {
@@ -117,7 +117,7 @@ pub async fn prepare_counted(
     };
     let mut config = Config::local(&engine.endpoint, issuer, key);
     config.schedules.endpoint = scheduler_endpoint;
-    config.call_counter = counter;
+    config.interceptor = counter;
     config.smtp_url = smtp_url;
     config.oidc = oidc;
     if let Storage::External { prefix, .. } = storage {
@@ -142,7 +142,7 @@ impl Runner {
             options.key,
             options.demo,
             None,
-            options.call_counter,
+            options.interceptor,
             options.smtp_url,
             options.oidc,
         )

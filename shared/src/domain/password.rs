@@ -169,11 +169,12 @@ fn is_one_word(s: &str) -> bool {
     }
 }
 
-/// The argon2id parameters for account passwords: OWASP's 19 MiB, 2 passes, 1 lane.
-/// The functions that hash or verify get 512 MB in the template; see the README for the cost.
+/// The argon2id parameters for account passwords: OWASP's 19 MiB, 2 passes, 1 lane — argon2's
+/// own constant, so that no fallible construction can fall back to other costs (the unit test
+/// pins them to the stand-in hash's). The functions that hash or verify get 512 MB in the
+/// template; see the README for the cost.
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
 }
 
 /// An argon2id PHC string for a new account password.
@@ -215,6 +216,14 @@ pub fn mail_crypt(password: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_login_2_the_costs_are_owasps_and_the_stand_ins() {
+        let params = Params::DEFAULT;
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19 * 1024, 2, 1));
+        assert!(STAND_IN.contains("m=19456,t=2,p=1"));
+        assert!(hash("correct horse").unwrap().contains("m=19456,t=2,p=1"));
+    }
 
     fn person() -> PersonalData<'static> {
         PersonalData {

@@ -92,6 +92,11 @@ pub fn effective_on(stop_date: NaiveDate, today: NaiveDate) -> NaiveDate {
 }
 
 /// The API's rendering of an instant: RFC 3339 with the Tokyo offset.
+/// Seconds since the Unix epoch, for the TOTP step (0 before it).
+pub fn unix_seconds(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp()).unwrap_or(0)
+}
+
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     jst(t).to_rfc3339_opts(SecondsFormat::Secs, false)
 }

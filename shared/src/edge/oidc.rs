@@ -69,7 +69,7 @@ impl Provider {
         })
     }
 
-    /// From configuration, as [`crate::app::Setup`] takes it.
+    /// From configuration, as `App`'s `Setup` takes it.
     pub fn make(settings: &crate::config::OidcSettings) -> Result<Arc<Self>, String> {
         let secret = match &settings.client_secret {
             crate::config::OidcSecret::Value(v) => v.as_str(),

@@ -1,6 +1,6 @@
 //! Secrets Manager, read at cold start by the functions that need a secret (the session's
 //! private key, the SMTP URL of the mail senders, the OIDC client secret of the link and the
-//! reset). Only they pass [`read`] in their [`crate::app::Setup`], so only they link the client.
+//! reset). Only they pass [`read`] in their `App`'s `Setup`, so only they link the client.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -8,7 +8,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::usecase::Mailer;
 
-/// The SMTP mailer as [`crate::app::Setup`] takes it.
+/// The SMTP mailer as `App`'s `Setup` takes it.
 pub fn smtp(url: &str, from: &str) -> Result<std::sync::Arc<dyn Mailer>, String> {
     Ok(std::sync::Arc::new(SmtpMailer::new(url, from)?))
 }

@@ -166,7 +166,7 @@ impl Change {
     }
 
     /// What the user and the audit may see: never the hash.
-    pub fn summary(&self) -> serde_json::Value {
+    pub fn audit_view(&self) -> serde_json::Value {
         json!({
             "kind": self.kind,
             "address": self.address,

@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+#[cfg(feature = "test-support")]
 pub mod calls;
 pub mod changes;
 pub mod identity;

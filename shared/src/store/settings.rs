@@ -26,7 +26,7 @@ impl RemoteAccessCount {
         }
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub fn view(&self) -> serde_json::Value {
         json!({ "remote_access_capacity": self.capacity, "remote_access_in_use": self.in_use })
     }
 }

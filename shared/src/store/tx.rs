@@ -183,7 +183,7 @@ impl From<ApiError> for TxError {
 }
 
 /// [`commit`] with the refusal as the inner result: `?` passes a failure on, the caller matches
-/// the refusal. Below the use cases' unit of work ([`crate::usecase::unit::Tx`]), for the
+/// the refusal. Below the use cases' unit of work (`usecase::unit::Tx`), for the
 /// store's own writes (the login's windows) and the provisioning receipts.
 pub async fn try_commit(store: &Store, items: Vec<TransactWriteItem>) -> Result<Result<(), Refusal>, ApiError> {
     match commit(store, items).await {

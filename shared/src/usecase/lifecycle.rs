@@ -32,7 +32,7 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    pub fn json(&self) -> Value {
+    pub fn view(&self) -> Value {
         json!({
             "created": self.created.len(),
             "updated": self.updated.len(),

@@ -13,6 +13,7 @@ use crate::provision::Target;
 use crate::store::Store;
 
 pub mod applications;
+pub mod challenge;
 pub mod cloud_mail;
 pub mod credentials;
 #[cfg(feature = "oidc")]
@@ -28,7 +29,7 @@ pub mod services;
 pub mod session;
 pub mod unit;
 
-/// Where mail goes (the outbox's sender). SMTP in AWS and locally ([`crate::edge::smtp`]); the
+/// Where mail goes (the outbox's sender). SMTP in AWS and locally (`edge::smtp`); the
 /// tests plug in their own.
 #[async_trait]
 pub trait Mailer: Send + Sync {

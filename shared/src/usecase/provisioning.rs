@@ -146,10 +146,10 @@ pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> 
                 _ => {}
             }
             let receipt = json!({ "change_id": change.change_id, "applied_at": time::rfc3339(ctx.now), "target": deps.target.name() });
-            let after = with(change.summary(), [("state", json!("applied")), ("receipt", receipt)]);
+            let after = with(change.audit_view(), [("state", json!("applied")), ("receipt", receipt)]);
             items.push(
                 AuditRecord::new(ctx, actor, &change.pk, &format!("{}.applied", change.kind.as_str()))
-                    .change(change.summary(), after)
+                    .change(change.audit_view(), after)
                     .put(store)?,
             );
             Outcome::Applied
@@ -168,7 +168,7 @@ pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> 
                 .value(":retry", s(time::stamp(retry_at)));
             items.push(tx::update(&store.tables.changes, change.item_key(), Some(still_pending), expr)?);
             let after = with(
-                change.summary(),
+                change.audit_view(),
                 [
                     ("attempts", json!(change.attempts + 1)),
                     ("last_error", json!(error)),
@@ -177,7 +177,7 @@ pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> 
             );
             items.push(
                 AuditRecord::new(ctx, actor, &change.pk, &format!("{}.failed", change.kind.as_str()))
-                    .change(change.summary(), after)
+                    .change(change.audit_view(), after)
                     .put(store)?,
             );
             Outcome::Failed(error)
@@ -208,7 +208,7 @@ async fn cancel(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> Res
                 .value(":q", s(PENDING_Q)),
         )?,
         AuditRecord::new(ctx, actor, &change.pk, &format!("{}.cancelled", change.kind.as_str()))
-            .change(change.summary(), json!({ "state": "cancelled", "reason": "credentials_changed_or_locked" }))
+            .change(change.audit_view(), json!({ "state": "cancelled", "reason": "credentials_changed_or_locked" }))
             .put(store)?,
     ];
     tx::try_commit(store, items).await?.ok();

@@ -81,10 +81,8 @@ pub async fn login(deps: &Deps<'_>, ctx: &Ctx, login: Login) -> Result<Value, Ap
         // The attempt keeps its place in the windows until the code is right: a known password
         // must not reset the count of wrong codes (R-LOGIN-3).
         let asked = SignIn { result: SignInResult::CodeRequested, ..failure };
-        let ((challenge, until), ()) = tokio::try_join!(
-            crate::usecase::second_factor::open_challenge(deps, ctx, a),
-            deps.store.record_sign_in(&asked)
-        )?;
+        let ((challenge, until), ()) =
+            tokio::try_join!(super::challenge::open_challenge(deps, ctx, a), deps.store.record_sign_in(&asked))?;
         return Ok(json!({ "second_factor": { "challenge": challenge, "expires_at": time::rfc3339(until) } }));
     }
     // The outcome replaces the record written meanwhile, joined with the release of the
@@ -110,7 +108,7 @@ impl std::fmt::Debug for SecondStep {
 
 /// R-CRED-3: the code (or a recovery code) for a login's challenge → the token.
 pub async fn second_step(deps: &Deps<'_>, ctx: &Ctx, step: SecondStep) -> Result<Value, ApiError> {
-    let account = crate::usecase::second_factor::answer_challenge(deps, ctx, &step.challenge, &step.code).await?;
+    let account = super::challenge::answer_challenge(deps, ctx, &step.challenge, &step.code).await?;
     token_answer(deps, ctx, &Holder::Utokyo(Box::new(account)))
 }
 
