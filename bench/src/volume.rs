@@ -8,7 +8,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Duration;
 use eccs_local::engine::Storage;
-use shared::domain::account::{Account, Department, Kind, Name, Status};
+use shared::domain::account::{Account, Department, Kind, Name};
 use shared::store::changes::Change;
 use shared::store::{Item, accounts, to_item};
 use shared::usecase::schedule::{self, Limits};
@@ -44,34 +44,17 @@ async fn write_all(app: &App, table: &str, items: Vec<Item>) -> Result<(), Strin
 
 fn account(id: String, today: chrono::NaiveDate, due: bool) -> Account {
     Account {
-        mail_address: format!("{id}@g.ecc.u-tokyo.ac.jp"),
-        id,
-        kind: Kind::Student,
-        name: Name { ja: "学生".into(), en: "Student".into() },
-        department: Department { code: "D05".into(), ja: "農学部".into(), en: "Faculty of Agriculture".into() },
-        valid_from: today - Duration::days(400),
-        valid_until: today + Duration::days(700),
-        status: Status::Active,
         initial_password_changed: true,
-        password_hash: String::new(),
         // A due right ended yesterday: today's sweep invalidates it.
         right_until: Some(if due { today - Duration::days(1) } else { today + Duration::days(700) }),
-        right_stop_on: None,
-        remote_access: false,
-        mail_changed_at: None,
-        proxy_scope: vec![],
-        roles: vec![],
-        birth_date: None,
-        phone: None,
-        activation_key_hash: None,
-        activation_expires_at: None,
-        identity: None,
-        renewal_pending: false,
-        mail_forwarding: None,
-        credentials_version: 0,
-        credentials_changed_at: None,
-        lock: None,
-        second_factor: None,
+        ..Account::new(
+            id.clone(),
+            Kind::Student,
+            Name { ja: "学生".into(), en: "Student".into() },
+            Department { code: "D05".into(), ja: "農学部".into(), en: "Faculty of Agriculture".into() },
+            (today - Duration::days(400), today + Duration::days(700)),
+            format!("{id}@g.ecc.u-tokyo.ac.jp"),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::account::{Account, Department, Kind, Name, Status};
+use shared::domain::account::{Account, Department, Kind, Name};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -106,34 +106,17 @@ fn canonical(items: Vec<shared::store::Item>) -> Vec<String> {
 /// Adds accounts until there are `total`, in batches (the demo has 210).
 async fn grow_to(env: &Env, total: u64) {
     let template: Account = Account {
-        id: String::new(),
-        kind: Kind::Student,
-        name: Name { ja: "学生".into(), en: "Student".into() },
-        department: Department { code: "D04".into(), ja: "文学部".into(), en: "Faculty of Letters".into() },
-        valid_from: "2025-04-01".parse().unwrap(),
-        valid_until: "2030-03-31".parse().unwrap(),
-        status: Status::Active,
         initial_password_changed: true,
-        password_hash: String::new(),
-        right_until: None,
-        right_stop_on: None,
-        remote_access: false,
-        mail_address: String::new(),
-        mail_changed_at: None,
-        proxy_scope: vec![],
-        roles: vec![],
-        birth_date: None,
-        phone: None,
-        activation_key_hash: None,
-        activation_expires_at: None,
-        identity: None,
-        renewal_pending: false,
-        mail_forwarding: None,
-        credentials_version: 0,
-        credentials_changed_at: None,
-        lock: None,
-        second_factor: None,
+        ..Account::new(
+            String::new(),
+            Kind::Student,
+            Name { ja: "学生".into(), en: "Student".into() },
+            Department { code: "D04".into(), ja: "文学部".into(), en: "Faculty of Letters".into() },
+            ("2025-04-01".parse().unwrap(), "2030-03-31".parse().unwrap()),
+            String::new(),
+        )
     };
+
     let ids: Vec<String> = (0..total - 210).map(|i| format!("{:010}", 2_000_000_000 + i)).collect();
     for chunk in ids.chunks(25) {
         let requests: Vec<WriteRequest> = chunk

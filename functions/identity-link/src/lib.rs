@@ -17,6 +17,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use shared::domain::account::Account;
 use shared::domain::time;
 use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
 use shared::store::identity::Purpose;
@@ -55,30 +56,14 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::DELETE, "identity-link") => {
             let account = utokyo_caller(app, ctx, req).await?;
-            let Reauthentication { current_password } = json_body(req)?;
-            shared::usecase::session::reauthenticate(
-                &app.deps(),
-                ctx,
-                &account.key(),
-                &account.password_hash,
-                current_password,
-            )
-            .await?;
+            reauthenticate(app, ctx, req, &account).await?;
             links::unlink(&app.deps(), ctx, &account).await?;
             Ok(Reply::ok(json!({ "linked": false })))
         }
         (Method::GET | Method::POST, "start") => {
             let account = utokyo_caller(app, ctx, req).await?;
             if req.method() == Method::POST {
-                let Reauthentication { current_password } = json_body(req)?;
-                shared::usecase::session::reauthenticate(
-                    &app.deps(),
-                    ctx,
-                    &account.key(),
-                    &account.password_hash,
-                    current_password,
-                )
-                .await?;
+                reauthenticate(app, ctx, req, &account).await?;
             } else {
                 no_body(req)?;
                 let signed_in = claims(app, ctx, req)?.iat;
@@ -107,4 +92,11 @@ async fn callback(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError
     let cv = flow.cv.filter(|cv| *cv == account.credentials_version).ok_or(ApiError::Unauthorized)?;
     let link = links::link(&app.deps(), ctx, &account, cv, &who.issuer, &who.subject).await?;
     Ok(Reply::ok(json!({ "linked": true, "issuer": link.issuer, "linked_at": time::rfc3339(link.linked_at) })))
+}
+
+/// The current password in the body (R-SEC-1), checked like a login.
+async fn reauthenticate(app: &App, ctx: &Ctx, req: &Request, account: &Account) -> Result<(), ApiError> {
+    let Reauthentication { current_password } = json_body(req)?;
+    shared::usecase::session::reauthenticate(&app.deps(), ctx, &account.key(), &account.password_hash, current_password)
+        .await
 }

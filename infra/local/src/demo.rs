@@ -155,34 +155,24 @@ pub async fn load(app: &App) -> Result<Loaded, String> {
     for person in people() {
         let hash = demo_hash(person.password).await?;
         let account = Account {
-            id: person.id.clone(),
-            kind: person.kind,
-            name: Name { ja: person.name.0.into(), en: person.name.1.into() },
-            department: dept(person.dept),
-            valid_from,
-            valid_until,
             status: person.status,
             initial_password_changed: person.initial_changed,
             password_hash: hash,
             right_until: person.right.then_some(valid_until),
-            right_stop_on: None,
-            remote_access: false,
-            mail_address: mail_address::initial_address(&person.id, &app.mail_domain),
-            mail_changed_at: None,
             proxy_scope: person.proxy,
             roles: if person.operator { vec![Role::Operator] } else { vec![] },
             birth_date: (person.id == "0000000001").then(|| NaiveDate::from_ymd_opt(2005, 4, 2)).flatten(),
             phone: (person.id == "0000000001").then(|| "090-1234-5678".to_owned()),
-            activation_key_hash: None,
-            activation_expires_at: None,
-            identity: None,
-            renewal_pending: false,
-            mail_forwarding: None,
-            credentials_version: 0,
-            credentials_changed_at: None,
-            lock: None,
-            second_factor: None,
+            ..Account::new(
+                person.id.clone(),
+                person.kind,
+                Name { ja: person.name.0.into(), en: person.name.1.into() },
+                dept(person.dept),
+                (valid_from, valid_until),
+                mail_address::initial_address(&person.id, &app.mail_domain),
+            )
         };
+
         let created =
             put_new(app, &app.store.tables.accounts, "pk", account_item(&account).map_err(|e| e.to_string())?).await?;
         if created {

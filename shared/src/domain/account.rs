@@ -246,6 +246,48 @@ impl Holder {
 }
 
 impl Account {
+    /// An active account with nothing beyond who it is, its dates and its address: no password
+    /// yet, no right, roles, link, lock or second factor. The import, the demo data and the
+    /// tests start from it (`Account { …, ..Account::new(…) }`).
+    pub fn new(
+        id: String,
+        kind: Kind,
+        name: Name,
+        department: Department,
+        (valid_from, valid_until): (NaiveDate, NaiveDate),
+        mail_address: String,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            name,
+            department,
+            valid_from,
+            valid_until,
+            status: Status::Active,
+            initial_password_changed: false,
+            password_hash: String::new(),
+            right_until: None,
+            right_stop_on: None,
+            remote_access: false,
+            mail_address,
+            mail_changed_at: None,
+            proxy_scope: vec![],
+            roles: vec![],
+            birth_date: None,
+            phone: None,
+            activation_key_hash: None,
+            activation_expires_at: None,
+            identity: None,
+            renewal_pending: false,
+            mail_forwarding: None,
+            credentials_version: 0,
+            credentials_changed_at: None,
+            lock: None,
+            second_factor: None,
+        }
+    }
+
     pub fn key(&self) -> String {
         account_key(Realm::Utokyo, &self.id)
     }
@@ -414,40 +456,18 @@ pub(crate) mod tests {
         s.parse().unwrap()
     }
 
-    /// A builder-ish default account for the pure-rule tests.
+    /// A default account for the pure-rule tests.
     pub fn account(kind: Kind) -> Account {
         Account {
-            id: "0000000100".into(),
-            kind,
-            name: Name { ja: "東大 太郎".into(), en: "Taro Todai".into() },
-            department: Department {
-                code: "D01".into(),
-                ja: "教養学部".into(),
-                en: "College of Arts and Sciences".into(),
-            },
-            valid_from: date("2025-04-01"),
-            valid_until: date("2028-03-31"),
-            status: Status::Active,
             initial_password_changed: true,
-            password_hash: String::new(),
-            right_until: None,
-            right_stop_on: None,
-            remote_access: false,
-            mail_address: "0000000100@g.ecc.u-tokyo.ac.jp".into(),
-            mail_changed_at: None,
-            proxy_scope: vec![],
-            roles: vec![],
-            birth_date: None,
-            phone: None,
-            activation_key_hash: None,
-            activation_expires_at: None,
-            identity: None,
-            renewal_pending: false,
-            mail_forwarding: None,
-            credentials_version: 0,
-            credentials_changed_at: None,
-            lock: None,
-            second_factor: None,
+            ..Account::new(
+                "0000000100".into(),
+                kind,
+                Name { ja: "東大 太郎".into(), en: "Taro Todai".into() },
+                Department { code: "D01".into(), ja: "教養学部".into(), en: "College of Arts and Sciences".into() },
+                (date("2025-04-01"), date("2028-03-31")),
+                "0000000100@g.ecc.u-tokyo.ac.jp".into(),
+            )
         }
     }
 

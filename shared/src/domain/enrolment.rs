@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::domain::account::{Account, Department, Kind, Name, Realm, Status};
+use crate::domain::account::{Account, Department, Kind, Name, Realm};
 use crate::domain::secret::random_base32;
 use crate::error::ApiError;
 
@@ -59,33 +59,17 @@ impl ImportRecord {
     /// cloud-mail address, and for a student the ECCS right with the enrolment (R-LC-2).
     pub fn account(&self, mail_domain: &str) -> Account {
         Account {
-            id: self.id.clone(),
-            kind: self.kind,
-            name: self.name(),
-            department: self.department(),
-            valid_from: self.valid_from,
-            valid_until: self.valid_until,
-            status: Status::Active,
-            initial_password_changed: false,
-            password_hash: String::new(),
             right_until: (self.kind == Kind::Student).then_some(self.valid_until),
-            right_stop_on: None,
-            remote_access: false,
-            mail_address: crate::domain::mail_address::initial_address(&self.id, mail_domain),
-            mail_changed_at: None,
-            proxy_scope: vec![],
-            roles: vec![],
             birth_date: self.birth_date,
             phone: self.phone.clone(),
-            activation_key_hash: None,
-            activation_expires_at: None,
-            identity: None,
-            renewal_pending: false,
-            mail_forwarding: None,
-            credentials_version: 0,
-            credentials_changed_at: None,
-            lock: None,
-            second_factor: None,
+            ..Account::new(
+                self.id.clone(),
+                self.kind,
+                self.name(),
+                self.department(),
+                (self.valid_from, self.valid_until),
+                crate::domain::mail_address::initial_address(&self.id, mail_domain),
+            )
         }
     }
 

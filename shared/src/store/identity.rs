@@ -103,14 +103,7 @@ impl Store {
                 ("cv", n(flow.cv.and_then(|v| i64::try_from(v).ok()).unwrap_or(-1))),
             ],
         );
-        self.db
-            .put_item()
-            .table_name(&self.tables.login_attempts)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_short_lived(item).await
     }
 
     /// Takes the flow of `state`: at most once, and only within its 10 minutes.

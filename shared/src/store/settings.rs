@@ -49,3 +49,14 @@ impl Store {
         Ok(RemoteAccessCount::from_item(out.item.as_ref()))
     }
 }
+
+/// The remote-access counter one down, in a transaction that turns one account's access off; it
+/// never goes below zero (the condition).
+pub fn one_user_fewer(store: &Store) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+    super::tx::update(
+        &store.tables.settings,
+        settings_key(),
+        Some("in_use > :zero"),
+        super::tx::Expr::new().set("in_use = in_use - :one").value(":zero", super::n(0)).value(":one", super::n(1)),
+    )
+}

@@ -222,7 +222,6 @@ pub async fn issue_key(
     }
     let key = enrolment::new_activation_key()?;
     let until = enrolment::key_expiry(ctx.now, target.valid_from);
-    let store = deps.store;
     let expr = Expr::new()
         .set("activation_key_hash = :hash")
         .set("activation_expires_at = :until")
@@ -233,14 +232,12 @@ pub async fn issue_key(
         None if reset => json!({ "identity_link": target.identity.as_ref().map(|l| l.issuer.clone()) }),
         None => Value::Null,
     };
-    let mut tx = Tx::new(deps, ctx, &operator.key());
-    tx.push(tx::update(
-        &store.tables.accounts,
-        accounts::key(Realm::Utokyo, &target.id),
-        Some("attribute_exists(pk)"),
+    operator_update(
+        deps,
+        ctx,
+        operator,
+        target,
         expr,
-    )?);
-    tx.audit(
         AuditRecord::new(
             ctx,
             &operator.key(),
@@ -251,8 +248,8 @@ pub async fn issue_key(
             json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
             json!({ "activation_expires_at": time::rfc3339(until), "verification": verification }),
         ),
-    )?;
-    tx.commit_or(ApiError::NotFound).await?;
+    )
+    .await?;
     Ok((key, until))
 }
 
@@ -350,24 +347,21 @@ pub async fn set_renewal_pending(
     target: &Account,
     pending: bool,
 ) -> Result<(), ApiError> {
-    let store = deps.store;
     let expr = if pending {
         Expr::new().set("renewal_pending = :true").value(":true", b(true))
     } else {
         Expr::new().remove("renewal_pending")
     };
-    let mut tx = Tx::new(deps, ctx, &operator.key());
-    tx.push(tx::update(
-        &store.tables.accounts,
-        accounts::key(Realm::Utokyo, &target.id),
-        Some("attribute_exists(pk)"),
+    operator_update(
+        deps,
+        ctx,
+        operator,
+        target,
         expr,
-    )?);
-    tx.audit(
         AuditRecord::new(ctx, &operator.key(), &target.key(), "renewal.pending")
             .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending })),
-    )?;
-    tx.commit_or(ApiError::NotFound).await
+    )
+    .await
 }
 
 /// R-SEC-4: the help desk locks an account with a reason, or opens it again. A lock raises the
@@ -380,7 +374,6 @@ pub async fn set_lock(
     target: &Account,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let store = deps.store;
     let lock = reason.map(|r| Lock { reason: r.to_owned(), by: operator.id.clone(), at: time::stamp(ctx.now) });
     let expr = match &lock {
         Some(l) => Expr::new()
@@ -395,14 +388,12 @@ pub async fn set_lock(
         None => Expr::new().name("#lock", "lock").remove("#lock"),
     };
     let view = |l: &Option<Lock>| json!({ "locked": l.is_some(), "reason": l.as_ref().map(|l| &l.reason) });
-    let mut tx = Tx::new(deps, ctx, &operator.key());
-    tx.push(tx::update(
-        &store.tables.accounts,
-        accounts::key(Realm::Utokyo, &target.id),
-        Some("attribute_exists(pk)"),
+    operator_update(
+        deps,
+        ctx,
+        operator,
+        target,
         expr,
-    )?);
-    tx.audit(
         AuditRecord::new(
             ctx,
             &operator.key(),
@@ -410,8 +401,8 @@ pub async fn set_lock(
             if lock.is_some() { "account.locked" } else { "account.unlocked" },
         )
         .change(view(&target.lock), view(&lock)),
-    )?;
-    tx.commit_or(ApiError::NotFound).await
+    )
+    .await
 }
 
 /// What an operator sees of an account: everything but secrets.
@@ -437,4 +428,24 @@ pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
             "reason": l.reason, "by": l.by, "at": time::parse_stamp(&l.at).map(time::rfc3339),
         })),
     })
+}
+
+/// An operator's change of `target`'s item, which must exist (404 otherwise), with its audit record.
+async fn operator_update(
+    deps: &Deps<'_>,
+    ctx: &Ctx,
+    operator: &Account,
+    target: &Account,
+    expr: Expr,
+    audit: AuditRecord,
+) -> Result<(), ApiError> {
+    let mut tx = Tx::new(deps, ctx, &operator.key());
+    tx.push(tx::update(
+        &deps.store.tables.accounts,
+        accounts::key(Realm::Utokyo, &target.id),
+        Some("attribute_exists(pk)"),
+        expr,
+    )?);
+    tx.audit(audit)?;
+    tx.commit_or(ApiError::NotFound).await
 }

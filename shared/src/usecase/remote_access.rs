@@ -17,7 +17,7 @@ use crate::domain::account::{Account, Realm, account_key};
 use crate::edge::auth::Claims;
 use crate::error::ApiError;
 use crate::store::changes::{Change, ChangeKind};
-use crate::store::settings::{DEFAULT_CAPACITY, RemoteAccessCount, settings_key};
+use crate::store::settings::{DEFAULT_CAPACITY, RemoteAccessCount, one_user_fewer, settings_key};
 use crate::store::tx::{self, Expr, Refusal};
 use crate::store::{accounts, b, from_item, n, s};
 
@@ -73,12 +73,7 @@ pub async fn set(deps: &Deps<'_>, ctx: &Ctx, claims: &Claims, enabled: bool) -> 
     } else {
         condition.push_str(" AND remote_access = :on");
         tx.push(tx::update(&store.tables.accounts, key, Some(&condition), expr.set("remote_access = :off"))?);
-        tx.push(tx::update(
-            &store.tables.settings,
-            settings_key(),
-            Some("in_use > :zero"),
-            Expr::new().set("in_use = in_use - :one").value(":zero", n(0)).value(":one", n(1)),
-        )?);
+        tx.push(one_user_fewer(store)?);
     }
     tx.provision(vec![Change::switch(&claims.sub, ChangeKind::RemoteAccess, enabled, ctx.now)])?;
     tx.audit(

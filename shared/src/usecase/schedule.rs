@@ -33,9 +33,9 @@ use crate::store::changes::{Change, ChangeKind};
 use crate::store::outbox::OutboxMessage;
 use crate::store::runs::{RunFailure, RunSummary};
 use crate::store::services::ServiceRecord;
-use crate::store::settings::settings_key;
+use crate::store::settings::one_user_fewer;
 use crate::store::tx::{self, Expr};
-use crate::store::{Due, Item, b, from_item, n, s};
+use crate::store::{Due, Item, b, from_item, s};
 
 pub const SYNC: &str = "sync-hourly";
 pub const SWEEP: &str = "sweep-daily";
@@ -358,12 +358,7 @@ impl DailySweep<'_> {
         let mut tx = Tx::new(deps, ctx, &self.actor);
         tx.push(tx::update(&store.tables.accounts, key, Some(&pinned.0), expr.value(":off", b(false)))?);
         if account.remote_access {
-            tx.push(tx::update(
-                &store.tables.settings,
-                settings_key(),
-                Some("in_use > :zero"),
-                Expr::new().set("in_use = in_use - :one").value(":zero", n(0)).value(":one", n(1)),
-            )?);
+            tx.push(one_user_fewer(store)?);
         }
         let mut off = vec![Change::switch(&account.id, ChangeKind::Eccs, false, ctx.now)];
         if account.remote_access {
