@@ -104,8 +104,11 @@ trait Job: Sync {
         cursor: Option<Self::Cursor>,
     ) -> Result<(Vec<Self::Due>, Option<Self::Cursor>, usize), ApiError>;
     async fn handle(&self, due: Self::Due) -> Result<Handled, ApiError>;
-    /// How many are still due (and how many items counting them read).
-    async fn remaining(&self) -> Result<(u64, usize), ApiError>;
+    /// How many are still due (and how many items counting them read): asked of a run's main job
+    /// when it stops.
+    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
+        Ok((0, 0))
+    }
 }
 
 /// What one job did in a run.
@@ -159,17 +162,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Drives `job` until nothing is due or the run must stop; a stopped job's remaining items
-    /// are counted into the summary.
-    async fn drive<J: Job>(&mut self, job: &J) -> Result<Tally, ApiError> {
+    /// Drives `job` until nothing is due or the run must stop; when the run's `main` job stops,
+    /// what it leaves is counted into the summary.
+    async fn drive<J: Job>(&mut self, job: &J, main: bool) -> Result<Tally, ApiError> {
         let mut tally = Tally::default();
         let mut cursor = None;
         loop {
             if let Some(reason) = self.stop() {
                 self.summary.stopped = reason.into();
-                let (remaining, read) = job.remaining().await?;
-                self.summary.remaining += remaining;
-                self.summary.items_read += read as u64;
+                // `remaining` is the run's own work left (changes, accounts), what its metric and
+                // alarm watch; what a later step leaves (mail, links) waits for the next run.
+                if main {
+                    let (remaining, read) = job.remaining().await?;
+                    self.summary.remaining += remaining;
+                    self.summary.items_read += read as u64;
+                }
                 break;
             }
             let limit = PAGE.min(self.limits.item_budget - self.handled);
@@ -231,7 +238,7 @@ impl<'a> Run<'a> {
     async fn send_mail(&mut self, deps: &Deps<'_>) -> Result<(), ApiError> {
         let Some(mailer) = deps.mailer else { return Ok(()) };
         let job = SendMail { deps: *deps, ctx: self.ctx, mailer: mailer.as_ref() };
-        let tally = self.drive(&job).await?;
+        let tally = self.drive(&job, false).await?;
         self.summary.messages_sent = tally.applied;
         self.summary.messages_failed = tally.failed;
         Ok(())
@@ -285,7 +292,7 @@ impl Job for HourlySync<'_> {
 /// sends (or retries) the outbox's due mail.
 pub async fn sync(deps: &Deps<'_>, ctx: &Ctx, limits: Limits, settings: &RunSettings) -> Result<RunSummary, ApiError> {
     let mut run = Run::new(ctx, SYNC, limits);
-    let tally = run.drive(&HourlySync { deps: *deps, ctx, actor: format!("system:{SYNC}") }).await?;
+    let tally = run.drive(&HourlySync { deps: *deps, ctx, actor: format!("system:{SYNC}") }, true).await?;
     (run.summary.applied, run.summary.failed, run.summary.failures) = (tally.applied, tally.failed, tally.failures);
     run.send_mail(deps).await?;
     run.finish(deps, settings).await
@@ -440,11 +447,11 @@ pub async fn sweep(deps: &Deps<'_>, ctx: &Ctx, limits: Limits, settings: &RunSet
     let actor = format!("system:{SWEEP}");
     let today = ctx.today();
     let mut run = Run::new(ctx, SWEEP, limits);
-    let tally = run.drive(&DailySweep { deps: *deps, ctx, today, actor: actor.clone() }).await?;
+    let tally = run.drive(&DailySweep { deps: *deps, ctx, today, actor: actor.clone() }, true).await?;
     (run.summary.applied, run.summary.failed, run.summary.failures) = (tally.applied, tally.failed, tally.failures);
     run.summary.notices_queued =
-        run.drive(&QueueNotices { deps: *deps, ctx, today, actor: actor.clone() }).await?.applied;
-    run.summary.links_expired = run.drive(&ExpireLinks { deps: *deps, ctx, actor }).await?.applied;
+        run.drive(&QueueNotices { deps: *deps, ctx, today, actor: actor.clone() }, false).await?.applied;
+    run.summary.links_expired = run.drive(&ExpireLinks { deps: *deps, ctx, actor }, false).await?.applied;
     run.send_mail(deps).await?;
     run.finish(deps, settings).await
 }
@@ -505,11 +512,6 @@ impl Job for QueueNotices<'_> {
         let queued = super::outbox::queue_notice(&self.deps, self.ctx, &self.actor, &account, kind, date).await?;
         Ok(if queued { Handled::Applied } else { Handled::Skipped })
     }
-
-    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
-        // Not counted: a notice is queued or not by the next run on the same day's terms.
-        Ok((0, 0))
-    }
 }
 
 /// R-LC-6..7: the invitation and confirmation links not used in time.
@@ -535,10 +537,6 @@ impl Job for ExpireLinks<'_> {
     async fn handle(&self, record: ServiceRecord) -> Result<Handled, ApiError> {
         let expired = super::services::expire_link(&self.deps, self.ctx, &self.actor, &record).await?;
         Ok(if expired { Handled::Applied } else { Handled::Skipped })
-    }
-
-    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
-        self.deps.store.count_due(&self.deps.store.expired_links(self.ctx.now)).await
     }
 }
 
@@ -572,10 +570,6 @@ impl Job for SendMail<'_> {
                 error: "not sent".into(),
             })
         })
-    }
-
-    async fn remaining(&self) -> Result<(u64, usize), ApiError> {
-        self.deps.store.count_due(&self.deps.store.due_mail(self.ctx.now)).await
     }
 }
 

@@ -25,7 +25,10 @@ use crate::error::ApiError;
 use crate::store::audit::AuditRecord;
 use crate::store::changes::Change;
 use crate::store::outbox::OutboxMessage;
-use crate::store::services::*;
+use crate::store::services::{
+    CONFERENCING, CONFIRMATION_DAYS, FORWARDING, FORWARDING_MAILS_PER_DAY, INVITATION_DAYS, LINK_Q, ServiceRecord,
+    ServiceState,
+};
 use crate::store::tx::{self, Expr};
 use crate::store::{Item, s, to_item};
 
