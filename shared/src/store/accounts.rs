@@ -43,6 +43,11 @@ pub fn usable_check(
     )
 }
 
+/// An expression on the account's second factor: `#sf` stands for the attribute (R-CRED-3).
+pub fn second_factor_expr() -> Expr {
+    Expr::new().name("#sf", "second_factor")
+}
+
 /// The stored item of an account: its fields, its key and realm, and its sweep index entry.
 pub fn account_item(a: &Account) -> Result<Item, ApiError> {
     let mut item = to_item(a)?;

@@ -170,7 +170,7 @@ impl Refusal {
 }
 
 #[derive(Debug)]
-pub enum TxError {
+enum TxError {
     /// A condition failed: the rule's own answer.
     Refused(Refusal),
     Failed(ApiError),

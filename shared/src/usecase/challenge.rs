@@ -21,10 +21,6 @@ use crate::store::sign_ins::{SignIn, SignInResult};
 use crate::store::tx::{self, Expr};
 use crate::store::{Item, get_s, n, s};
 
-fn sf(expr: Expr) -> Expr {
-    expr.name("#sf", "second_factor")
-}
-
 /// After the password: a challenge for the code. Returns the token (shown once) and its expiry.
 pub async fn open_challenge(
     deps: &Deps<'_>,
@@ -80,7 +76,7 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
             &store.tables.accounts,
             accounts::key(Realm::Utokyo, &account.id),
             Some(&format!("#sf.secret = :secret AND #sf.last_step < :step AND {SAME_CREDENTIALS}")),
-            with_cv(sf(Expr::new()), &account)
+            with_cv(accounts::second_factor_expr(), &account)
                 .set("#sf.last_step = :step")
                 .value(":secret", s(factor.secret.clone()))
                 .value(":step", n(i64::try_from(step).unwrap_or(i64::MAX))),
@@ -91,7 +87,9 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
             &store.tables.accounts,
             accounts::key(Realm::Utokyo, &account.id),
             Some(&format!("#sf.recovery[{i}] = :hash AND {SAME_CREDENTIALS}")),
-            with_cv(sf(Expr::new()), &account).remove(&format!("#sf.recovery[{i}]")).value(":hash", s(hash)),
+            with_cv(accounts::second_factor_expr(), &account)
+                .remove(&format!("#sf.recovery[{i}]"))
+                .value(":hash", s(hash)),
         )?
     } else {
         store.record_sign_in(&SignIn::new(ctx, &account_key, SignInResult::WrongCode)).await?;

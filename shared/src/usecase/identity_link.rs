@@ -97,12 +97,7 @@ pub async fn link(
     if let Some(old) =
         account.identity.as_ref().filter(|old| (&old.issuer, &old.subject) != (&link.issuer, &link.subject))
     {
-        tx.push(tx::delete(
-            &store.tables.accounts,
-            link_key(&old.issuer, &old.subject),
-            "attribute_not_exists(pk) OR account = :me",
-            Expr::new().value(":me", s(account.id.clone())),
-        )?);
+        tx.push(release_link(store, account, old)?);
     }
     match tx.try_commit().await? {
         Ok(()) => {}
@@ -130,12 +125,7 @@ pub async fn unlink(deps: &Deps<'_>, ctx: &Ctx, account: &Account) -> Result<(),
             .remove("#identity")
             .value(":sub", s(old.subject.clone())),
     )?);
-    tx.push(tx::delete(
-        &store.tables.accounts,
-        link_key(&old.issuer, &old.subject),
-        "attribute_not_exists(pk) OR account = :me",
-        Expr::new().value(":me", s(account.id.clone())),
-    )?);
+    tx.push(release_link(store, account, old)?);
     tx.audit(
         AuditRecord::new(ctx, &account.key(), &account.key(), "identity.unlinked")
             .change(json!({ "identity": old.issuer }), json!({ "identity": null })),
@@ -255,4 +245,19 @@ async fn told(deps: &Deps<'_>, ctx: &Ctx, notice: &OutboxMessage) {
     if let Err(e) = outbox::send_now(deps, ctx, notice).await {
         tracing::warn!(outbox_message = %notice.pk, error = %e, "notice not sent now; the outbox retries it");
     }
+}
+
+/// Deletes the uniqueness item of `old`, the link `account` had — only while it names this
+/// account (or is already gone).
+fn release_link(
+    store: &crate::store::Store,
+    account: &Account,
+    old: &IdentityLink,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, ApiError> {
+    tx::delete(
+        &store.tables.accounts,
+        link_key(&old.issuer, &old.subject),
+        "attribute_not_exists(pk) OR account = :me",
+        Expr::new().value(":me", s(account.id.clone())),
+    )
 }

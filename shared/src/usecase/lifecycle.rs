@@ -238,13 +238,8 @@ pub async fn issue_key(
         operator,
         target,
         expr,
-        AuditRecord::new(
-            ctx,
-            &operator.key(),
-            &target.key(),
-            if reset { "activation_key.reset" } else { "activation_key.issued" },
-        )
-        .change(
+        if reset { "activation_key.reset" } else { "activation_key.issued" },
+        (
             json!({ "activation_expires_at": target.activation_expires_at.map(time::rfc3339) }),
             json!({ "activation_expires_at": time::rfc3339(until), "verification": verification }),
         ),
@@ -358,8 +353,8 @@ pub async fn set_renewal_pending(
         operator,
         target,
         expr,
-        AuditRecord::new(ctx, &operator.key(), &target.key(), "renewal.pending")
-            .change(json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending })),
+        "renewal.pending",
+        (json!({ "renewal_pending": target.renewal_pending }), json!({ "renewal_pending": pending })),
     )
     .await
 }
@@ -394,13 +389,8 @@ pub async fn set_lock(
         operator,
         target,
         expr,
-        AuditRecord::new(
-            ctx,
-            &operator.key(),
-            &target.key(),
-            if lock.is_some() { "account.locked" } else { "account.unlocked" },
-        )
-        .change(view(&target.lock), view(&lock)),
+        if lock.is_some() { "account.locked" } else { "account.unlocked" },
+        (view(&target.lock), view(&lock)),
     )
     .await
 }
@@ -430,15 +420,18 @@ pub fn operator_view(a: &Account, today: chrono::NaiveDate) -> Value {
     })
 }
 
-/// An operator's change of `target`'s item, which must exist (404 otherwise), with its audit record.
+/// An operator's change of `target`'s item, which must exist (404 otherwise), audited as `action`
+/// with its (before, after).
 async fn operator_update(
     deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
     target: &Account,
     expr: Expr,
-    audit: AuditRecord,
+    action: &str,
+    (before, after): (Value, Value),
 ) -> Result<(), ApiError> {
+    let audit = AuditRecord::new(ctx, &operator.key(), &target.key(), action).change(before, after);
     let mut tx = Tx::new(deps, ctx, &operator.key());
     tx.push(tx::update(
         &deps.store.tables.accounts,

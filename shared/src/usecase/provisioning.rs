@@ -19,7 +19,7 @@ use crate::store::{Item, n, s, to_item};
 /// that can join the transaction (in one write) and are recorded as applied; otherwise they are
 /// recorded pending, and those due now are returned for the caller to apply right after the
 /// commit.
-pub fn stage(
+pub(super) fn stage(
     deps: &Deps<'_>,
     now: DateTime<Utc>,
     changes: Vec<Change>,
@@ -217,7 +217,7 @@ async fn cancel(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> Res
 
 /// Applies changes staged by an immediate action right after its commit. A failure is logged and
 /// left to the hourly sync: the change is recorded and pending, nothing is lost.
-pub async fn apply_staged(deps: &Deps<'_>, ctx: &Ctx, actor: &str, staged: Vec<Change>) {
+pub(super) async fn apply_staged(deps: &Deps<'_>, ctx: &Ctx, actor: &str, staged: Vec<Change>) {
     for change in staged {
         match apply(deps, ctx, actor, &change).await {
             Ok(Outcome::Failed(error)) => {

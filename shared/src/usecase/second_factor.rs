@@ -14,15 +14,11 @@ use crate::error::ApiError;
 use crate::store::accounts;
 use crate::store::audit::AuditRecord;
 use crate::store::login::Windows;
-use crate::store::tx::{self, Expr};
+use crate::store::tx;
 use crate::store::{Item, n, s, to_av};
 
 fn account_item_key(account: &Account) -> Item {
     accounts::key(Realm::Utokyo, &account.id)
-}
-
-fn sf(expr: Expr) -> Expr {
-    expr.name("#sf", "second_factor")
 }
 
 /// Starts (or starts again) an enrolment: a new secret, shown once to the caller. The current
@@ -46,7 +42,7 @@ pub async fn enrol(
         &store.tables.accounts,
         account_item_key(account),
         Some("attribute_exists(pk) AND (attribute_not_exists(#sf) OR attribute_not_exists(#sf.enrolled_at))"),
-        sf(Expr::new()).set("#sf = :f").value(":f", to_av(&factor)?),
+        accounts::second_factor_expr().set("#sf = :f").value(":f", to_av(&factor)?),
     )?);
     tx.audit(
         AuditRecord::new(ctx, &account.key(), &account.key(), "second_factor.enrolment_started")
@@ -71,7 +67,7 @@ pub async fn confirm(deps: &Deps<'_>, ctx: &Ctx, account: &Account, code: &str) 
         &store.tables.accounts,
         account_item_key(account),
         Some("#sf.secret = :secret AND attribute_not_exists(#sf.enrolled_at)"),
-        sf(Expr::new())
+        accounts::second_factor_expr()
             .set("#sf.enrolled_at = :now")
             .set("#sf.last_step = :step")
             .set("#sf.recovery = :hashes")
@@ -104,7 +100,7 @@ pub async fn remove(
         &store.tables.accounts,
         account_item_key(target),
         Some("attribute_exists(#sf)"),
-        sf(Expr::new()).remove("#sf"),
+        accounts::second_factor_expr().remove("#sf"),
     )?);
     tx.audit(
         AuditRecord::new(ctx, &actor.key(), &target.key(), "second_factor.removed")
