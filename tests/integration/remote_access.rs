@@ -101,3 +101,44 @@ async fn r_menu_1_remote_access_without_a_valid_right_is_403_and_writes_nothing(
     let ws = env.put("/api/remote-access", Some(&env.token("ws0001")), json!({ "enabled": true })).await;
     assert_eq!((ws.status, ws.code().as_str()), (StatusCode::FORBIDDEN, "realm_not_allowed"));
 }
+
+/// The switch reads no account first: the token's standing is a condition of its transaction. A
+/// token issued before a password change (R-CRED-1) is refused with 401 and turns nothing on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_ra_1_a_token_from_before_a_password_change_switches_nothing() {
+    let env = Env::start().await;
+    let old = env.login("utokyo", "0000000001", "Demo-Student-1").await.json()["token"].as_str().unwrap().to_owned();
+    let changed = env
+        .put(
+            "/api/account/password",
+            Some(&old),
+            json!({ "current_password": "Demo-Student-1", "new_password": "Vq7#tLm2-Xs8" }),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    let refused = env.put("/api/remote-access", Some(&old), json!({ "enabled": true })).await;
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized"),
+        "{}",
+        refused.text
+    );
+    // Once more from a version above 0 (the condition's other form).
+    let second = env.login("utokyo", "0000000001", "Vq7#tLm2-Xs8").await.json()["token"].as_str().unwrap().to_owned();
+    let again = env
+        .put(
+            "/api/account/password",
+            Some(&second),
+            json!({ "current_password": "Vq7#tLm2-Xs8", "new_password": "Rb4$wQn9-Kd3" }),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let refused = env.put("/api/remote-access", Some(&second), json!({ "enabled": true })).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    let fresh = env.login("utokyo", "0000000001", "Rb4$wQn9-Kd3").await.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        env.get("/api/remote-access", Some(&fresh)).await.json(),
+        json!({ "enabled": false, "capacity": 1000, "in_use": 0 })
+    );
+    assert_ne!(directory_allows(&env, "0000000001").await, Some(true));
+}
