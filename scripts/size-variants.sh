@@ -2,7 +2,7 @@
 # Build settings by measurement (#17): builds a few representative functions and the hello-world
 # baseline for arm64 as deployed (cargo lambda, full LTO, one codegen unit) once per opt-level,
 # each in its own target folder, and writes bench/BUILD-SETTINGS.md with their sizes. The
-# password hash and the crypto provider keep opt-level 3 in every variant (Cargo.toml).
+# password hash keeps opt-level 3 and aws-lc "s" in every variant (Cargo.toml's per-package levels).
 # Usage: scripts/size-variants.sh [--no-build] [levels...]   (default: 3 s z; 6-8 minutes each on
 # 2 cores). --no-build writes the table from the artifacts already in target/opt-<level>/.
 set -euo pipefail
@@ -30,8 +30,8 @@ out=bench/BUILD-SETTINGS.md
   echo "# Build settings, by measurement"
   echo
   echo "Written by \`scripts/size-variants.sh\` on $(date -u +%Y-%m-%d): the arm64 \`bootstrap\` (stripped, full LTO, one codegen"
-  echo "unit) of representative functions and of a hello-world lambda_http, per \`opt-level\`, MB. argon2, blake2, aws-lc-sys"
-  echo "and aws-lc-rs stay at opt-level 3 in every variant. The latency of the chosen level is in RESULTS.md."
+  echo "unit) of representative functions and of a hello-world lambda_http, per \`opt-level\`, MB. argon2 and blake2 stay at"
+  echo "opt-level 3, aws-lc-sys at \"s\" and aws-lc-rs at 3 in every variant (Cargo.toml). The latency of the chosen level is in RESULTS.md."
   echo "Artifacts built $(stat -c %y "target/opt-${levels[0]}/lambda/hello/bootstrap" 2>/dev/null | cut -d. -f1) UTC (first level) from commit $(git rev-parse --short HEAD)."
   echo
   printf '| binary |'; for l in "${levels[@]}"; do printf ' opt-level %s |' "$l"; done; echo

@@ -433,12 +433,14 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     let hello_event = event_for(&app, "health")?;
     let mut hello = Vec::new();
     let mut hello_cpu = Vec::new();
+    let mut hello_init = Vec::new();
     for _ in 0..runs {
         let m = measure(&hello_bin, &[], &hello_event, None).await?;
         hello.push(m.startup);
         hello_cpu.push(m.cpu);
+        hello_init.push(m.startup.saturating_sub(m.first_request));
     }
-    let (hello_startup, hello_cpu) = (median(hello), median(hello_cpu));
+    let (hello_startup, hello_cpu, hello_init) = (median(hello), median(hello_cpu), median(hello_init));
     let hello_size = arm64_bootstrap("", "hello").map(|(_, s)| s);
 
     let mut md = String::new();
@@ -452,18 +454,22 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          ratios to a hello-world lambda_http function measured the same way ({:.1} ms wall, {:.1} ms CPU{}). Init calls: what \
          the function called before its first invocation, counted by the benchmark's stand-ins — a proxy in front of the \
          embedded engine for DynamoDB, a Secrets Manager on loopback that knows the bench's secrets — with the environment the \
-         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one).{built}\n",
+         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one). \
+         Init: from process start to its first request for an invocation, what Lambda reports as Init Duration (hello-world \
+         {:.1} ms); start-up is init plus the first request's own work.{built}\n",
         hello_startup.as_secs_f64() * 1000.0,
         hello_cpu.as_secs_f64() * 1000.0,
-        hello_size.map_or(String::new(), |s| format!(", {:.1} MB arm64", s as f64 / 1e6))
+        hello_size.map_or(String::new(), |s| format!(", {:.1} MB arm64", s as f64 / 1e6)),
+        hello_init.as_secs_f64() * 1000.0
     );
     let _ = writeln!(
         md,
-        "| function | arm64 bootstrap MB | start-up ms | × hello | CPU ms | CPU × hello | init calls | expected | first request ms | answered |"
+        "| function | arm64 bootstrap MB | start-up ms | × hello | CPU ms | CPU × hello | init ms | init × hello | init calls | expected | first request ms | answered |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|---|---:|---|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|");
     let mut sizes: Vec<(String, f64)> = Vec::new();
     let mut ratios: Vec<(String, f64)> = Vec::new();
+    let mut init_ratios: Vec<(String, f64)> = Vec::new();
     let mut calls_ok = true;
     for f in &template.functions {
         let binary = format!("eccs-{}", f.dir);
@@ -474,19 +480,21 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let size = size.map_or("not built".to_owned(), |s| format!("{s:.1}"));
         let path = release.join(&binary);
         if !path.exists() {
-            let _ = writeln!(md, "| {} | {size} | not built | | | | | | | |", f.dir);
+            let _ = writeln!(md, "| {} | {size} | not built | | | | | | | | | |", f.dir);
             continue;
         }
         let event = event_for(&app, &f.dir)?;
         let env = env_for(f, &base);
         let mut startups = Vec::new();
         let mut firsts = Vec::new();
+        let mut inits = Vec::new();
         let mut cpus = Vec::new();
         let mut init_calls = Vec::new();
         let mut ok = true;
         for _ in 0..runs {
             let m = measure(&path, &env, &event, Some(&stand_ins)).await?;
             startups.push(m.startup);
+            inits.push(m.startup.saturating_sub(m.first_request));
             firsts.push(m.first_request);
             cpus.push(m.cpu);
             init_calls = m.init_calls;
@@ -495,15 +503,19 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let (s, first, cpu) = (median(startups), median(firsts), median(cpus));
         let ratio = s.as_secs_f64() / hello_startup.as_secs_f64().max(1e-9);
         ratios.push((f.dir.clone(), ratio));
+        let init = median(inits);
+        let init_ratio = init.as_secs_f64() / hello_init.as_secs_f64().max(1e-9);
+        init_ratios.push((f.dir.clone(), init_ratio));
         let expected = expected_init_calls(f);
         calls_ok &= init_calls.len() == expected;
         let _ = writeln!(
             md,
-            "| {} | {size} | {:.1} | {ratio:.1}× | {:.1} | {:.1}× | {} | {expected} | {:.2} | {} |",
+            "| {} | {size} | {:.1} | {ratio:.1}× | {:.1} | {:.1}× | {:.1} | {init_ratio:.1}× | {} | {expected} | {:.2} | {} |",
             f.dir,
             s.as_secs_f64() * 1000.0,
             cpu.as_secs_f64() * 1000.0,
             cpu.as_secs_f64() / hello_cpu.as_secs_f64().max(1e-9),
+            init.as_secs_f64() * 1000.0,
             summarize(&init_calls),
             first.as_secs_f64() * 1000.0,
             if ok { "yes" } else { "error (expected for schedules: no Scheduler here)" }
@@ -538,15 +550,35 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         db_sorted.last().copied().unwrap_or_default(),
         bare_ratios.join(", ")
     );
+    let mut db_inits: Vec<f64> =
+        init_ratios.iter().filter(|(d, _)| !bare.contains(&d.as_str())).map(|(_, r)| *r).collect();
+    db_inits.sort_by(f64::total_cmp);
+    let bare_inits: Vec<String> =
+        init_ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.1}×")).collect();
+    let over_two: Vec<String> = init_ratios
+        .iter()
+        .filter(|(d, r)| !bare.contains(&d.as_str()) && *r > 2.0)
+        .map(|(d, r)| format!("{d} {r:.1}×"))
+        .collect();
     let _ = writeln!(
         md,
-        "- where the bytes go, read off the differences between rows of the same build: the hello-world baseline is \
-         lambda_http with hyper, tokio and serde; health adds `shared`'s HTTP edge (JSON logs, chrono with its time-zone \
-         database, the error type); well-known adds aws-lc and the RS256/JWK code; a function with DynamoDB adds the SDK \
-         (aws-sdk-dynamodb, aws-smithy, aws-config's credential chain) and rustls; a function that reads a secret or sends \
-         mail adds the Secrets Manager client or lettre. Not yet tried: a build-time filter of \
-         chrono-tz's database to Asia/Tokyo and UTC, and building the SDK's configuration from the environment's \
-         credentials alone instead of aws-config's default chain (which links STS and the profile files' parsers)."
+        "- init alone (the cold start without the first request's work): median {:.1}×, at most {:.1}× hello-world for the \
+         functions with DynamoDB (over 2×: {}); health, well-known, web: {}",
+        db_inits.get(db_inits.len() / 2).copied().unwrap_or_default(),
+        db_inits.last().copied().unwrap_or_default(),
+        if over_two.is_empty() { "none".to_owned() } else { over_two.join(", ") },
+        bare_inits.join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- where the bytes go (`cargo bloat --crates` on the native release build; the figures are in README, \"Lean \
+         functions\"): the hello-world baseline is lambda_http with hyper, tokio and serde; health, web and well-known add \
+         `shared`'s HTTP edge (JSON logs, the error type) and, for well-known, an ASN.1 parser and SHA-256 — no crypto \
+         provider; a function with DynamoDB adds aws-lc (about a third of it: jsonwebtoken's and rustls's providers reach \
+         most of the library), rustls, the SDK's HTTP client and runtime, aws-sdk-dynamodb and SigV4; the password \
+         functions add zxcvbn's word lists and its regular-expression engines (R-PWD-2), about 2 MB; a function that \
+         reads a secret or sends mail adds the Secrets Manager client or lettre. Gone since the first measurement: \
+         chrono-tz's database (a fixed JST offset) and aws-config's default credential chain (STS, profile files, IMDS)."
     );
     let _ = writeln!(
         md,
@@ -583,8 +615,9 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     let _ = writeln!(
         md,
         "Start-up above the baseline is the set-up each function does once: the public key parsed (an RSA PEM, its JWK thumbprint), \
-         the SDK's configuration loaded and its client built, one DynamoDB call to open the connection, and where the template \
-         names them, the secrets read. Where start-up is much longer it is the first request's own work, counted in start-up: \
+         the SDK's configuration read from the environment and its client built (trusting Amazon's five roots, so no \
+         certificate store is read), one DynamoDB call to open the connection, and where the template names them, the \
+         secrets read (identity-link and password-reset also load the system's roots for the identity provider). Where start-up is much longer it is the first request's own work, counted in start-up: \
          session, cloud-mail-password, workshop-password, account-password and password-reset verify or hash a password with \
          argon2id (its 19 MiB touched for the first time), sweep-daily's sample event runs a whole sweep over the demo accounts, \
          and schedules waits for an EventBridge Scheduler that is not there (the SDK retries, then the function answers its \

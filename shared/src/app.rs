@@ -107,7 +107,7 @@ impl App {
     /// and what `setup` allows: secrets read from Secrets Manager, the SMTP client.
     pub async fn from_env(setup: Setup) -> Result<Self, String> {
         let mut config = Config::from_env()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let sdk = sdk_config()?;
         // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
         if let Some(id) = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty()) {
             config.smtp_url = Some(setup.read_secret(&sdk, &id).await?);
@@ -119,17 +119,22 @@ impl App {
             let value = setup.read_secret(&sdk, id).await?;
             settings.client_secret = crate::config::OidcSecret::Value(value);
         }
-        let mut builder = with_limits(aws_sdk_dynamodb::config::Builder::from(&sdk), Some(Duration::from_secs(4)));
+        // DynamoDB's own limit per attempt: a transaction retried after its attempt timed out
+        // carries the same client request token, which DynamoDB answers idempotently.
+        let timeouts = limits().1.to_builder().operation_attempt_timeout(Duration::from_secs(4)).build();
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
         let db = aws_sdk_dynamodb::Client::from_conf(builder.build());
+        // Only these two: a function in AWS generates no key (that code is not linked).
         let keys = match &config.key_source {
             KeySource::Secret { id, private } => {
                 let pem = setup.read_secret(&sdk, id).await?;
                 if *private { Keys::from_private_pem(&pem)? } else { Keys::from_public_pem_text(&pem)? }
             }
-            other => load_keys(other)?,
+            KeySource::PublicPem(pem) => Keys::from_public_pem_text(pem)?,
+            KeySource::File(_) | KeySource::Pem(_) => return Err("a key file or PEM is for the local runner".into()),
         };
         Ok(Self::assemble(config, db, keys, Clock::system(), setup))
     }
@@ -137,7 +142,10 @@ impl App {
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
     pub fn local(config: Config, clock: Clock) -> Result<Self, String> {
         let endpoint = config.dynamodb_endpoint.clone().ok_or("a local App needs an endpoint")?;
-        let mut conf = with_limits(aws_sdk_dynamodb::Config::builder(), None)
+        let (retries, timeouts) = limits();
+        let mut conf = aws_sdk_dynamodb::Config::builder()
+            .retry_config(retries)
+            .timeout_config(timeouts)
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "eccs-local"))
@@ -241,22 +249,58 @@ impl App {
     }
 }
 
-/// Every DynamoDB client's limits, in one place: a stalled connection or a slow call ends in a
-/// 503 `unavailable` well inside the Lambda timeout (the API functions have 10 s), instead of
-/// waiting for it. Standard retries with backoff, three attempts; 1 s to connect, 8 s for the
-/// whole call, and in AWS at most `attempt` for one try. A transaction retried after its attempt
-/// timed out carries the same client request token, which DynamoDB answers idempotently; the
-/// local engines do not, so there a slow attempt is waited for instead of retried.
-fn with_limits(
-    builder: aws_sdk_dynamodb::config::Builder,
-    attempt: Option<Duration>,
-) -> aws_sdk_dynamodb::config::Builder {
-    let mut timeouts =
-        TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).operation_timeout(Duration::from_secs(8));
-    if let Some(attempt) = attempt {
-        timeouts = timeouts.operation_attempt_timeout(attempt);
-    }
-    builder.retry_config(RetryConfig::standard().with_max_attempts(3)).timeout_config(timeouts.build())
+/// Every SDK client's limits, in one place: a stalled connection or a slow call ends in a 503
+/// `unavailable` well inside the Lambda timeout (the API functions have 10 s), instead of waiting
+/// for it. Standard retries with backoff, three attempts; 1 s to connect, 8 s for the whole call.
+/// In AWS, DynamoDB also limits one attempt ([`App::from_env`]); the local engines do not answer
+/// a retried transaction idempotently, so there a slow attempt is waited for instead of retried.
+pub fn limits() -> (RetryConfig, TimeoutConfig) {
+    (
+        RetryConfig::standard().with_max_attempts(3),
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_timeout(Duration::from_secs(8))
+            .build(),
+    )
+}
+
+/// The roots of Amazon Trust Services, which sign every AWS endpoint these clients call.
+const AMAZON_ROOTS: &str = include_str!("edge/amazon-trust-services.pem");
+
+/// The configuration every production SDK client (DynamoDB, Secrets Manager, Scheduler) is built
+/// from, in one place:
+/// - the Lambda's region and credentials from its environment: what aws-config's default chain
+///   finds first in Lambda, without linking the rest of the chain (profile files, STS, IMDS, the
+///   container endpoint: about 0.4 MB of every function) or reading any file at cold start;
+/// - the SDK's HTTPS client trusting Amazon's roots alone ([`AMAZON_ROOTS`]): the default one
+///   reads and parses the system's whole store at cold start (on Debian 290 files, most of a
+///   function's start-up), and a certificate from any other authority is refused;
+/// - the [`limits`].
+pub fn sdk_config() -> Result<aws_config::SdkConfig, String> {
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .ok_or("AWS_REGION is not set")?;
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let (retries, timeouts) = limits();
+    Ok(aws_config::SdkConfig::builder()
+        .http_client(amazon_https_client()?)
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
+        .retry_config(retries)
+        .timeout_config(timeouts)
+        .build())
+}
+
+fn amazon_https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS.as_bytes());
+    let context = TlsContext::builder().with_trust_store(roots).build().map_err(|e| format!("TLS: {e}"))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
 }
 
 fn load_keys(source: &KeySource) -> Result<Keys, String> {
@@ -265,5 +309,36 @@ fn load_keys(source: &KeySource) -> Result<Keys, String> {
         KeySource::Pem(pem) => Keys::from_private_pem(pem),
         KeySource::PublicPem(pem) => Keys::from_public_pem_text(pem),
         KeySource::Secret { id, .. } => Err(format!("secret {id} needs App::from_env")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_ops_the_sdk_clients_trust_the_five_amazon_roots_and_build_from_the_environment() {
+        // What the SDK's connector does with them when it first connects (it panics on a PEM it
+        // cannot read): every certificate parses and becomes a trust anchor.
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let certs: Vec<CertificateDer> =
+            CertificateDer::pem_slice_iter(AMAZON_ROOTS.as_bytes()).collect::<Result<_, _>>().unwrap();
+        assert_eq!(certs.len(), 5);
+        let mut store = rustls::RootCertStore::empty();
+        for cert in certs {
+            store.add(cert).unwrap();
+        }
+        assert_eq!(store.len(), 5);
+        assert!(store.subjects().iter().any(|s| s.as_ref().windows(16).any(|w| w == b"Amazon Root CA 1")));
+        assert!(amazon_https_client().is_ok());
+        // Without AWS_REGION (this test sets no environment), no configuration: never a guess.
+        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+            assert!(sdk_config().is_err());
+        }
+        let (retries, timeouts) = limits();
+        assert_eq!(retries.max_attempts(), 3);
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(1)));
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(8)));
     }
 }

@@ -11,7 +11,6 @@
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | token issuer URL and audience | `http://127.0.0.1:3000`, `eccs` |
 //! | `JWT_PRIVATE_KEY_SECRET` | Secrets Manager id of the private key PEM (the session function) | |
 //! | `JWT_PUBLIC_KEY` | the public key PEM, from a template parameter (every function but session): a public key is not a secret, and reading it costs no call at cold start | |
-//! | `JWT_KEY_FILE` | a private key PEM file, generated if missing (local only) | |
 //! | `MAIL_DOMAIN` | the cloud-mail domain (R-CMA-1) | `g.ecc.u-tokyo.ac.jp` |
 //! | `SYNC_ITEM_BUDGET` | items one schedule run handles before it stops cleanly (R-SYNC-3) | none: the deadline |
 //! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
@@ -200,19 +199,13 @@ fn env_var(k: &str) -> Option<String> {
 
 /// What a function that only serves the key needs (well-known): the token settings and the
 /// public key, from the environment alone — no client, no call.
-pub fn verifying_from_env() -> Result<(crate::edge::auth::Keys, TokenSettings), String> {
-    let keys = if let Some(pem) = env_var("JWT_PUBLIC_KEY") {
-        crate::edge::auth::Keys::from_public_pem_text(&pem)?
-    } else if let Some(path) = env_var("JWT_KEY_FILE") {
-        crate::edge::auth::Keys::load_or_generate(std::path::Path::new(&path))?
-    } else {
-        return Err("set JWT_PUBLIC_KEY or JWT_KEY_FILE".into());
-    };
+pub fn published_from_env() -> Result<(crate::edge::auth::PublicKey, TokenSettings), String> {
+    let pem = env_var("JWT_PUBLIC_KEY").ok_or("set JWT_PUBLIC_KEY")?;
     let tokens = TokenSettings {
         issuer: env_var("JWT_ISSUER").unwrap_or_else(|| "http://127.0.0.1:3000".into()),
         audience: env_var("JWT_AUDIENCE").unwrap_or_else(|| "eccs".into()),
     };
-    Ok((keys, tokens))
+    Ok((crate::edge::auth::PublicKey::from_pem_text(&pem)?, tokens))
 }
 
 pub const DEFAULT_MAIL_FROM: &str = "ECCS <noreply@ecc.u-tokyo.ac.jp>";
@@ -224,10 +217,8 @@ impl Config {
             KeySource::Secret { id, private: true }
         } else if let Some(pem) = var("JWT_PUBLIC_KEY") {
             KeySource::PublicPem(pem)
-        } else if let Some(path) = var("JWT_KEY_FILE") {
-            KeySource::File(path.into())
         } else {
-            return Err("set JWT_PRIVATE_KEY_SECRET, JWT_PUBLIC_KEY or JWT_KEY_FILE".into());
+            return Err("set JWT_PRIVATE_KEY_SECRET or JWT_PUBLIC_KEY".into());
         };
         Ok(Self {
             tables: Tables::from_env(),

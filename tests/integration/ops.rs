@@ -39,7 +39,7 @@ pub async fn create_template_schedules(client: &aws_sdk_scheduler::Client) {
 async fn status_pause_and_resume_the_two_schedules() {
     let moto = Moto::start().await;
     let settings = Schedules { endpoint: Some(moto.endpoint.clone()), ..Schedules::default() };
-    let client = eccs_schedules::client(&settings).await;
+    let client = eccs_schedules::client(&settings).await.unwrap();
     create_template_schedules(&client).await;
     let now = shared::domain::time::parse_stamp("2026-11-22T10:20:00+09:00").unwrap();
     let command = |v| serde_json::from_value::<eccs_schedules::Command>(v).unwrap();

@@ -41,23 +41,26 @@ pub struct Command {
 
 pub async fn handle(app: &App, event: Value, _invocation: Invocation) -> Result<Value, ApiError> {
     let command: Command = serde_json::from_value(event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let client = client(&app.schedules).await;
+    let client = client(&app.schedules).await.map_err(ApiError::Internal)?;
     run(&client, &app.schedules, command, app.clock.now()).await
 }
 
-/// The Scheduler client: the Lambda role's credentials in AWS, fixed ones for an emulator.
-pub async fn client(settings: &Schedules) -> Client {
-    match &settings.endpoint {
+/// The Scheduler client: the Lambda role's credentials in AWS (with every client's limits,
+/// [`shared::app::sdk_config`]), fixed ones for an emulator.
+pub async fn client(settings: &Schedules) -> Result<Client, String> {
+    Ok(match &settings.endpoint {
         Some(endpoint) => Client::from_conf(
             aws_sdk_scheduler::Config::builder()
+                .retry_config(shared::app::limits().0)
+                .timeout_config(shared::app::limits().1)
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("ap-northeast-1"))
                 .credentials_provider(Credentials::new("testing", "testing", None, None, "eccs-local"))
                 .endpoint_url(endpoint)
                 .build(),
         ),
-        None => Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await),
-    }
+        None => Client::new(&shared::app::sdk_config()?),
+    })
 }
 
 pub async fn run(
@@ -125,18 +128,22 @@ async fn set_state(
 
 fn view(s: &GetScheduleOutput, now: chrono::DateTime<chrono::Utc>) -> Value {
     let expression = s.schedule_expression().unwrap_or_default();
-    let zone: chrono_tz::Tz = s.schedule_expression_timezone().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
+    // The template's schedules run in Asia/Tokyo; another zone is shown, but its next fire
+    // time is not guessed (no time-zone database is linked: domain::time::JST).
+    let named = s.schedule_expression_timezone();
+    let zone = time::zone_named(named);
     let enabled = s.state() == Some(&ScheduleState::Enabled);
     let next = enabled
         .then(|| time::cron_schedule(expression).ok())
         .flatten()
-        .and_then(|c| time::next_fire(&c, zone, now))
+        .zip(zone)
+        .and_then(|(c, zone)| time::next_fire(&c, &zone, now))
         .map(time::rfc3339);
     json!({
         "name": s.name(),
         "state": s.state().map(|x| x.as_str()),
         "expression": expression,
-        "timezone": zone.name(),
+        "timezone": named.unwrap_or("UTC"),
         "next_fire_time": next,
         "target": s.target().map(|t| t.arn()),
     })

@@ -35,7 +35,7 @@ pub struct Entry {
 
 impl Entry {
     fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        time::next_fire(&self.schedule, self.timezone, t)
+        time::next_fire(&self.schedule, &self.timezone, t)
     }
 }
 

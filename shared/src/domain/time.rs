@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Timelike, Utc};
-use chrono_tz::Asia::Tokyo;
-use chrono_tz::Tz;
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, TimeZone, Timelike, Utc};
 
 /// The time source. In Lambda it is the system clock; the local runner builds a settable one so
 /// that `POST /_local/clock` moves every function, token lifetime and schedule together.
@@ -61,9 +59,29 @@ impl Clock {
     }
 }
 
+/// Japan Standard Time, UTC+09:00: Asia/Tokyo has kept this offset, with no daylight saving,
+/// since 1951 (the tz database's rules for Japan end that year). A fixed offset instead of a
+/// time-zone database: chrono-tz's tables of every zone were about 2 MB of every function that
+/// reads "today" (its spans are pointers the loader relocates), for the one zone the rules use.
+/// The unit test below checks it against chrono-tz's Asia/Tokyo, hour by hour from 1952 to 2100.
+pub const JST: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
+    Some(offset) => offset,
+    None => unreachable!(),
+};
+
+/// A schedule's time zone as EventBridge Scheduler names it, for the zones this service's
+/// schedules use (Asia/Tokyo, and UTC when none is named); `None` for any other.
+pub fn zone_named(name: Option<&str>) -> Option<FixedOffset> {
+    match name {
+        Some("Asia/Tokyo" | "Japan") => Some(JST),
+        None | Some("UTC" | "Etc/UTC" | "Etc/GMT" | "GMT") => Some(FixedOffset::east_opt(0)?),
+        Some(_) => None,
+    }
+}
+
 /// The instant seen in Tokyo.
-pub fn jst(t: DateTime<Utc>) -> DateTime<Tz> {
-    t.with_timezone(&Tokyo)
+pub fn jst(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&JST)
 }
 
 /// "Today" in Asia/Tokyo.
@@ -74,7 +92,7 @@ pub fn today(t: DateTime<Utc>) -> NaiveDate {
 /// 00:00 of `date` in Tokyo, as an instant.
 pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    Tokyo.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+    JST.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// The next minute 0 (JST) strictly after `t`: when the hourly sync applies a change accepted at
@@ -121,8 +139,8 @@ pub fn cron_schedule(expression: &str) -> Result<cron::Schedule, String> {
 }
 
 /// The first fire time of `schedule` in `zone` strictly after `t`.
-pub fn next_fire(schedule: &cron::Schedule, zone: Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    schedule.after(&t.with_timezone(&zone)).next().map(|n| n.with_timezone(&Utc))
+pub fn next_fire<Z: TimeZone>(schedule: &cron::Schedule, zone: &Z, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule.after(&t.with_timezone(zone)).next().map(|n| n.with_timezone(&Utc))
 }
 
 /// A date as the API takes it: exactly `YYYY-MM-DD` (SPEC §1) — no sign, no spaces, no other
@@ -197,6 +215,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn jst_is_asia_tokyo_in_the_tz_database_for_every_hour_from_1952_to_2100() {
+        let mut t = at("1952-01-01T00:00:00.000Z");
+        let end = at("2101-01-01T00:00:00.000Z");
+        let mut hours = 0;
+        while t < end {
+            let zoned = t.with_timezone(&chrono_tz::Asia::Tokyo);
+            assert_eq!(jst(t).naive_local(), zoned.naive_local(), "{t}");
+            t += Duration::hours(1);
+            hours += 1;
+        }
+        assert!(hours > 1_300_000);
+        // The local midnight of a date is one instant (no gap, no fold).
+        let date = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default();
+        assert_eq!(stamp(start_of_day(date)), "2026-12-02T15:00:00.000Z");
+    }
+
+    #[test]
+    fn schedule_zones_are_tokyo_or_utc_and_nothing_else_is_guessed() {
+        assert_eq!(zone_named(Some("Asia/Tokyo")), Some(JST));
+        assert_eq!(zone_named(None).map(|z| z.local_minus_utc()), Some(0));
+        assert_eq!(zone_named(Some("UTC")).map(|z| z.local_minus_utc()), Some(0));
+        assert_eq!(zone_named(Some("Europe/Paris")), None);
+    }
+
+    #[test]
     fn input_dates_are_exactly_yyyy_mm_dd() {
         assert_eq!(parse_date("2026-12-03"), NaiveDate::from_ymd_opt(2026, 12, 3));
         for bad in ["+2026-12-03", "2026-12-03 ", " 2026-12-03", "2026/12/03", "2026-12-3", "2026-02-30", "20261203"] {
@@ -249,8 +292,8 @@ mod tests {
         let t = at("2026-11-22T10:20:00+09:00");
         let hourly = cron_schedule("cron(0 * * * ? *)").unwrap();
         let daily = cron_schedule("cron(5 0 * * ? *)").unwrap();
-        assert_eq!(rfc3339(next_fire(&hourly, Tokyo, t).unwrap()), "2026-11-22T11:00:00+09:00");
-        assert_eq!(rfc3339(next_fire(&daily, Tokyo, t).unwrap()), "2026-11-23T00:05:00+09:00");
+        assert_eq!(rfc3339(next_fire(&hourly, &JST, t).unwrap()), "2026-11-22T11:00:00+09:00");
+        assert_eq!(rfc3339(next_fire(&daily, &JST, t).unwrap()), "2026-11-23T00:05:00+09:00");
         assert!(cron_schedule("rate(1 hour)").is_err());
     }
 

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
+use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -48,20 +49,110 @@ pub struct TokenSettings {
     pub audience: String,
 }
 
+/// The public half as the JWKS publishes it: the modulus and exponent (base64url) and the key
+/// id, its RFC 7638 thumbprint. Read from a public key PEM with an ASN.1 parser and SHA-256
+/// alone, no crypto provider: well-known, which only publishes it, links none (jsonwebtoken's
+/// provider brings every algorithm of aws-lc, about 1.7 MB of a function).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    n: String,
+    e: String,
+    kid: String,
+}
+
+/// rsaEncryption (RFC 8017), the only key type a token is signed with.
+const RSA_ENCRYPTION: [u64; 7] = [1, 2, 840, 113549, 1, 1, 1];
+
+impl PublicKey {
+    /// From a public key PEM (SubjectPublicKeyInfo, or PKCS#1 `RSA PUBLIC KEY`) as configuration
+    /// gives it: with its line breaks, or folded onto one line (a template parameter is one
+    /// line: `tr '\n' ' ' < jwt-public.pem`).
+    pub fn from_pem_text(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (label, body) = ["PUBLIC KEY", "RSA PUBLIC KEY"]
+            .iter()
+            .find_map(|label| {
+                let begin = format!("-----BEGIN {label}-----");
+                let end = format!("-----END {label}-----");
+                text.strip_prefix(&begin).and_then(|r| r.strip_suffix(&end)).map(|body| (*label, body))
+            })
+            .ok_or("public key: not a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)")?;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der =
+            base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| format!("public key: {e}"))?;
+        let blocks = simple_asn1::from_der(&der).map_err(|e| format!("public key: {e}"))?;
+        let (n, e) = if label == "PUBLIC KEY" { Self::spki(&blocks)? } else { Self::pkcs1(&blocks)? };
+        Ok(Self::from_components(&n, &e))
+    }
+
+    /// SubjectPublicKeyInfo: the algorithm (rsaEncryption) and a bit string holding PKCS#1.
+    fn spki(blocks: &[simple_asn1::ASN1Block]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        use simple_asn1::ASN1Block::{BitString, ObjectIdentifier, Sequence};
+        let [Sequence(_, fields)] = blocks else { return Err("public key: not a SubjectPublicKeyInfo".into()) };
+        let [Sequence(_, algorithm), BitString(_, _, key)] = fields.as_slice() else {
+            return Err("public key: not a SubjectPublicKeyInfo".into());
+        };
+        let is_rsa = matches!(algorithm.first(), Some(ObjectIdentifier(_, oid))
+            if oid.as_vec::<u64>().is_ok_and(|v| v == RSA_ENCRYPTION));
+        if !is_rsa {
+            return Err("public key: not an RSA key".into());
+        }
+        Self::pkcs1(&simple_asn1::from_der(key).map_err(|e| format!("public key: {e}"))?)
+    }
+
+    /// RSAPublicKey (RFC 8017): the modulus and the public exponent, both positive.
+    fn pkcs1(blocks: &[simple_asn1::ASN1Block]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        use simple_asn1::ASN1Block::{Integer, Sequence};
+        let [Sequence(_, fields)] = blocks else { return Err("public key: not an RSA public key".into()) };
+        let [Integer(_, n), Integer(_, e)] = fields.as_slice() else {
+            return Err("public key: not an RSA public key".into());
+        };
+        let positive = |i: &simple_asn1::BigInt| {
+            i.to_biguint()
+                .filter(|u| u.bits() > 1)
+                .map(|u| u.to_bytes_be())
+                .ok_or_else(|| "public key: a modulus or exponent that is not above 1".to_owned())
+        };
+        Ok((positive(n)?, positive(e)?))
+    }
+
+    /// From the big-endian modulus and exponent; the key id is the RFC 7638 thumbprint.
+    fn from_components(n: &[u8], e: &[u8]) -> Self {
+        use sha2::Digest;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let (n, e) = (b64(n), b64(e));
+        let members = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let kid = b64(&sha2::Sha256::digest(members.as_bytes()));
+        Self { n, e, kid }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWKS served at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [{ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": self.n, "e": self.e }] })
+    }
+
+    fn decoding_key(&self) -> Result<DecodingKey, String> {
+        DecodingKey::from_rsa_components(&self.n, &self.e).map_err(|e| format!("decoding key: {e}"))
+    }
+}
+
 /// The RSA key: always the public half for verification; the private half only where tokens are
 /// issued (the session function).
 #[derive(Clone)]
 pub struct Keys {
     signing: Option<EncodingKey>,
     verifying: DecodingKey,
-    jwk: Jwk,
-    kid: String,
+    public: PublicKey,
 }
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("Keys").field("kid", &self.kid).field("signing", &self.signing.is_some()).finish()
+        f.debug_struct("Keys").field("kid", &self.public.kid).field("signing", &self.signing.is_some()).finish()
     }
 }
 
@@ -69,41 +160,18 @@ impl Keys {
     /// From a PKCS#8 or PKCS#1 private key PEM: can issue and verify.
     pub fn from_private_pem(pem: &str) -> Result<Self, String> {
         let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("private key: {e}"))?;
-        let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).map_err(|e| format!("jwk: {e}"))?;
-        let keys = Self::finish(&mut jwk)?;
-        Ok(Self { signing: Some(signing), ..keys })
+        let jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).map_err(|e| format!("jwk: {e}"))?;
+        let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else { return Err("private key: not an RSA key".into()) };
+        let decode =
+            |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v).map_err(|e| format!("jwk: {e}"));
+        let public = PublicKey::from_components(&decode(&rsa.n)?, &decode(&rsa.e)?);
+        Ok(Self { signing: Some(signing), verifying: public.decoding_key()?, public })
     }
 
-    /// From a public key PEM: can only verify.
-    pub fn from_public_pem(pem: &str) -> Result<Self, String> {
-        let decoding = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("public key: {e}"))?;
-        let mut jwk = Jwk::from_decoding_key(&decoding, Some(Algorithm::RS256)).map_err(|e| format!("jwk: {e}"))?;
-        Self::finish(&mut jwk)
-    }
-
-    fn finish(jwk: &mut Jwk) -> Result<Self, String> {
-        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| format!("thumbprint: {e}"))?;
-        jwk.common.key_id = Some(kid.clone());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        let verifying = DecodingKey::from_jwk(jwk).map_err(|e| format!("decoding key: {e}"))?;
-        Ok(Self { signing: None, verifying, jwk: jwk.clone(), kid })
-    }
-
-    /// A public key PEM as configuration gives it: with its line breaks, or folded onto one line
-    /// (a template parameter is one line: `tr '\n' ' ' < jwt-public.pem`).
+    /// From a public key PEM ([`PublicKey::from_pem_text`]): can only verify.
     pub fn from_public_pem_text(text: &str) -> Result<Self, String> {
-        const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-        const END: &str = "-----END PUBLIC KEY-----";
-        let body = text.trim().strip_prefix(BEGIN).and_then(|r| r.strip_suffix(END));
-        match body {
-            Some(body) if !text.trim().contains('\n') => {
-                let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-                let lines: Vec<String> =
-                    b64.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-                Self::from_public_pem(&format!("{BEGIN}\n{}\n{END}\n", lines.join("\n")))
-            }
-            _ => Self::from_public_pem(text),
-        }
+        let public = PublicKey::from_pem_text(text)?;
+        Ok(Self { signing: None, verifying: public.decoding_key()?, public })
     }
 
     /// A new 2048-bit RSA key as a PKCS#8 PEM.
@@ -134,12 +202,17 @@ impl Keys {
     }
 
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.public.kid
+    }
+
+    /// The published half.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
     }
 
     /// The JWKS served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Value {
-        serde_json::to_value(JwkSet { keys: vec![self.jwk.clone()] }).unwrap_or_else(|_| json!({ "keys": [] }))
+        self.public.jwks()
     }
 
     /// Issues a token for `sub` valid from `now` for [`TOKEN_LIFETIME_MINUTES`].
@@ -165,7 +238,7 @@ impl Keys {
             cv,
         };
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(self.public.kid.clone());
         let token =
             jsonwebtoken::encode(&header, &claims, signing).map_err(|e| ApiError::Internal(format!("sign: {e}")))?;
         Ok((token, expires))
@@ -262,5 +335,54 @@ mod tests {
         assert!(jsonwebtoken::decode::<Claims>(&token, &public, &v).is_ok());
         assert_eq!(k.jwks()["keys"][0]["kid"], k.kid());
         assert!(k.jwks().to_string().find("\"d\"").is_none(), "no private exponent in the JWKS");
+    }
+
+    /// The JWKS well-known publishes (read without a crypto provider) is jsonwebtoken's own: the
+    /// same modulus, exponent and RFC 7638 thumbprint, from the SPKI PEM folded or not, and from
+    /// the PKCS#1 form.
+    #[test]
+    fn r_login_1_the_lean_public_key_is_jsonwebtokens_jwk() {
+        use jsonwebtoken::jwk::{PublicKeyUse, ThumbprintHash};
+        let private = Keys::generate_pem().unwrap();
+        let signing = EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
+        let mut expected = Jwk::from_encoding_key(&signing, Algorithm::RS256).unwrap();
+        let kid = expected.thumbprint(ThumbprintHash::SHA256).unwrap();
+        expected.common.key_id = Some(kid.clone());
+        expected.common.public_key_use = Some(PublicKeyUse::Signature);
+        let expected = json!({ "keys": [serde_json::to_value(&expected).unwrap()] });
+
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem::parse(&private).unwrap().into_contents()).unwrap();
+        let spki = {
+            use aws_lc_rs::signature::KeyPair as _;
+            pair.public_key().as_der().unwrap().as_ref().to_vec()
+        };
+        let spki_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.clone()));
+        let folded = spki_pem.replace('\n', " ");
+        // PKCS#1: the bit string inside the SPKI.
+        let blocks = simple_asn1::from_der(&spki).unwrap();
+        let Some(simple_asn1::ASN1Block::Sequence(_, fields)) = blocks.first() else { panic!("spki") };
+        let Some(simple_asn1::ASN1Block::BitString(_, _, pkcs1)) = fields.get(1) else { panic!("bit string") };
+        let pkcs1_pem = pem::encode(&pem::Pem::new("RSA PUBLIC KEY", pkcs1.clone()));
+        for text in [&spki_pem, &folded, &pkcs1_pem] {
+            let public = PublicKey::from_pem_text(text).unwrap();
+            assert_eq!(public.jwks(), expected, "{text}");
+            assert_eq!(public.kid(), kid);
+            assert_eq!(Keys::from_public_pem_text(text).unwrap().jwks(), expected);
+        }
+        assert_eq!(Keys::from_private_pem(&private).unwrap().jwks(), expected);
+
+        // Not a key, not RSA, or cut short: refused with the reason, never a key.
+        let p256 = aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING)
+            .unwrap();
+        let ec = {
+            use aws_lc_rs::signature::KeyPair as _;
+            pem::encode(&pem::Pem::new("PUBLIC KEY", p256.public_key().as_der().unwrap().as_ref().to_vec()))
+        };
+        let cut = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.get(..40).unwrap_or_default().to_vec()));
+        for bad in
+            [ec.as_str(), cut.as_str(), "-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----", private.as_str()]
+        {
+            assert!(PublicKey::from_pem_text(bad).is_err(), "{bad}");
+        }
     }
 }
