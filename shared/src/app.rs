@@ -71,9 +71,11 @@ impl Setup {
         }
     }
 
-    async fn read_secret(&self, sdk: &aws_config::SdkConfig, id: &str) -> Result<String, String> {
+    /// The secret `id` names, if it names one.
+    async fn read_optional(&self, sdk: &aws_config::SdkConfig, id: Option<&str>) -> Result<Option<String>, String> {
+        let Some(id) = id else { return Ok(None) };
         match self.secret {
-            Some(read) => read(sdk, id).await,
+            Some(read) => read(sdk, id).await.map(Some),
             None => Err(format!("secret {id}: this function reads no secrets (its template entry names one)")),
         }
     }
@@ -104,21 +106,12 @@ pub struct App {
 
 impl App {
     /// The Lambda set-up: configuration from the environment, the DynamoDB client, the key —
-    /// and what `setup` allows: secrets read from Secrets Manager, the SMTP client.
+    /// and what `setup` allows: secrets read from Secrets Manager, the SMTP client. The secrets
+    /// are read while the DynamoDB warm-up ([`warm`]) runs: two connections to open, and a cold
+    /// start waits for the slower instead of both.
     pub async fn from_env(setup: Setup) -> Result<Self, String> {
         let mut config = Config::from_env()?;
         let sdk = sdk_config()?;
-        // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
-        if let Some(id) = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty()) {
-            config.smtp_url = Some(setup.read_secret(&sdk, &id).await?);
-        }
-        // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
-        if let Some(settings) = config.oidc.as_mut()
-            && let crate::config::OidcSecret::Secret(id) = &settings.client_secret
-        {
-            let value = setup.read_secret(&sdk, id).await?;
-            settings.client_secret = crate::config::OidcSecret::Value(value);
-        }
         // DynamoDB's own limit per attempt: a transaction retried after its attempt timed out
         // carries the same client request token, which DynamoDB answers idempotently.
         let timeouts = limits().1.to_builder().operation_attempt_timeout(Duration::from_secs(4)).build();
@@ -127,14 +120,46 @@ impl App {
             builder = builder.endpoint_url(endpoint);
         }
         let db = aws_sdk_dynamodb::Client::from_conf(builder.build());
+        // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
+        let smtp_id = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty());
+        // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
+        let oidc_id = match config.oidc.as_ref().map(|o| &o.client_secret) {
+            Some(crate::config::OidcSecret::Secret(id)) => Some(id.clone()),
+            _ => None,
+        };
         // Only these two: a function in AWS generates no key (that code is not linked).
-        let keys = match &config.key_source {
-            KeySource::Secret { id, private } => {
-                let pem = setup.read_secret(&sdk, id).await?;
-                if *private { Keys::from_private_pem(&pem)? } else { Keys::from_public_pem_text(&pem)? }
-            }
-            KeySource::PublicPem(pem) => Keys::from_public_pem_text(pem)?,
+        let key_id = match &config.key_source {
+            KeySource::Secret { id, .. } => Some(id.clone()),
+            KeySource::PublicPem(_) => None,
             KeySource::File(_) | KeySource::Pem(_) => return Err("a key file or PEM is for the local runner".into()),
+        };
+        // ECCS_WARM_UP=off skips the warm-up (the benchmark measures the difference).
+        let warm_up = std::env::var("ECCS_WARM_UP").as_deref() != Ok("off");
+        // The secrets one after another, on one connection to Secrets Manager.
+        let secrets = async {
+            let smtp = setup.read_optional(&sdk, smtp_id.as_deref()).await?;
+            let oidc = setup.read_optional(&sdk, oidc_id.as_deref()).await?;
+            let key = setup.read_optional(&sdk, key_id.as_deref()).await?;
+            Ok::<_, String>((smtp, oidc, key))
+        };
+        let warm_up = async {
+            if warm_up {
+                warm(&db, &config.tables.accounts).await;
+            }
+        };
+        let (read, ()) = tokio::join!(secrets, warm_up);
+        let (smtp, oidc, key) = read?;
+        if let Some(url) = smtp {
+            config.smtp_url = Some(url);
+        }
+        if let (Some(settings), Some(value)) = (config.oidc.as_mut(), oidc) {
+            settings.client_secret = crate::config::OidcSecret::Value(value);
+        }
+        let keys = match (&config.key_source, key) {
+            (KeySource::Secret { private: true, .. }, Some(pem)) => Keys::from_private_pem(&pem)?,
+            (KeySource::Secret { private: false, .. }, Some(pem)) => Keys::from_public_pem_text(&pem)?,
+            (KeySource::PublicPem(pem), _) => Keys::from_public_pem_text(pem)?,
+            _ => return Err("the key's secret was not read".into()),
         };
         Ok(Self::assemble(config, db, keys, Clock::system(), setup))
     }
@@ -142,7 +167,10 @@ impl App {
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
     pub fn local(config: Config, clock: Clock) -> Result<Self, String> {
         let endpoint = config.dynamodb_endpoint.clone().ok_or("a local App needs an endpoint")?;
-        let (retries, timeouts) = limits();
+        let (retries, mut timeouts) = limits();
+        if let Some(limit) = config.local_operation_timeout {
+            timeouts = timeouts.to_builder().operation_timeout(limit).build();
+        }
         let mut conf = aws_sdk_dynamodb::Config::builder()
             .retry_config(retries)
             .timeout_config(timeouts)
@@ -234,19 +262,12 @@ impl App {
         self.target = target;
         self
     }
+}
 
-    /// Opens the DynamoDB connection during init, so the first request does not pay for it
-    /// (STYLE: the TLS handshake costs ~0.7 s at 128 MB). The item read does not exist.
-    pub async fn warm(&self) {
-        let _ = self
-            .store
-            .db
-            .get_item()
-            .table_name(&self.store.tables.accounts)
-            .key("pk", crate::store::s("warm-up#"))
-            .send()
-            .await;
-    }
+/// Opens the DynamoDB connection during init, so the first request does not pay for it
+/// (STYLE: the TLS handshake costs ~0.7 s at 128 MB). The item read does not exist.
+async fn warm(db: &aws_sdk_dynamodb::Client, table: &str) {
+    let _ = db.get_item().table_name(table).key("pk", crate::store::s("warm-up#")).send().await;
 }
 
 /// Every SDK client's limits, in one place: a stalled connection or a slow call ends in a 503

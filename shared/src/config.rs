@@ -183,6 +183,10 @@ pub struct Config {
     pub schedules: Schedules,
     /// Counts every DynamoDB call (local runner, benchmark and tests only).
     pub interceptor: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
+    /// The local runner's limit for one DynamoDB call, in place of [`crate::app::limits`]'s 8 s:
+    /// for an external engine that many tests share and that answers one request at a time
+    /// (moto_server in the test command). `None` in AWS and on the embedded engine.
+    pub local_operation_timeout: Option<std::time::Duration>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
     /// The portal's address, for the links in mail.
@@ -238,6 +242,7 @@ impl Config {
                     .unwrap_or_else(|| Schedules::default().names),
             },
             interceptor: None,
+            local_operation_timeout: None,
             smtp_url: var("SMTP_URL"),
             mail_from: var("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into()),
             portal_url: var("PORTAL_URL")
@@ -269,6 +274,7 @@ impl Config {
             item_budget: None,
             schedules: Schedules::default(),
             interceptor: None,
+            local_operation_timeout: None,
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.into(),
             portal_url: issuer.to_owned(),

@@ -49,16 +49,19 @@ pub async fn handle(app: &App, event: Value, _invocation: Invocation) -> Result<
 /// [`shared::app::sdk_config`]), fixed ones for an emulator.
 pub async fn client(settings: &Schedules) -> Result<Client, String> {
     Ok(match &settings.endpoint {
-        Some(endpoint) => Client::from_conf(
-            aws_sdk_scheduler::Config::builder()
-                .retry_config(shared::app::limits().0)
-                .timeout_config(shared::app::limits().1)
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("ap-northeast-1"))
-                .credentials_provider(Credentials::new("testing", "testing", None, None, "eccs-local"))
-                .endpoint_url(endpoint)
-                .build(),
-        ),
+        Some(endpoint) => {
+            let (retries, timeouts) = shared::app::limits();
+            Client::from_conf(
+                aws_sdk_scheduler::Config::builder()
+                    .retry_config(retries)
+                    .timeout_config(timeouts)
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("ap-northeast-1"))
+                    .credentials_provider(Credentials::new("testing", "testing", None, None, "eccs-local"))
+                    .endpoint_url(endpoint)
+                    .build(),
+            )
+        }
         None => Client::new(&shared::app::sdk_config()?),
     })
 }

@@ -122,6 +122,9 @@ pub async fn prepare_counted(
     config.oidc = oidc;
     if let Storage::External { prefix, .. } = storage {
         config.tables = shared::config::Tables::with_prefix(prefix);
+        // Another engine may be shared by many services and answer one request at a time
+        // (moto_server under the test command): a call may wait its turn longer than 8 s.
+        config.local_operation_timeout = Some(std::time::Duration::from_secs(120));
     }
     let app = App::local(config, Clock::settable())?;
     engine::create_tables(&app.store, &template).await?;

@@ -1,8 +1,8 @@
 //! The Lambda set-up every function's `main` calls: JSON logs, then what the function needs
 //! built once at cold start — for most, the [`App`] (configuration, the DynamoDB client, the key,
-//! and where [`Setup`] asks, secrets and the mailer) and one warm-up call to DynamoDB; for health
-//! and web nothing ([`run_bare`]); for well-known the public key ([`run_with_state`]) — then the
-//! runtime loop.
+//! where [`Setup`] asks secrets and the mailer, and one warm-up call to DynamoDB made while the
+//! secrets are read); for health and web nothing ([`run_bare`]); for well-known the public key
+//! ([`run_with_state`]) — then the runtime loop.
 
 use std::future::Future;
 
@@ -56,12 +56,7 @@ async fn cold_start(setup: Setup) -> Result<&'static App, lambda_http::Error> {
         lambda_http::Error::from(e)
     })?;
     // The App lives as long as the execution environment.
-    let app: &'static App = Box::leak(Box::new(app));
-    // ECCS_WARM_UP=off skips it (the benchmark measures the difference).
-    if std::env::var("ECCS_WARM_UP").as_deref() != Ok("off") {
-        app.warm().await;
-    }
-    Ok(app)
+    Ok(Box::leak(Box::new(app)))
 }
 
 /// Runs an API function: `handler` is the crate's `handle`, the same code the local runner and

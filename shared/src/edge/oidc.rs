@@ -6,7 +6,7 @@
 //! the two (the PKCE verifier, the nonce) the store keeps, under the hash of `state`.
 //!
 //! HTTP goes through [`Http`]: hyper-util over hyper-rustls, the SDK's own stack (rustls with
-//! aws-lc-rs, the system's roots), with timeouts, a size limit, and no redirect followed (a
+//! aws-lc-rs, the system's roots, read at the first request), with timeouts, a size limit, and no redirect followed (a
 //! provider's redirect is not followed by a back-channel call: SSRF).
 
 use std::sync::Arc;
@@ -58,7 +58,7 @@ impl Provider {
         if !allowed_url(issuer) {
             return Err(format!("OIDC issuer {issuer:?}: https only (plain http on loopback alone, for tests)"));
         }
-        let http = Http::new()?;
+        let http = Http::new();
         Ok(Self {
             // Exactly as configured: discovery compares it with the provider's own, string for string.
             issuer: IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("OIDC issuer {issuer:?}: {e}"))?,
@@ -164,12 +164,17 @@ impl Provider {
     }
 }
 
-/// The relying party's HTTP client (openidconnect's `AsyncHttpClient`).
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// The relying party's HTTP client (openidconnect's `AsyncHttpClient`). It is built at its first
+/// request, not at cold start: reading the system's roots (on Debian 290 files, about 100 ms) is
+/// most of a function's init, and most calls of identity-link and password-reset (the status, a
+/// start without a provider) never reach the provider.
 pub struct Http {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Full<bytes::Bytes>,
-    >,
+    client: std::sync::OnceLock<Result<HttpsClient, String>>,
 }
 
 /// What went wrong with a request to the provider (logged, never shown).
@@ -198,7 +203,15 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 impl Http {
-    fn new() -> Result<Self, String> {
+    fn new() -> Self {
+        Self { client: std::sync::OnceLock::new() }
+    }
+
+    fn client(&self) -> Result<&HttpsClient, HttpError> {
+        self.client.get_or_init(Self::build).as_ref().map_err(|e| HttpError(e.clone()))
+    }
+
+    fn build() -> Result<HttpsClient, String> {
         let mut connect = hyper_util::client::legacy::connect::HttpConnector::new();
         connect.set_connect_timeout(Some(Duration::from_secs(2)));
         connect.enforce_http(false);
@@ -208,8 +221,7 @@ impl Http {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connect);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-        Ok(Self { client })
+        Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
     }
 
     async fn send(&self, request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, HttpError> {
@@ -221,7 +233,7 @@ impl Http {
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from(body)));
         let work = async {
-            let response = self.client.request(request).await.map_err(|e| HttpError(e.to_string()))?;
+            let response = self.client()?.request(request).await.map_err(|e| HttpError(e.to_string()))?;
             let (parts, body) = response.into_parts();
             let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
                 .collect()
