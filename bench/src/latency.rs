@@ -513,7 +513,7 @@ pub async fn run(requests: usize) -> Result<(String, Vec<Measured>), String> {
          waiting for the one before: the account's read beside the transaction that takes a place in the failure windows \
          (R-LOGIN-3/4); argon2id beside the sign-in record (R-CRED-2: written while the hash is verified, so it adds no round \
          trip); then the place given back beside the outcome's record. The session, activation, cloud-mail-password, \
-         workshop-password, account-password and password-reset functions get 512 MB in the template (argon2id needs the 19 MiB, \
+         workshop-password and account-password functions get 512 MB in the template (argon2id needs the 19 MiB, \
          and Lambda's CPU share grows with memory).\n",
         login_stats.p50,
         login_stats.p99,

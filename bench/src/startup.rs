@@ -617,9 +617,11 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         "Start-up above the baseline is the set-up each function does once: the public key parsed (an RSA PEM, its JWK thumbprint), \
          the SDK's configuration read from the environment and its client built (trusting Amazon's five roots, so no \
          certificate store is read), one DynamoDB call to open the connection, and where the template names them, the \
-         secrets read (identity-link and password-reset also load the system's roots for the identity provider). Where start-up is much longer it is the first request's own work, counted in start-up: \
-         session, cloud-mail-password, workshop-password, account-password and password-reset verify or hash a password with \
-         argon2id (its 19 MiB touched for the first time), sweep-daily's sample event runs a whole sweep over the demo accounts, \
+         secrets, read while that call is made. Where start-up is much longer it is the first request's own work, counted in \
+         start-up: session, cloud-mail-password, workshop-password and account-password verify or hash a password with \
+         argon2id (its 19 MiB touched for the first time), identity-link and password-reset read the system's roots \
+         for the identity provider at their first call to it (here the provider is not there), not at init, sweep-daily's \
+         sample event runs a whole sweep over the demo accounts, \
          and schedules waits for an EventBridge Scheduler that is not there (the SDK retries, then the function answers its \
          error).\n"
     );

@@ -55,10 +55,17 @@ impl Setup {
         Self { secret: Some(crate::edge::secrets::read), mailer: Some(crate::edge::smtp::smtp), ..Self::default() }
     }
 
-    /// [`Setup::mail`], and the identity verification provider (identity-link, password-reset).
+    /// [`Setup::mail`], and the identity verification provider (identity-link).
     #[cfg(feature = "oidc")]
     pub fn identity() -> Self {
         Self { oidc: Some(crate::edge::oidc::Provider::make), ..Self::mail() }
+    }
+
+    /// [`Setup::secrets`] and the identity verification provider, no mail (password-reset: it
+    /// proves who the person is; account-password sets the new password and sends the notice).
+    #[cfg(feature = "oidc")]
+    pub fn identity_check() -> Self {
+        Self { oidc: Some(crate::edge::oidc::Provider::make), ..Self::secrets() }
     }
 
     /// Everything: the local runner and the tests.

@@ -7,8 +7,10 @@
 //!   is the one linked to the account, a one-time grant for 10 minutes. A browser is sent to the
 //!   portal's reset page with the grant in the fragment (never sent to a server, so never in a
 //!   log); an API client gets `{grant, expires_at}`. Otherwise 404 `reset_not_possible`.
-//! - `POST /api/password-reset` `{grant, new_password, remove_second_factor}` — the new password
-//!   (R-PWD); every session ends; audited, with a notice to the cloud-mail address
+//!
+//! The grant is spent at `POST /api/password-reset`, in the account-password function: the one
+//! that sets the password, with the password rules and the hashing. This one proves who the
+//! person is and sends no mail.
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -25,15 +27,6 @@ use shared::{ApiError, App, Ctx};
 #[serde(deny_unknown_fields)]
 struct Start {
     account: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewPassword {
-    grant: String,
-    new_password: String,
-    #[serde(default)]
-    remove_second_factor: bool,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -61,11 +54,6 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 (query, Reply::ok(json!({ "grant": grant, "expires_at": time::rfc3339(until) })))
             });
             identity::answer_callback(&app.deps(), ctx, req, "password-reset", outcome)
-        }
-        (Method::POST, "password-reset") => {
-            let NewPassword { grant, new_password, remove_second_factor } = json_body(req)?;
-            let removed = links::reset_with_grant(&app.deps(), ctx, &grant, new_password, remove_second_factor).await?;
-            Ok(Reply::ok(json!({ "reset": true, "second_factor_removed": removed })))
         }
         (_, "callback") => method_not_allowed(req, &[Method::GET]),
         _ => method_not_allowed(req, &[Method::POST]),

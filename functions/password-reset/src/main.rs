@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::edge::lambda::run_http_with(shared::app::Setup::identity(), eccs_password_reset::handle).await
+    shared::edge::lambda::run_http_with(shared::app::Setup::identity_check(), eccs_password_reset::handle).await
 }
