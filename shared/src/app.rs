@@ -141,7 +141,7 @@ impl App {
             KeySource::File(_) | KeySource::Pem(_) => return Err("a key file or PEM is for the local runner".into()),
         };
         // ECCS_WARM_UP=off skips the warm-up (the benchmark measures the difference).
-        let warm_up = std::env::var("ECCS_WARM_UP").as_deref() != Ok("off");
+        let warm_up_on = std::env::var("ECCS_WARM_UP").as_deref() != Ok("off");
         // The secrets one after another, on one connection to Secrets Manager.
         let secrets = async {
             let smtp = setup.read_optional(&sdk, smtp_id.as_deref()).await?;
@@ -150,7 +150,7 @@ impl App {
             Ok::<_, String>((smtp, oidc, key))
         };
         let warm_up = async {
-            if warm_up {
+            if warm_up_on {
                 warm(&db, &config.tables.accounts).await;
             }
         };
