@@ -376,9 +376,14 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         return Ok(sizes_only(&template));
     }
     let pem = shared::edge::auth::Keys::generate_pem()?;
-    let (engine, app, _) =
-        eccs_local::prepare(&Storage::Memory, "http://127.0.0.1:3000", Some(KeySource::Pem(pem.clone())), true, None)
-            .await?;
+    let (engine, app, _) = eccs_local::prepare(
+        &Storage::Memory,
+        "http://127.0.0.1:3000",
+        Some(KeySource::Pem(pem.clone().into())),
+        true,
+        None,
+    )
+    .await?;
     let stand_ins = StandIns {
         calls: Arc::new(Mutex::new(Vec::new())),
         engine: engine.endpoint.clone(),

@@ -157,13 +157,20 @@ impl App {
         let (read, ()) = tokio::join!(secrets, warm_up);
         let (smtp, oidc, key) = read?;
         if let Some(url) = smtp {
-            config.smtp_url = Some(url);
+            config.smtp_url = Some(url.into());
         }
         if let (Some(settings), Some(value)) = (config.oidc.as_mut(), oidc) {
-            settings.client_secret = crate::config::OidcSecret::Value(value);
+            settings.client_secret = crate::config::OidcSecret::Value(value.into());
         }
         let keys = match (&config.key_source, key) {
-            (KeySource::Secret { private: true, .. }, Some(pem)) => Keys::from_private_pem(&pem)?,
+            (KeySource::Secret { private: true, .. }, Some(pem)) => {
+                let keys = Keys::from_private_pem(&pem)?;
+                // The template gives every function the public key; the signer checks it is its own.
+                if let Some(published) = std::env::var("JWT_PUBLIC_KEY").ok().filter(|v| !v.trim().is_empty()) {
+                    keys.check_published(&published)?;
+                }
+                keys
+            }
             (KeySource::Secret { private: false, .. }, Some(pem)) => Keys::from_public_pem_text(&pem)?,
             (KeySource::PublicPem(pem), _) => Keys::from_public_pem_text(pem)?,
             _ => return Err("the key's secret was not read".into()),
@@ -194,7 +201,7 @@ impl App {
     }
 
     fn assemble(config: Config, db: aws_sdk_dynamodb::Client, keys: Keys, clock: Clock, setup: Setup) -> Self {
-        let mailer = match (config.smtp_url.as_deref(), setup.mailer) {
+        let mailer = match (config.smtp_url.as_ref().map(|u| u.expose()), setup.mailer) {
             (Some(url), Some(make)) => match make(url, &config.mail_from) {
                 Ok(m) => Some(m),
                 Err(e) => {
@@ -334,7 +341,7 @@ fn amazon_https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, S
 fn load_keys(source: &KeySource) -> Result<Keys, String> {
     match source {
         KeySource::File(path) => Keys::load_or_generate(path),
-        KeySource::Pem(pem) => Keys::from_private_pem(pem),
+        KeySource::Pem(pem) => Keys::from_private_pem(pem.expose()),
         KeySource::PublicPem(pem) => Keys::from_public_pem_text(pem),
         KeySource::Secret { id, .. } => Err(format!("secret {id} needs App::from_env")),
     }

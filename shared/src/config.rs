@@ -116,8 +116,43 @@ impl Tables {
     }
 }
 
+/// A credential held in configuration (the SMTP URL with its password, the OIDC client secret,
+/// a private key's PEM): its `Debug` never shows it, so that a `?config` in a log line leaks
+/// nothing. The value is read only through [`Secret::expose`], where it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that uses it (a connection, a signature).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
 /// R-CRED-4: the identity verification provider this service is a client of.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OidcSettings {
     /// The issuer URL; discovery is `{issuer}/.well-known/openid-configuration`.
     pub issuer: String,
@@ -126,19 +161,12 @@ pub struct OidcSettings {
 }
 
 /// Where the client secret comes from.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum OidcSecret {
-    /// Given directly (the local runner, tests).
-    Value(String),
+    /// Given directly (the local runner, tests), or read from Secrets Manager at cold start.
+    Value(Secret),
     /// A Secrets Manager secret's id (AWS).
     Secret(String),
-}
-
-impl std::fmt::Debug for OidcSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secret.
-        f.debug_struct("OidcSettings").field("issuer", &self.issuer).field("client_id", &self.client_id).finish()
-    }
 }
 
 /// Where the JWT key comes from.
@@ -148,8 +176,8 @@ pub enum KeySource {
     File(PathBuf),
     /// A Secrets Manager secret holding a PEM; `private` when it is the signing key.
     Secret { id: String, private: bool },
-    /// A PEM given directly (tests).
-    Pem(String),
+    /// A private key PEM given directly (the local runner's memory engine, tests).
+    Pem(Secret),
     /// A public key PEM from the environment: verifies only.
     PublicPem(String),
 }
@@ -187,7 +215,7 @@ pub struct Config {
     /// for an external engine that many tests share and that answers one request at a time
     /// (moto_server in the test command). `None` in AWS and on the embedded engine.
     pub local_operation_timeout: Option<std::time::Duration>,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     pub mail_from: String,
     /// The portal's address, for the links in mail.
     pub portal_url: String,
@@ -243,7 +271,7 @@ impl Config {
             },
             interceptor: None,
             local_operation_timeout: None,
-            smtp_url: var("SMTP_URL"),
+            smtp_url: var("SMTP_URL").map(Secret::from),
             mail_from: var("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into()),
             portal_url: var("PORTAL_URL")
                 .or_else(|| var("JWT_ISSUER"))
@@ -255,7 +283,7 @@ impl Config {
                     client_id,
                     client_secret: match var("OIDC_CLIENT_SECRET_SECRET") {
                         Some(id) => OidcSecret::Secret(id),
-                        None => OidcSecret::Value(var("OIDC_CLIENT_SECRET").unwrap_or_default()),
+                        None => OidcSecret::Value(Secret::new(var("OIDC_CLIENT_SECRET").unwrap_or_default())),
                     },
                 }),
                 _ => None,
@@ -281,5 +309,35 @@ impl Config {
             metrics_namespace: None,
             oidc: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_printed_for_debugging_shows_no_credential() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n";
+        let mut config = Config::local("http://127.0.0.1:8000", "http://127.0.0.1:3000", KeySource::Pem(pem.into()));
+        config.smtp_url = Some(Secret::new("smtps://mailer:Hunter2-pass@email-smtp.example:465"));
+        config.oidc = Some(OidcSettings {
+            issuer: "https://idp.example".into(),
+            client_id: "eccs".into(),
+            client_secret: OidcSecret::Value(Secret::new("oidc-client-s3cret")),
+        });
+        let shown = format!("{config:?} {config:#?}");
+        for credential in ["Hunter2-pass", "mailer", "MIIEvQIBADANBg", "PRIVATE KEY", "oidc-client-s3cret"] {
+            assert!(!shown.contains(credential), "{credential} shown in {shown}");
+        }
+        // What is not a credential is still there to debug with.
+        assert!(shown.contains("https://idp.example") && shown.contains("http://127.0.0.1:8000"), "{shown}");
+        assert!(shown.contains("Secret(redacted)"), "{shown}");
+        // The value is where it is used.
+        assert_eq!(
+            config.smtp_url.as_ref().map(Secret::expose),
+            Some("smtps://mailer:Hunter2-pass@email-smtp.example:465")
+        );
+        assert!(matches!(&config.key_source, KeySource::Pem(p) if p.expose() == pem));
     }
 }

@@ -45,7 +45,7 @@ async fn every_event_file_runs_through_invoke_with_its_expected_answer() {
     let runs = manifest.into_iter().map(|(file, expected)| {
         let endpoint = endpoint.clone();
         async move {
-            let key = Some(KeySource::Pem(test_key()));
+            let key = Some(KeySource::Pem(test_key().into()));
             let (_engine, app, _) =
                 eccs_local::prepare(&Storage::Memory, "http://127.0.0.1:3000", key, true, Some(endpoint))
                     .await

@@ -83,7 +83,7 @@ async fn a_stalled_engine_is_a_503_within_the_function_timeout_not_a_hang() {
     let config = shared::config::Config::local(
         &endpoint,
         "http://127.0.0.1:3000",
-        shared::config::KeySource::Pem(crate::harness::test_key()),
+        shared::config::KeySource::Pem(crate::harness::test_key().into()),
     );
     let app = shared::App::local(config, shared::domain::time::Clock::settable()).unwrap();
     let started = std::time::Instant::now();

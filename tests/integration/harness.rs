@@ -61,7 +61,7 @@ impl Env {
             addr: "127.0.0.1:0".into(),
             storage,
             demo: true,
-            key: Some(KeySource::Pem(test_key())),
+            key: Some(KeySource::Pem(test_key().into())),
             target: None,
             schedules: false,
             interceptor: None,

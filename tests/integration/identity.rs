@@ -58,7 +58,7 @@ impl Provider {
         OidcSettings {
             issuer: self.issuer.clone(),
             client_id: CLIENT_ID.into(),
-            client_secret: OidcSecret::Value(CLIENT_SECRET.into()),
+            client_secret: OidcSecret::Value(shared::config::Secret::new(CLIENT_SECRET)),
         }
     }
 }

@@ -43,7 +43,7 @@ fn answer(ctx: Ctx, req: &Request) -> Response<Body> {
     let wanted = if path.is_empty() { "index.html" } else { path };
     match FILES.iter().find(|(name, _)| *name == wanted) {
         Some((name, bytes)) if !wanted.starts_with("api/") => {
-            let mut response = Response::new(Body::Binary(bytes.to_vec()));
+            let mut response = Response::new(body_of(name, bytes));
             *response.status_mut() = StatusCode::OK;
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
@@ -55,6 +55,16 @@ fn answer(ctx: Ctx, req: &Request) -> Response<Body> {
             response
         }
         _ => respond(&ctx, Err(ApiError::NotFound)),
+    }
+}
+
+/// Text files as text, the rest as bytes: Lambda sends bytes base64-encoded, text as it is.
+fn body_of(name: &str, bytes: &[u8]) -> Body {
+    let ty = content_type(name);
+    let textual = ty.starts_with("text/") || ty.starts_with("application/json") || ty.starts_with("image/svg+xml");
+    match std::str::from_utf8(bytes) {
+        Ok(text) if textual => Body::Text(text.to_owned()),
+        _ => Body::Binary(bytes.to_vec()),
     }
 }
 
@@ -81,5 +91,18 @@ mod tests {
             assert!(names.contains(&wanted), "{wanted} in {names:?}");
         }
         assert_eq!(content_type("app.js"), "text/javascript; charset=utf-8");
+    }
+
+    #[test]
+    fn text_files_go_as_text_and_the_rest_as_bytes() {
+        for (name, bytes) in FILES {
+            match body_of(name, bytes) {
+                Body::Text(text) => assert_eq!(text.as_bytes(), *bytes, "{name}"),
+                other => panic!("{name} should be sent as text, not {other:?}"),
+            }
+        }
+        assert!(matches!(body_of("logo.png", b"\x89PNG\r\n"), Body::Binary(b) if b == b"\x89PNG\r\n"));
+        // A file that claims to be text but is not UTF-8 goes as bytes, unchanged.
+        assert!(matches!(body_of("odd.txt", &[0x82, 0xa0]), Body::Binary(b) if b == [0x82, 0xa0]));
     }
 }

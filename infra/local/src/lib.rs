@@ -80,7 +80,7 @@ pub struct Runner {
 fn key_source(storage: &Storage) -> Result<KeySource, String> {
     Ok(match storage {
         Storage::Dir(dir) => KeySource::File(dir.join("jwt-private.pem")),
-        Storage::Memory | Storage::External { .. } => KeySource::Pem(shared::edge::auth::Keys::generate_pem()?),
+        Storage::Memory | Storage::External { .. } => KeySource::Pem(shared::edge::auth::Keys::generate_pem()?.into()),
     })
 }
 
@@ -118,7 +118,7 @@ pub async fn prepare_counted(
     let mut config = Config::local(&engine.endpoint, issuer, key);
     config.schedules.endpoint = scheduler_endpoint;
     config.interceptor = counter;
-    config.smtp_url = smtp_url;
+    config.smtp_url = smtp_url.map(shared::config::Secret::from);
     config.oidc = oidc;
     if let Storage::External { prefix, .. } = storage {
         config.tables = shared::config::Tables::with_prefix(prefix);

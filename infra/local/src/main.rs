@@ -87,7 +87,7 @@ async fn main() -> ExitCode {
             let oidc = oidc_issuer.map(|issuer| shared::config::OidcSettings {
                 issuer,
                 client_id: oidc_client_id,
-                client_secret: shared::config::OidcSecret::Value(oidc_client_secret),
+                client_secret: shared::config::OidcSecret::Value(oidc_client_secret.into()),
             });
             serve(addr, data, memory, dynamodb, demo, smtp, oidc).await
         }

@@ -215,6 +215,23 @@ impl Keys {
         self.public.jwks()
     }
 
+    /// Checks that `published` — the public key PEM every other function verifies with and
+    /// well-known publishes — is this signing key's public half. If it is not, every token this
+    /// key signs is refused everywhere else: better no sign-in at all, with the reason in the log,
+    /// than sign-ins that end in "session expired" on every menu.
+    pub fn check_published(&self, published: &str) -> Result<(), String> {
+        let published = PublicKey::from_pem_text(published).map_err(|e| format!("JWT_PUBLIC_KEY: {e}"))?;
+        if published == self.public {
+            Ok(())
+        } else {
+            Err(format!(
+                "JWT_PUBLIC_KEY (key id {}) is not the public half of the signing key (key id {}): the other functions \
+                 would refuse every token; publish the matching public key",
+                published.kid, self.public.kid
+            ))
+        }
+    }
+
     /// Issues a token for `sub` valid from `now` for [`TOKEN_LIFETIME_MINUTES`].
     pub fn issue(
         &self,
@@ -340,6 +357,27 @@ mod tests {
     /// The JWKS well-known publishes (read without a crypto provider) is jsonwebtoken's own: the
     /// same modulus, exponent and RFC 7638 thumbprint, from the SPKI PEM folded or not, and from
     /// the PKCS#1 form.
+    /// The public key PEM of a private key PEM, folded onto one line as the template passes it.
+    fn public_pem_of(private: &str) -> String {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem::parse(private).unwrap().into_contents()).unwrap();
+        pem::encode(&pem::Pem::new("PUBLIC KEY", pair.public_key().as_der().unwrap().as_ref().to_vec()))
+            .replace('\n', " ")
+    }
+
+    #[test]
+    fn the_signer_refuses_to_start_with_a_published_key_that_is_not_its_own() {
+        let private = Keys::generate_pem().unwrap();
+        let signer = Keys::from_private_pem(&private).unwrap();
+        assert_eq!(signer.check_published(&public_pem_of(&private)), Ok(()));
+        let other = Keys::generate_pem().unwrap();
+        let err = signer.check_published(&public_pem_of(&other)).unwrap_err();
+        let other_kid = Keys::from_private_pem(&other).unwrap().kid().to_owned();
+        assert!(err.contains(signer.kid()) && err.contains(&other_kid), "{err}");
+        assert!(!err.contains("MII"), "no key material in the message: {err}");
+        assert!(signer.check_published("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----").is_err());
+    }
+
     #[test]
     fn r_login_1_the_lean_public_key_is_jsonwebtokens_jwk() {
         use jsonwebtoken::jwk::{PublicKeyUse, ThumbprintHash};

@@ -5,8 +5,9 @@
 //! ([`run_with_state`]) — then the runtime loop.
 
 use std::future::Future;
+use std::pin::Pin;
 
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, IntoResponse, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -49,6 +50,19 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
+/// A response handed to the runtime as the handler built it. lambda_http's own answer for a
+/// `Response<Body>` reads every body again and decodes it by its Content-Type's charset, which
+/// links encoding_rs's tables for every legacy encoding (about 150 KB in each function) to
+/// re-decode what is already UTF-8 text ([`Body::Text`]: every API answer, the UI's text files)
+/// or bytes ([`Body::Binary`]: sent base64-encoded, as API Gateway expects).
+pub struct AsBuilt(pub Response<Body>);
+
+impl IntoResponse for AsBuilt {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 async fn cold_start(setup: Setup) -> Result<&'static App, lambda_http::Error> {
     init_tracing();
     let app = App::from_env(setup).await.map_err(|e| {
@@ -77,7 +91,10 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     let app = cold_start(setup).await?;
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(app, req).await) })).await
+    lambda_http::run(service_fn(
+        move |req| async move { Ok::<_, lambda_http::Error>(AsBuilt(handler(app, req).await)) },
+    ))
+    .await
 }
 
 /// Runs an API function that needs nothing at cold start (health, web): no configuration, no
@@ -88,7 +105,8 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_tracing();
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(req).await) })).await
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(AsBuilt(handler(req).await)) }))
+        .await
 }
 
 /// Runs an API function whose cold start is its own `init` (well-known: the public key from the
@@ -106,7 +124,10 @@ where
         lambda_http::Error::from(e)
     })?;
     let state: &'static S = Box::leak(Box::new(state));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, lambda_http::Error>(handler(state, req).await) })).await
+    lambda_http::run(service_fn(
+        move |req| async move { Ok::<_, lambda_http::Error>(AsBuilt(handler(state, req).await)) },
+    ))
+    .await
 }
 
 /// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary; it is
@@ -125,4 +146,30 @@ where
         handler(app, event.payload, invocation).await.map_err(lambda_http::Error::from)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::StatusCode;
+
+    #[tokio::test]
+    async fn a_response_reaches_the_runtime_as_the_handler_built_it() {
+        let mut built = Response::new(Body::Text("{\"message\":\"利用者が見つかりません\"}".into()));
+        *built.status_mut() = StatusCode::NOT_FOUND;
+        built.headers_mut().insert("content-type", "application/json; charset=utf-16".parse().unwrap());
+        built.headers_mut().append("set-cookie", "a=1".parse().unwrap());
+        built.headers_mut().append("set-cookie", "b=2".parse().unwrap());
+        let sent = AsBuilt(built).into_response().await;
+        assert_eq!(sent.status(), StatusCode::NOT_FOUND);
+        assert_eq!(sent.headers().get_all("set-cookie").iter().count(), 2);
+        // Not re-decoded by the charset the header names (lambda_http's own answer would).
+        assert!(matches!(sent.body(), Body::Text(t) if t == "{\"message\":\"利用者が見つかりません\"}"));
+
+        let mut png = Response::new(Body::Binary(vec![0x89, b'P', b'N', b'G']));
+        png.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+        let sent = AsBuilt(png).into_response().await;
+        assert!(matches!(sent.body(), Body::Binary(b) if b == &[0x89, b'P', b'N', b'G']));
+        assert!(matches!(AsBuilt(Response::new(Body::Empty)).into_response().await.body(), Body::Empty));
+    }
 }

@@ -72,7 +72,7 @@ impl Provider {
     /// From configuration, as `App`'s `Setup` takes it.
     pub fn make(settings: &crate::config::OidcSettings) -> Result<Arc<Self>, String> {
         let secret = match &settings.client_secret {
-            crate::config::OidcSecret::Value(v) => v.as_str(),
+            crate::config::OidcSecret::Value(v) => v.expose(),
             crate::config::OidcSecret::Secret(_) => return Err("the OIDC client secret was not read".into()),
         };
         Ok(Arc::new(Self::new(&settings.issuer, &settings.client_id, secret)?))
