@@ -166,7 +166,7 @@ impl App {
             (KeySource::Secret { private: true, .. }, Some(pem)) => {
                 let keys = Keys::from_private_pem(&pem)?;
                 // The template gives every function the public key; the signer checks it is its own.
-                if let Some(published) = std::env::var("JWT_PUBLIC_KEY").ok().filter(|v| !v.trim().is_empty()) {
+                if let Some(published) = crate::config::env_var("JWT_PUBLIC_KEY") {
                     keys.check_published(&published)?;
                 }
                 keys

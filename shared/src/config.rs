@@ -225,7 +225,7 @@ pub struct Config {
     pub oidc: Option<OidcSettings>,
 }
 
-fn env_var(k: &str) -> Option<String> {
+pub(crate) fn env_var(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 

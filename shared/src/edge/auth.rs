@@ -354,15 +354,16 @@ mod tests {
         assert!(k.jwks().to_string().find("\"d\"").is_none(), "no private exponent in the JWKS");
     }
 
-    /// The JWKS well-known publishes (read without a crypto provider) is jsonwebtoken's own: the
-    /// same modulus, exponent and RFC 7638 thumbprint, from the SPKI PEM folded or not, and from
-    /// the PKCS#1 form.
     /// The public key PEM of a private key PEM, folded onto one line as the template passes it.
     fn public_pem_of(private: &str) -> String {
+        pem::encode(&pem::Pem::new("PUBLIC KEY", spki_of(private))).replace('\n', " ")
+    }
+
+    /// The SubjectPublicKeyInfo (DER) of a private key PEM, by aws-lc.
+    fn spki_of(private: &str) -> Vec<u8> {
         use aws_lc_rs::signature::KeyPair as _;
         let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem::parse(private).unwrap().into_contents()).unwrap();
-        pem::encode(&pem::Pem::new("PUBLIC KEY", pair.public_key().as_der().unwrap().as_ref().to_vec()))
-            .replace('\n', " ")
+        pair.public_key().as_der().unwrap().as_ref().to_vec()
     }
 
     #[test]
@@ -378,6 +379,9 @@ mod tests {
         assert!(signer.check_published("-----BEGIN PUBLIC KEY----- garbage -----END PUBLIC KEY-----").is_err());
     }
 
+    /// The JWKS well-known publishes (read without a crypto provider) is jsonwebtoken's own: the
+    /// same modulus, exponent and RFC 7638 thumbprint, from the SPKI PEM folded or not, and from
+    /// the PKCS#1 form.
     #[test]
     fn r_login_1_the_lean_public_key_is_jsonwebtokens_jwk() {
         use jsonwebtoken::jwk::{PublicKeyUse, ThumbprintHash};
@@ -389,11 +393,7 @@ mod tests {
         expected.common.public_key_use = Some(PublicKeyUse::Signature);
         let expected = json!({ "keys": [serde_json::to_value(&expected).unwrap()] });
 
-        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem::parse(&private).unwrap().into_contents()).unwrap();
-        let spki = {
-            use aws_lc_rs::signature::KeyPair as _;
-            pair.public_key().as_der().unwrap().as_ref().to_vec()
-        };
+        let spki = spki_of(&private);
         let spki_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.clone()));
         let folded = spki_pem.replace('\n', " ");
         // PKCS#1: the bit string inside the SPKI.
