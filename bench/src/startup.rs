@@ -251,9 +251,53 @@ async fn measure(
     Ok(Measure { startup: at - started, first_request: at - served, cpu, init_calls, ok })
 }
 
+/// Hello-world's runs: start-up, CPU and init.
+#[derive(Default)]
+struct Baseline {
+    startup: Vec<Duration>,
+    cpu: Vec<Duration>,
+    init: Vec<Duration>,
+}
+
+impl Baseline {
+    fn push(&mut self, m: &Measure) {
+        self.startup.push(m.startup);
+        self.cpu.push(m.cpu);
+        self.init.push(m.startup.saturating_sub(m.first_request));
+    }
+
+    fn medians(&self) -> (Duration, Duration, Duration) {
+        (median(self.startup.clone()), median(self.cpu.clone()), median(self.init.clone()))
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// How long the first random bytes take in this process: aws-lc seeds its generator at first use
+/// (in a Lambda function, at the first TLS handshake: the DynamoDB warm-up of every cold start).
+pub fn first_random() -> Duration {
+    let started = Instant::now();
+    let mut bytes = [0u8; 32];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    started.elapsed()
+}
+
+/// [`first_random`] in `runs` fresh processes (this binary, `--first-random`), median.
+async fn first_random_in_fresh_processes(runs: usize) -> Result<Duration, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let out = tokio::process::Command::new(&me).arg("--first-random").output().await.map_err(|e| e.to_string())?;
+        let ns: u64 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| format!("--first-random printed {:?}", String::from_utf8_lossy(&out.stdout)))?;
+        samples.push(Duration::from_nanos(ns));
+    }
+    Ok(median(samples))
 }
 
 fn size(path: &Path) -> Option<u64> {
@@ -417,7 +461,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     // with debug builds); the figures are only meaningful for release builds.
     let release =
         std::env::var("ECCS_BENCH_BINARIES").map(PathBuf::from).unwrap_or_else(|_| root().join("target/release"));
-    let runs = 5;
+    let runs = 7;
     // When the measured binaries were built (scripts/bench.sh rebuilds them first; run alone, the
     // benchmark takes what is there).
     let built: Vec<chrono::DateTime<chrono::Utc>> = template
@@ -433,45 +477,23 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         _ => String::new(),
     };
 
-    // The baseline.
+    // The baseline: hello-world is started once before the table and once before every run of
+    // every function, and each function's ratios are to the hello-world runs made beside its own,
+    // so that a machine that slows down or speeds up during the run moves both alike.
     let hello_bin = release.join("hello");
     let hello_event = event_for(&app, "health")?;
-    let mut hello = Vec::new();
-    let mut hello_cpu = Vec::new();
-    let mut hello_init = Vec::new();
+    let mut all_hello = Baseline::default();
     for _ in 0..runs {
-        let m = measure(&hello_bin, &[], &hello_event, None).await?;
-        hello.push(m.startup);
-        hello_cpu.push(m.cpu);
-        hello_init.push(m.startup.saturating_sub(m.first_request));
+        all_hello.push(&measure(&hello_bin, &[], &hello_event, None).await?);
     }
-    let (hello_startup, hello_cpu, hello_init) = (median(hello), median(hello_cpu), median(hello_init));
     let hello_size = arm64_bootstrap("", "hello").map(|(_, s)| s);
 
-    let mut md = String::new();
-    let _ = writeln!(md, "## The cold path: size, start-up and the calls made during init\n");
+    let mut table = String::new();
     let _ = writeln!(
-        md,
-        "Size: the arm64 `bootstrap` that is deployed (`sam build` or `cargo lambda build --release --arm64`), stripped, with the \
-         workspace's release profile. Start-up: a native release build started {runs} times under a minimal Lambda runtime API \
-         served by the benchmark, from process start to its first answered invocation (its own sample event), median; CPU: the \
-         process's user + system time until that answer (every thread, from `/proc/<pid>/task/*/schedstat`), median. Both as \
-         ratios to a hello-world lambda_http function measured the same way ({:.1} ms wall, {:.1} ms CPU{}). Init calls: what \
-         the function called before its first invocation, counted by the benchmark's stand-ins — a proxy in front of the \
-         embedded engine for DynamoDB, a Secrets Manager on loopback that knows the bench's secrets — with the environment the \
-         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one). \
-         Init: from process start to its first request for an invocation, what Lambda reports as Init Duration (hello-world \
-         {:.1} ms); start-up is init plus the first request's own work.{built}\n",
-        hello_startup.as_secs_f64() * 1000.0,
-        hello_cpu.as_secs_f64() * 1000.0,
-        hello_size.map_or(String::new(), |s| format!(", {:.1} MB arm64", s as f64 / 1e6)),
-        hello_init.as_secs_f64() * 1000.0
-    );
-    let _ = writeln!(
-        md,
+        table,
         "| function | arm64 bootstrap MB | start-up ms | × hello | CPU ms | CPU × hello | init ms | init × hello | init calls | expected | first request ms | answered |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|");
+    let _ = writeln!(table, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|");
     let mut sizes: Vec<(String, f64)> = Vec::new();
     let mut ratios: Vec<(String, f64)> = Vec::new();
     let mut init_ratios: Vec<(String, f64)> = Vec::new();
@@ -485,7 +507,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let size = size.map_or("not built".to_owned(), |s| format!("{s:.1}"));
         let path = release.join(&binary);
         if !path.exists() {
-            let _ = writeln!(md, "| {} | {size} | not built | | | | | | | | | |", f.dir);
+            let _ = writeln!(table, "| {} | {size} | not built | | | | | | | | | |", f.dir);
             continue;
         }
         let event = event_for(&app, &f.dir)?;
@@ -496,7 +518,11 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let mut cpus = Vec::new();
         let mut init_calls = Vec::new();
         let mut ok = true;
+        let mut beside = Baseline::default();
         for _ in 0..runs {
+            let h = measure(&hello_bin, &[], &hello_event, None).await?;
+            beside.push(&h);
+            all_hello.push(&h);
             let m = measure(&path, &env, &event, Some(&stand_ins)).await?;
             startups.push(m.startup);
             inits.push(m.startup.saturating_sub(m.first_request));
@@ -506,6 +532,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
             ok &= m.ok;
         }
         let (s, first, cpu) = (median(startups), median(firsts), median(cpus));
+        let (hello_startup, hello_cpu, hello_init) = beside.medians();
         let ratio = s.as_secs_f64() / hello_startup.as_secs_f64().max(1e-9);
         ratios.push((f.dir.clone(), ratio));
         let init = median(inits);
@@ -514,7 +541,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let expected = expected_init_calls(f);
         calls_ok &= init_calls.len() == expected;
         let _ = writeln!(
-            md,
+            table,
             "| {} | {size} | {:.1} | {ratio:.1}× | {:.1} | {:.1}× | {:.1} | {init_ratio:.1}× | {} | {expected} | {:.2} | {} |",
             f.dir,
             s.as_secs_f64() * 1000.0,
@@ -526,6 +553,30 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
             if ok { "yes" } else { "error (expected for schedules: no Scheduler here)" }
         );
     }
+    let (hello_startup, hello_cpu, hello_init) = all_hello.medians();
+    let hello_runs = all_hello.startup.len();
+    let first_random = first_random_in_fresh_processes(runs).await?;
+    let mut md = String::new();
+    let _ = writeln!(md, "## The cold path: size, start-up and the calls made during init\n");
+    let _ = writeln!(
+        md,
+        "Size: the arm64 `bootstrap` that is deployed (`sam build` or `cargo lambda build --release --arm64`), stripped, with the \
+         workspace's release profile. Start-up: a native release build started {runs} times under a minimal Lambda runtime API \
+         served by the benchmark, from process start to its first answered invocation (its own sample event), median; CPU: the \
+         process's user + system time until that answer (every thread, from `/proc/<pid>/task/*/schedstat`), median. Both as \
+         ratios to a hello-world lambda_http function measured the same way, started once before every run of every function, each function's ratios to the runs beside its \
+         own (over all {hello_runs} runs: {:.1} ms wall, {:.1} ms CPU{}). Init calls: what \
+         the function called before its first invocation, counted by the benchmark's stand-ins — a proxy in front of the \
+         embedded engine for DynamoDB, a Secrets Manager on loopback that knows the bench's secrets — with the environment the \
+         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one). \
+         Init: from process start to its first request for an invocation, what Lambda reports as Init Duration (hello-world \
+         {:.1} ms); start-up is init plus the first request's own work.{built}\n",
+        hello_startup.as_secs_f64() * 1000.0,
+        hello_cpu.as_secs_f64() * 1000.0,
+        hello_size.map_or(String::new(), |s| format!(", {:.1} MB arm64", s as f64 / 1e6)),
+        hello_init.as_secs_f64() * 1000.0
+    );
+    md.push_str(&table);
     let mut sorted: Vec<f64> = sizes.iter().map(|(_, s)| *s).collect();
     sorted.sort_by(f64::total_cmp);
     let bare = ["health", "well-known", "web"];
@@ -592,6 +643,21 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         if calls_ok { "yes" } else { "no — see the table" }
     );
 
+    // Cargo gives the build of this crate the same `[env]` as aws-lc-sys's.
+    let jitter = if option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY") == Some("1") {
+        "its CPU-jitter entropy source off, as `.cargo/config.toml` builds every function"
+    } else {
+        "its CPU-jitter entropy source on (AWS_LC_SYS_NO_JITTER_ENTROPY is not 1 in this build)"
+    };
+    let _ = writeln!(
+        md,
+        "The first random bytes of a fresh process, from aws-lc (the provider of every function; what the first TLS \
+         handshake — in Lambda the DynamoDB warm-up of every cold start — asks for first), with {jitter}: {:.3} ms, \
+         median of {runs} processes. The stand-ins here are plain HTTP, so the table above does not include it; \
+         bench/BUILD-SETTINGS.md has the figure with the source on.\n",
+        first_random.as_secs_f64() * 1000.0
+    );
+
     // Warm-up during init, or not.
     let me = release.join("eccs-me");
     if me.exists() {
@@ -605,6 +671,39 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
             cold.push(measure(&me, &cold_env, &event, None).await?.first_request);
         }
         let (w, c) = (median(warm), median(cold));
+        // The counting proxy is the benchmark's instrument: the same start with the engine
+        // straight behind DYNAMODB_ENDPOINT shows what the extra hop costs init.
+        let direct_env: Vec<(String, String)> =
+            base.iter()
+                .map(|(k, v)| {
+                    if k == "DYNAMODB_ENDPOINT" {
+                        (k.clone(), stand_ins.engine.clone())
+                    } else {
+                        (k.clone(), v.clone())
+                    }
+                })
+                .collect();
+        let (mut proxied, mut direct, mut beside) = (Vec::new(), Vec::new(), Baseline::default());
+        for _ in 0..runs * 2 {
+            beside.push(&measure(&hello_bin, &[], &hello_event, None).await?);
+            let m = measure(&me, &base, &event, None).await?;
+            proxied.push(m.startup.saturating_sub(m.first_request));
+            let m = measure(&me, &direct_env, &event, None).await?;
+            direct.push(m.startup.saturating_sub(m.first_request));
+        }
+        let (p, d, h) = (median(proxied), median(direct), beside.medians().2);
+        let _ = writeln!(
+            md,
+            "Init of `me`, median of {}: with its DynamoDB warm-up through the counting proxy {:.2} ms ({:.1}× hello-world's \
+             {:.2} ms, started beside it), straight to the engine {:.2} ms ({:.1}×): the proxy's hop is {:.2} ms of it.\n",
+            runs * 2,
+            p.as_secs_f64() * 1000.0,
+            p.as_secs_f64() / h.as_secs_f64().max(1e-9),
+            h.as_secs_f64() * 1000.0,
+            d.as_secs_f64() * 1000.0,
+            d.as_secs_f64() / h.as_secs_f64().max(1e-9),
+            p.saturating_sub(d).as_secs_f64() * 1000.0
+        );
         let _ = writeln!(
             md,
             "First request of `me` after start-up (from the event handed over to the answer), median of {}: with the DynamoDB \
@@ -628,7 +727,9 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          for the identity provider at their first call to it (here the provider is not there), not at init, sweep-daily's \
          sample event runs a whole sweep over the demo accounts, \
          and schedules waits for an EventBridge Scheduler that is not there (the SDK retries, then the function answers its \
-         error).\n"
+         error). For the others, what is above 2× hello-world is that set-up, which hello-world does not do, and the \
+         first request's own work: its own DynamoDB read (the caller's account) and the RS256 check of its token; in init, \
+         the SDK client's build and the warm-up's round trip, of which the line above shows the benchmark's own hop.\n"
     );
     Ok(md)
 }
