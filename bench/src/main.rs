@@ -100,14 +100,24 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {memory} RAM; {os}; {rustc}; engine: dynoxide (embedded, loopback HTTP)")
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // A child of this run (startup.rs): the first random bytes of a fresh process, from the
-    // provider every function uses, built with the same settings.
+    // provider every function uses, built with the same settings; before any runtime starts, so
+    // that no worker thread shares the measurement.
     if std::env::args().nth(1).as_deref() == Some("--first-random") {
         println!("{}", startup::first_random().as_nanos());
         return;
     }
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("eccs-bench: no tokio runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run() {
     let args = args();
     let started = std::time::Instant::now();
     let mut md = String::new();

@@ -58,6 +58,28 @@ export async function api(method, pathname, body, token) {
   return r.json();
 }
 
+const JST = new Intl.DateTimeFormat("en-US", {
+  timeZone: "Asia/Tokyo", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23",
+});
+const jstParts = (t) => Object.fromEntries(JST.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
+
+/**
+ * The next minute 0 (when a cloud-mail change takes effect) as the Japanese UI shows it, for a
+ * RegExp: "15:00" when it falls on today in Japan, else "2026/12/04 00:00". Within two minutes of
+ * an hour either of the two hours is accepted: the page may have been drawn on either side.
+ */
+export function nextMinuteZero() {
+  const shown = new Set();
+  for (const t of [Date.now() - 120e3, Date.now(), Date.now() + 120e3]) {
+    const next = (Math.floor(t / 3600e3) + 1) * 3600e3;
+    const [today, p] = [jstParts(t), jstParts(next)];
+    const time = `${p.hour}:00`;
+    const sameDay = today.year === p.year && today.month === p.month && today.day === p.day;
+    shown.add(sameDay ? time : `${p.year}/${p.month}/${p.day} ${time}`);
+  }
+  return `(?:${[...shown].join("|")})`;
+}
+
 export async function setClock(now) {
   await api("POST", "/_local/clock", { now });
 }

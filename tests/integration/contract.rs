@@ -37,7 +37,9 @@ fn every_template_function_is_a_workspace_binary_and_the_reverse() {
         );
         let manifest = std::fs::read_to_string(root().join("functions").join(&f.dir).join("Cargo.toml")).unwrap();
         assert!(manifest.contains(&format!("name = \"eccs-{}\"", f.dir)), "{}: unique binary name", f.dir);
-        assert!(root().join("functions").join(&f.dir).join("src/main.rs").exists(), "{}: a binary", f.dir);
+        let main = std::fs::read_to_string(root().join("functions").join(&f.dir).join("src/main.rs")).unwrap();
+        // One invocation at a time per environment: no worker threads (shared::edge::lambda).
+        assert!(main.contains("#[tokio::main(flavor = \"current_thread\")]"), "{}: the current-thread runtime", f.dir);
         assert!(
             !f.routes.is_empty() || !f.schedules.is_empty() || f.dir == "schedules",
             "{}: nothing invokes it",

@@ -1,6 +1,6 @@
 //! Lambda entry point: set-up only; the handler is [`eccs_cloud_mail_address::handle`].
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::edge::lambda::run_http(eccs_cloud_mail_address::handle).await
 }

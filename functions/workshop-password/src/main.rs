@@ -1,6 +1,6 @@
 //! Lambda entry point: set-up only; the handler is [`eccs_workshop_password::handle`].
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::edge::lambda::run_http(eccs_workshop_password::handle).await
 }

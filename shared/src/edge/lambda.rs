@@ -3,6 +3,12 @@
 //! where [`Setup`] asks secrets and the mailer, and one warm-up call to DynamoDB made while the
 //! secrets are read); for health and web nothing ([`run_bare`]); for well-known the public key
 //! ([`run_with_state`]) — then the runtime loop.
+//!
+//! Every `main` runs these on tokio's current-thread runtime: an execution environment gets one
+//! invocation at a time, so worker threads would only be started, parked and woken across every
+//! round trip of the cold start (bench/BUILD-SETTINGS.md has the measurement). Concurrent calls
+//! within a request still overlap on the one thread; argon2id and the password checks go to the
+//! blocking pool (`spawn_blocking`), so they never hold it.
 
 use std::future::Future;
 use std::pin::Pin;
