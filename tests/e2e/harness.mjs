@@ -65,17 +65,19 @@ const jstParts = (t) => Object.fromEntries(JST.formatToParts(new Date(t)).map((p
 
 /**
  * The next minute 0 (when a cloud-mail change takes effect) as the Japanese UI shows it, for a
- * RegExp: "15:00" when it falls on today in Japan, else "2026/12/04 00:00". Within two minutes of
- * an hour either of the two hours is accepted: the page may have been drawn on either side.
+ * RegExp: "15:00" when it falls on the day the page was drawn in Japan, else "2026/12/04 00:00".
+ * The change was saved and the page drawn at most two minutes ago: each hour that window allows
+ * is accepted, in the form of each day the page could have been drawn on.
  */
 export function nextMinuteZero() {
+  const now = Date.now();
+  const dayOf = (t) => { const p = jstParts(t); return `${p.year}/${p.month}/${p.day}`; };
   const shown = new Set();
-  for (const t of [Date.now() - 120e3, Date.now(), Date.now() + 120e3]) {
+  // Saved at t, drawn between t and now: on t's day or on today's.
+  for (const t of [now - 120e3, now]) {
     const next = (Math.floor(t / 3600e3) + 1) * 3600e3;
-    const [today, p] = [jstParts(t), jstParts(next)];
-    const time = `${p.hour}:00`;
-    const sameDay = today.year === p.year && today.month === p.month && today.day === p.day;
-    shown.add(sameDay ? time : `${p.year}/${p.month}/${p.day} ${time}`);
+    const [day, time] = [dayOf(next), `${jstParts(next).hour}:00`];
+    for (const drawn of new Set([dayOf(t), dayOf(now)])) shown.add(drawn === day ? time : `${day} ${time}`);
   }
   return `(?:${[...shown].join("|")})`;
 }
