@@ -285,6 +285,12 @@ pub fn first_random() -> Duration {
     started.elapsed()
 }
 
+/// Two variants measured in turn, each first every other time (`i` is the round): neither gains
+/// from following the other.
+fn in_turn(i: usize) -> [bool; 2] {
+    if i.is_multiple_of(2) { [true, false] } else { [false, true] }
+}
+
 /// Whether aws-lc-sys was built without its jitter source, read as its build script reads it:
 /// Cargo gives this crate's build the same environment (`[env]` included); the target's own
 /// variable first, then the plain one, and a value true if it starts with a digit other than 0,
@@ -614,6 +620,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.1}×")).collect();
     let mut db_sorted = db_ratios.clone();
     db_sorted.sort_by(f64::total_cmp);
+    let db_median = db_sorted.get(db_sorted.len() / 2).copied().unwrap_or_default();
     let within: Vec<String> = ratios
         .iter()
         .filter(|(d, r)| !bare.contains(&d.as_str()) && *r <= 2.0)
@@ -624,7 +631,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         "- start-up of the functions that open a DynamoDB connection: median {:.1}×, at most {:.1}× hello-world (goal ≤ 2×; \
          within it: {} of {}{}; the long ones are their first request's own work, below); health, well-known, web: {} \
          (goal ≤ 1.3×)",
-        db_sorted.get(db_sorted.len() / 2).copied().unwrap_or_default(),
+        db_median,
         db_sorted.last().copied().unwrap_or_default(),
         within.len(),
         db_sorted.len(),
@@ -688,7 +695,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     if hello_one.exists() {
         let (mut template, mut one) = (Baseline::default(), Baseline::default());
         for i in 0..runs * 2 {
-            for current in if i % 2 == 0 { [true, false] } else { [false, true] } {
+            for current in in_turn(i) {
                 let m = measure(if current { &hello_one } else { &hello_bin }, &[], &hello_event, None).await?;
                 if current { one.push(&m) } else { template.push(&m) }
             }
@@ -706,9 +713,8 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
             t_cpu.as_secs_f64() * 1000.0,
             runs * 2,
             o.as_secs_f64() / t.as_secs_f64().max(1e-9),
-            db_sorted.get(db_sorted.len() / 2).copied().unwrap_or_default() * t.as_secs_f64()
-                / o.as_secs_f64().max(1e-9),
-            db_sorted.get(db_sorted.len() / 2).copied().unwrap_or_default(),
+            db_median * t.as_secs_f64() / o.as_secs_f64().max(1e-9),
+            db_median,
         );
     }
 
@@ -740,8 +746,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let (mut proxied, mut direct, mut beside) = (Vec::new(), Vec::new(), Baseline::default());
         for i in 0..runs * 2 {
             beside.push(&measure(&hello_bin, &[], &hello_event, None).await?);
-            // Each first every other time: neither start gains from following the other.
-            for through_proxy in if i % 2 == 0 { [true, false] } else { [false, true] } {
+            for through_proxy in in_turn(i) {
                 let m = measure(&me, if through_proxy { &base } else { &direct_env }, &event, None).await?;
                 let init = m.startup.saturating_sub(m.first_request);
                 if through_proxy { proxied.push(init) } else { direct.push(init) }
