@@ -630,7 +630,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     }
     let db_ratios: Vec<f64> = ratios.iter().filter(|(d, _)| !bare.contains(&d.as_str())).map(|(_, r)| *r).collect();
     let bare_ratios: Vec<String> =
-        ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.1}×")).collect();
+        ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.2}×")).collect();
     let mut db_sorted = db_ratios.clone();
     db_sorted.sort_by(f64::total_cmp);
     let db_median = db_sorted.get(db_sorted.len() / 2).copied().unwrap_or_default();
@@ -641,7 +641,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         .collect();
     let _ = writeln!(
         md,
-        "- start-up of the functions that open a DynamoDB connection: median {:.1}×, at most {:.1}× hello-world (goal ≤ 2×; \
+        "- start-up of the functions that open a DynamoDB connection: median {:.2}×, at most {:.2}× hello-world (goal ≤ 2×; \
          within it: {} of {}{}; the long ones are their first request's own work, below); health, well-known, web: {} \
          (goal ≤ 1.3×)",
         db_median,
@@ -655,7 +655,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         init_ratios.iter().filter(|(d, _)| !bare.contains(&d.as_str())).map(|(_, r)| *r).collect();
     db_inits.sort_by(f64::total_cmp);
     let bare_inits: Vec<String> =
-        init_ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.1}×")).collect();
+        init_ratios.iter().filter(|(d, _)| bare.contains(&d.as_str())).map(|(d, r)| format!("{d} {r:.2}×")).collect();
     let over_two: Vec<String> = init_ratios
         .iter()
         .filter(|(d, r)| !bare.contains(&d.as_str()) && *r > 2.0)
@@ -663,7 +663,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         .collect();
     let _ = writeln!(
         md,
-        "- init alone (the cold start without the first request's work): median {:.1}×, at most {:.1}× hello-world for the \
+        "- init alone (the cold start without the first request's work): median {:.2}×, at most {:.2}× hello-world for the \
          functions with DynamoDB (over 2×: {}); health, well-known, web: {}",
         db_inits.get(db_inits.len() / 2).copied().unwrap_or_default(),
         db_inits.last().copied().unwrap_or_default(),
@@ -785,8 +785,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         md,
         "Start-up above the baseline is the set-up each function does once: the public key parsed (an RSA PEM, its JWK thumbprint), \
          the SDK's configuration read from the environment and its client built (trusting Amazon's five roots, so no \
-         certificate store is read, and given its regional endpoint, so the SDK's partition table is not parsed at the first \
-         call), one DynamoDB call to open the connection, and where the template names them, the \
+         certificate store is read), one DynamoDB call to open the connection, and where the template names them, the \
          secrets, read while that call is made. Where start-up is much longer it is the first request's own work, counted in \
          start-up: session, cloud-mail-password, workshop-password and account-password verify or hash a password with \
          argon2id (its 19 MiB touched for the first time), identity-link and password-reset read the system's roots \

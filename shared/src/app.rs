@@ -122,9 +122,7 @@ impl App {
         // DynamoDB's own limit per attempt: a transaction retried after its attempt timed out
         // carries the same client request token, which DynamoDB answers idempotently.
         let timeouts = limits().1.to_builder().operation_attempt_timeout(Duration::from_secs(4)).build();
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .timeout_config(timeouts)
-            .endpoint_resolver(RegionalEndpoint::default());
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -286,55 +284,6 @@ async fn warm(db: &aws_sdk_dynamodb::Client, table: &str) {
     let _ = db.get_item().table_name(table).key("pk", crate::store::s("warm-up#")).send().await;
 }
 
-/// DynamoDB's endpoint as the SDK's own rules give it in the commercial partition —
-/// `https://dynamodb.<region>.amazonaws.com`, or the configured endpoint URL — without running
-/// them: the SDK's resolver parses its embedded partition table (JSON) and compiles each
-/// partition's region pattern (a regular expression) at the first call of every cold start,
-/// about 0.3 ms of `me`'s start-up (bench/BUILD-SETTINGS.md). Anything else — another partition
-/// (China, GovCloud, the isolated regions), FIPS or dual-stack endpoints — goes to the SDK's
-/// resolver unchanged. Account-based endpoints (`<account>.ddb.<region>…`) are left out: they
-/// need the account id in the credentials, which Lambda's environment credentials do not carry,
-/// so the SDK's resolver also gives the regional endpoint there.
-#[derive(Debug, Default)]
-pub struct RegionalEndpoint(aws_sdk_dynamodb::config::endpoint::DefaultResolver);
-
-impl RegionalEndpoint {
-    /// A region of the commercial partition, by that partition's pattern in the SDK's table,
-    /// `^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$`. The other partitions' regions never match it:
-    /// `cn-…` and `eusc-…` by their prefix, `us-gov-west-1`, `us-iso-east-1` and the like by their
-    /// four parts.
-    fn commercial(region: &str) -> bool {
-        let mut parts = region.split('-');
-        let (Some(area), Some(name), Some(number), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return false;
-        };
-        ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"].contains(&area)
-            && !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_digit())
-    }
-}
-
-impl aws_sdk_dynamodb::config::endpoint::ResolveEndpoint for RegionalEndpoint {
-    fn resolve_endpoint<'a>(
-        &'a self,
-        params: &'a aws_sdk_dynamodb::config::endpoint::Params,
-    ) -> aws_sdk_dynamodb::config::endpoint::EndpointFuture<'a> {
-        use aws_sdk_dynamodb::config::endpoint::{Endpoint, EndpointFuture};
-        let plain = params.use_fips() != Some(true) && params.use_dual_stack() != Some(true);
-        let url = match (params.endpoint(), params.region()) {
-            (Some(url), _) if plain => url.to_owned(),
-            (None, Some(region)) if plain && Self::commercial(region) => {
-                format!("https://dynamodb.{region}.amazonaws.com")
-            }
-            _ => return self.0.resolve_endpoint(params),
-        };
-        EndpointFuture::ready(Ok(Endpoint::builder().url(url).build()))
-    }
-}
-
 /// Every SDK client's limits, in one place: a stalled connection or a slow call ends in a 503
 /// `unavailable` well inside the Lambda timeout (the API functions have 10 s), instead of waiting
 /// for it. Standard retries with backoff, three attempts; 1 s to connect, 8 s for the whole call.
@@ -401,58 +350,6 @@ fn load_keys(source: &KeySource) -> Result<Keys, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn r_ops_the_regional_endpoint_is_the_sdks_own_for_every_region_and_setting() {
-        use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-        let ours = RegionalEndpoint::default();
-        let sdk = DefaultResolver::new();
-        let regions = [
-            "ap-northeast-1",
-            "ap-northeast-3",
-            "us-east-1",
-            "eu-west-1",
-            "il-central-1",
-            "mx-central-1",
-            "cn-north-1",
-            "us-gov-west-1",
-            "us-iso-east-1",
-            "us-isob-east-1",
-            "eu-isoe-west-1",
-            "eusc-de-east-1",
-            "local",
-            "aws-global",
-            "ap-",
-        ];
-        let mut compared = 0;
-        for region in regions.iter().map(|r| Some(*r)).chain([None]) {
-            for endpoint in [None, Some("http://127.0.0.1:8000")] {
-                for (fips, dual) in [(false, false), (true, false), (false, true)] {
-                    let mut params = Params::builder().use_fips(fips).use_dual_stack(dual);
-                    if let Some(r) = region {
-                        params = params.region(r);
-                    }
-                    if let Some(e) = endpoint {
-                        params = params.endpoint(e);
-                    }
-                    let params = params.build().unwrap();
-                    let (a, b) = (ours.resolve_endpoint(&params).await, sdk.resolve_endpoint(&params).await);
-                    match (&a, &b) {
-                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{params:?}"),
-                        (Err(_), Err(_)) => {}
-                        _ => panic!("{params:?}: ours {a:?}, the SDK's {b:?}"),
-                    }
-                    compared += 1;
-                }
-            }
-        }
-        assert_eq!(compared, 16 * 2 * 3);
-        // The case every cold start in Tokyo takes, answered without the SDK's rules.
-        assert!(RegionalEndpoint::commercial("ap-northeast-1"));
-        for other in ["cn-north-1", "us-gov-west-1", "eusc-de-east-1", "local", "ap-northeast-", "ap--1"] {
-            assert!(!RegionalEndpoint::commercial(other), "{other}");
-        }
-    }
 
     #[test]
     fn r_ops_the_sdk_clients_trust_the_five_amazon_roots_and_build_from_the_environment() {
