@@ -19,19 +19,20 @@ use crate::usecase::{Deps, Mailer};
 /// Builds the mailer from the SMTP URL and the sender ([`crate::edge::smtp::smtp`]).
 pub type MakeMailer = fn(&str, &str) -> Result<Arc<dyn Mailer>, String>;
 
-/// Reads a Secrets Manager secret's string ([`crate::edge::secrets::read`]).
+/// Reads Secrets Manager secrets' strings, in the order asked ([`crate::edge::secrets::read`]).
 pub type SecretReader =
     for<'a> fn(
         &'a aws_config::SdkConfig,
-        &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
+        Vec<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
 
 /// What a function's cold start may do beyond reading its configuration, building the DynamoDB
 /// client and parsing the public key: each is a function pointer, so a function that passes
 /// `None` does not link the client behind it (the Secrets Manager SDK, the SMTP client).
 #[derive(Clone, Copy, Default)]
 pub struct Setup {
-    /// For the session's private key, the SMTP URL and the OIDC client secret.
+    /// For the session's private key and the OIDC client secret, read at cold start, and the SMTP
+    /// URL, read at the first message.
     pub secret: Option<SecretReader>,
     /// For the functions that send mail.
     pub mailer: Option<MakeMailer>,
@@ -50,7 +51,7 @@ impl Setup {
         Self { secret: Some(crate::edge::secrets::read), ..Self::default() }
     }
 
-    /// Reads secrets (the SMTP URL among them) and sends mail.
+    /// Sends mail: the SMTP URL's secret is read at the first message ([`MailerFromSecret`]).
     pub fn mail() -> Self {
         Self { secret: Some(crate::edge::secrets::read), mailer: Some(crate::edge::smtp::smtp), ..Self::default() }
     }
@@ -78,13 +79,108 @@ impl Setup {
         }
     }
 
-    /// The secret `id` names, if it names one.
-    async fn read_optional(&self, sdk: &aws_config::SdkConfig, id: Option<&str>) -> Result<Option<String>, String> {
-        let Some(id) = id else { return Ok(None) };
-        match self.secret {
-            Some(read) => read(sdk, id).await.map(Some),
-            None => Err(format!("secret {id}: this function reads no secrets (its template entry names one)")),
+    /// The secrets the `ids` name, where they name one; no client is built when none does.
+    async fn read_named<const N: usize>(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        ids: [Option<&str>; N],
+    ) -> Result<[Option<String>; N], String> {
+        let named: Vec<String> = ids.iter().flatten().map(|id| (*id).to_owned()).collect();
+        let mut values = match (named.first(), self.secret) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(read)) => read(sdk, named).await?,
+            (Some(id), None) => {
+                return Err(format!("secret {id}: this function reads no secrets (its template entry names one)"));
+            }
         }
+        .into_iter();
+        Ok(ids.map(|id| id.and_then(|_| values.next())))
+    }
+}
+
+/// The mailer of a function whose SMTP URL is a secret: the secret is read at the first message,
+/// not at cold start — most cold starts of a mail sender send nothing (a page of services, of the
+/// forwarding), and need not open a second connection, to Secrets Manager, beside DynamoDB's.
+/// The first message of an execution environment pays that read instead. Kept once read. Until
+/// it is, [`Mailer::prepare`] fails, so no message counts an attempt (each stays queued, due as
+/// it was, for the next run); a failed read or a URL lettre cannot read is remembered for
+/// [`MailerFromSecret::RETRY_AFTER`], so that an outage costs a run one read, not one per message.
+struct MailerFromSecret {
+    sdk: aws_config::SdkConfig,
+    id: String,
+    read: SecretReader,
+    make: MakeMailer,
+    from: String,
+    mailer: tokio::sync::OnceCell<Arc<dyn Mailer>>,
+    /// The last failure and when: answered again, without a read, until `retry_after` has passed.
+    failed: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+    retry_after: Duration,
+}
+
+impl MailerFromSecret {
+    const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+    fn shared(
+        sdk: &aws_config::SdkConfig,
+        id: String,
+        read: SecretReader,
+        make: MakeMailer,
+        from: &str,
+    ) -> Arc<dyn Mailer> {
+        Arc::new(Self::new(sdk, id, read, make, from, Self::RETRY_AFTER))
+    }
+
+    fn new(
+        sdk: &aws_config::SdkConfig,
+        id: String,
+        read: SecretReader,
+        make: MakeMailer,
+        from: &str,
+        retry_after: Duration,
+    ) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            id,
+            read,
+            make,
+            from: from.to_owned(),
+            mailer: tokio::sync::OnceCell::new(),
+            failed: std::sync::Mutex::new(None),
+            retry_after,
+        }
+    }
+
+    async fn mailer(&self) -> Result<&Arc<dyn Mailer>, String> {
+        if let Some(mailer) = self.mailer.get() {
+            return Ok(mailer);
+        }
+        if let Some((at, e)) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < self.retry_after
+        {
+            return Err(e.clone());
+        }
+        let made = self
+            .mailer
+            .get_or_try_init(|| async {
+                let url = (self.read)(&self.sdk, vec![self.id.clone()]).await?.pop();
+                (self.make)(&url.ok_or_else(|| format!("secret {}: no value", self.id))?, &self.from)
+            })
+            .await;
+        if let Err(e) = &made {
+            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), e.clone()));
+        }
+        made
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for MailerFromSecret {
+    async fn prepare(&self) -> Result<(), String> {
+        self.mailer().await.map(|_| ())
+    }
+
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+        self.mailer().await?.send(to, subject, body).await
     }
 }
 
@@ -113,9 +209,10 @@ pub struct App {
 
 impl App {
     /// The Lambda set-up: configuration from the environment, the DynamoDB client, the key —
-    /// and what `setup` allows: secrets read from Secrets Manager, the SMTP client. The secrets
-    /// are read while the DynamoDB warm-up ([`warm`]) runs: two connections to open, and a cold
-    /// start waits for the slower instead of both.
+    /// and what `setup` allows: the session's key or the OIDC client secret read from Secrets
+    /// Manager, the mailer (whose SMTP URL waits for the first message, [`MailerFromSecret`]).
+    /// The secrets are read while the DynamoDB warm-up ([`warm`]) runs: two connections to open,
+    /// and a cold start waits for the slower instead of both.
     pub async fn from_env(setup: Setup) -> Result<Self, String> {
         let mut config = Config::from_env()?;
         let sdk = sdk_config()?;
@@ -127,8 +224,22 @@ impl App {
             builder = builder.endpoint_url(endpoint);
         }
         let db = aws_sdk_dynamodb::Client::from_conf(builder.build());
-        // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment.
+        // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment,
+        // and is read at the first message, not here ([`MailerFromSecret`]).
         let smtp_id = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty());
+        let mailer = match (smtp_id, setup.mailer, setup.secret) {
+            (Some(id), Some(make), Some(read)) => {
+                Some(MailerFromSecret::shared(&sdk, id, read, make, &config.mail_from))
+            }
+            (Some(id), None, _) => {
+                tracing::error!(secret = %id, "SMTP_URL_SECRET is set, but this function sends no mail: it is ignored");
+                None
+            }
+            (Some(id), Some(_), None) => {
+                return Err(format!("secret {id}: this function reads no secrets (its template entry names one)"));
+            }
+            (None, _, _) => None,
+        };
         // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
         let oidc_id = match config.oidc.as_ref().map(|o| &o.client_secret) {
             Some(crate::config::OidcSecret::Secret(id)) => Some(id.clone()),
@@ -142,23 +253,15 @@ impl App {
         };
         // ECCS_WARM_UP=off skips the warm-up (the benchmark measures the difference).
         let warm_up_on = std::env::var("ECCS_WARM_UP").as_deref() != Ok("off");
-        // The secrets one after another, on one connection to Secrets Manager.
-        let secrets = async {
-            let smtp = setup.read_optional(&sdk, smtp_id.as_deref()).await?;
-            let oidc = setup.read_optional(&sdk, oidc_id.as_deref()).await?;
-            let key = setup.read_optional(&sdk, key_id.as_deref()).await?;
-            Ok::<_, String>((smtp, oidc, key))
-        };
+        // The secrets one after another, by one client on one connection to Secrets Manager.
+        let secrets = setup.read_named(&sdk, [oidc_id.as_deref(), key_id.as_deref()]);
         let warm_up = async {
             if warm_up_on {
                 warm(&db, &config.tables.accounts).await;
             }
         };
         let (read, ()) = tokio::join!(secrets, warm_up);
-        let (smtp, oidc, key) = read?;
-        if let Some(url) = smtp {
-            config.smtp_url = Some(url.into());
-        }
+        let [oidc, key] = read?;
         if let (Some(settings), Some(value)) = (config.oidc.as_mut(), oidc) {
             settings.client_secret = crate::config::OidcSecret::Value(value.into());
         }
@@ -175,7 +278,11 @@ impl App {
             (KeySource::PublicPem(pem), _) => Keys::from_public_pem_text(pem)?,
             _ => return Err("the key's secret was not read".into()),
         };
-        Ok(Self::assemble(config, db, keys, Clock::system(), setup))
+        let mut app = Self::assemble(config, db, keys, Clock::system(), setup);
+        if let Some(mailer) = mailer {
+            app.mailer = Some(mailer);
+        }
+        Ok(app)
     }
 
     /// The local runner's and the tests' set-up: an engine on loopback with fixed credentials.
@@ -210,7 +317,7 @@ impl App {
                 }
             },
             (Some(_), None) => {
-                tracing::error!("SMTP_URL_SECRET is set, but this function sends no mail: it is ignored");
+                tracing::error!("an SMTP URL is set, but this function sends no mail: it is ignored");
                 None
             }
             (None, _) => None,
@@ -350,6 +457,108 @@ fn load_keys(source: &KeySource) -> Result<Keys, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in reader: each secret's value is its id in capitals; "missing" is not there.
+    fn capitals<'a>(
+        _: &'a aws_config::SdkConfig,
+        ids: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+        ASKED.lock().unwrap().push(ids.clone());
+        Box::pin(async move {
+            ids.iter()
+                .map(|id| if id == "missing" { Err(format!("secret {id}: not found")) } else { Ok(id.to_uppercase()) })
+                .collect()
+        })
+    }
+
+    static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Counts its reads; the first one fails (Secrets Manager unreachable for a moment).
+    fn flaky<'a>(
+        _: &'a aws_config::SdkConfig,
+        ids: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            match READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => Err("secret: unreachable".to_owned()),
+                _ => Ok(ids.iter().map(|id| format!("smtp://{id}:2525")).collect()),
+            }
+        })
+    }
+
+    /// A mailer that refuses every message, naming the URL and sender it was made with (what the
+    /// test checks).
+    struct Echo(String);
+
+    #[async_trait::async_trait]
+    impl Mailer for Echo {
+        async fn send(&self, to: &str, _: &str, _: &str) -> Result<(), String> {
+            Err(format!("{} to {to}", self.0))
+        }
+    }
+
+    fn echo(url: &str, from: &str) -> Result<Arc<dyn Mailer>, String> {
+        Ok(Arc::new(Echo(format!("{url} from {from}"))))
+    }
+
+    static DOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Counts its reads, each of which fails.
+    fn down<'a>(
+        _: &'a aws_config::SdkConfig,
+        _: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+        DOWN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Err("secret: unreachable".to_owned()) })
+    }
+
+    #[tokio::test]
+    async fn the_smtp_url_is_read_at_the_first_message_kept_and_a_failed_read_tried_again_later() {
+        let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+        let sdk = aws_config::SdkConfig::builder().build();
+        let from = "ECCS <noreply@example.jp>";
+        let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), flaky, echo, from, Duration::ZERO);
+        assert_eq!(count(&READS), 0, "nothing is read when it is built");
+        // The first read fails: not ready, so no message is sent or counts an attempt.
+        assert_eq!(mailer.prepare().await, Err("secret: unreachable".into()));
+        // Once the wait is over (none here), it is read again, and kept for every message after.
+        assert_eq!(mailer.prepare().await, Ok(()));
+        let sent = "smtp://mail-host:2525 from ECCS <noreply@example.jp>";
+        assert_eq!(mailer.send("a@example.jp", "s", "b").await, Err(format!("{sent} to a@example.jp")));
+        assert_eq!(mailer.send("c@example.jp", "s", "b").await, Err(format!("{sent} to c@example.jp")));
+        assert_eq!(count(&READS), 2);
+
+        // Within the wait, a failure is answered again without another read: an outage costs a
+        // run one read, not one per message.
+        let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), down, echo, from, Duration::from_secs(3600));
+        for _ in 0..3 {
+            assert_eq!(mailer.prepare().await, Err("secret: unreachable".into()));
+            assert_eq!(mailer.send("a@example.jp", "s", "b").await, Err("secret: unreachable".into()));
+        }
+        assert_eq!(count(&DOWN), 1);
+    }
+
+    /// Notes every id it is asked for, in order, one list per call.
+    static ASKED: std::sync::Mutex<Vec<Vec<String>>> = std::sync::Mutex::new(Vec::new());
+
+    #[tokio::test]
+    async fn the_named_secrets_are_read_in_one_go_and_given_back_in_their_places() {
+        let sdk = aws_config::SdkConfig::builder().build();
+        let setup = Setup { secret: Some(capitals), ..Setup::default() };
+        let read = setup.read_named(&sdk, [Some("oidc"), None, Some("key")]).await.unwrap();
+        assert_eq!(read, [Some("OIDC".to_owned()), None, Some("KEY".to_owned())]);
+        assert_eq!(*ASKED.lock().unwrap(), [vec!["oidc".to_owned(), "key".to_owned()]], "one call, in order");
+        assert_eq!(setup.read_named(&sdk, [None, None, None]).await.unwrap(), [None, None, None]);
+        assert_eq!(ASKED.lock().unwrap().len(), 1, "nothing named: no call");
+        // One secret that is not there fails the cold start, naming it (and no value).
+        let e = setup.read_named(&sdk, [Some("smtp"), Some("missing")]).await.unwrap_err();
+        assert!(e.contains("missing") && !e.contains("SMTP"), "{e}");
+        // A function that reads no secrets, given one by its template entry: refused, not ignored.
+        let e = Setup::default().read_named(&sdk, [None, Some("smtp")]).await.unwrap_err();
+        assert!(e.contains("smtp") && e.contains("reads no secrets"), "{e}");
+        // Nothing named: nothing asked, even of a function that reads none.
+        assert_eq!(Setup::default().read_named(&sdk, [None]).await.unwrap(), [None]);
+    }
 
     #[test]
     fn r_ops_the_sdk_clients_trust_the_five_amazon_roots_and_build_from_the_environment() {

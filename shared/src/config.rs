@@ -16,7 +16,7 @@
 //! | `SCHEDULE_NAMES`, `SCHEDULE_GROUP` | the EventBridge schedules the ops function manages | `eccs-sync-hourly,eccs-sweep-daily`, `default` |
 //! | `METRICS_NAMESPACE` | the CloudWatch namespace of the schedules' run metrics (EMF, R-OPS-2); none: no metrics line | |
 //! | `ECCS_WARM_UP` | `off` skips the DynamoDB call made at cold start to open the connection | on |
-//! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests) | AWS |
+//! | `SCHEDULER_ENDPOINT` | another EventBridge Scheduler endpoint (moto in tests, the benchmark's stand-in) | AWS |
 //! | `OIDC_ISSUER`, `OIDC_CLIENT_ID` | the identity verification provider (R-CRED-4): its issuer URL and this service's client id; none: the link and the reset answer that no provider is configured | |
 //! | `OIDC_CLIENT_SECRET_SECRET` | Secrets Manager id of the client secret (the identity-link and password-reset functions) | |
 //! | `OIDC_CLIENT_SECRET` | the client secret itself (local only) | |
@@ -190,6 +190,20 @@ pub struct Schedules {
     pub names: Vec<String>,
 }
 
+impl Schedules {
+    /// From `SCHEDULER_ENDPOINT`, `SCHEDULE_GROUP` and `SCHEDULE_NAMES`: all the ops function
+    /// reads at cold start (it reads no table and verifies no token).
+    pub fn from_env() -> Self {
+        Self {
+            endpoint: env_var("SCHEDULER_ENDPOINT"),
+            group: env_var("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
+            names: env_var("SCHEDULE_NAMES")
+                .map(|v| v.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
+                .unwrap_or_else(|| Self::default().names),
+        }
+    }
+}
+
 impl Default for Schedules {
     fn default() -> Self {
         Self {
@@ -262,13 +276,7 @@ impl Config {
             key_source,
             mail_domain: var("MAIL_DOMAIN").unwrap_or_else(|| DEFAULT_MAIL_DOMAIN.into()),
             item_budget: var("SYNC_ITEM_BUDGET").and_then(|v| v.parse().ok()),
-            schedules: Schedules {
-                endpoint: var("SCHEDULER_ENDPOINT"),
-                group: var("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
-                names: var("SCHEDULE_NAMES")
-                    .map(|v| v.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
-                    .unwrap_or_else(|| Schedules::default().names),
-            },
+            schedules: Schedules::from_env(),
             interceptor: None,
             local_operation_timeout: None,
             smtp_url: var("SMTP_URL").map(Secret::from),

@@ -39,7 +39,7 @@ async fn every_event_file_runs_through_invoke_with_its_expected_answer() {
     // The ops function needs an EventBridge Scheduler with the template's schedules: moto.
     let moto = Moto::start().await;
     let settings = shared::config::Schedules { endpoint: Some(moto.endpoint.clone()), ..Default::default() };
-    crate::ops::create_template_schedules(&eccs_schedules::client(&settings).await.unwrap()).await;
+    crate::ops::create_template_schedules(&eccs_schedules::client(&settings).unwrap()).await;
     // Each event on its own fresh data, four at a time.
     let endpoint = moto.endpoint.clone();
     let runs = manifest.into_iter().map(|(file, expected)| {

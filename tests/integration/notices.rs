@@ -123,3 +123,56 @@ async fn r_lc_5_a_failed_delivery_is_kept_with_its_error_and_retried() {
         (shared::store::outbox::MessageState::Sent, 2, true)
     );
 }
+
+/// A mailer whose configuration is not there yet (in AWS: its SMTP URL's secret not read).
+struct NotReady;
+
+#[async_trait::async_trait]
+impl shared::usecase::Mailer for NotReady {
+    async fn prepare(&self) -> Result<(), String> {
+        Err("secret eccs/smtp-url: unreachable".into())
+    }
+
+    async fn send(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+        Err("sent while not ready".into())
+    }
+}
+
+/// A mailer that takes every message.
+struct Takes;
+
+#[async_trait::async_trait]
+impl shared::usecase::Mailer for Takes {
+    async fn send(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailer_that_is_not_ready_makes_no_attempt_and_the_message_stays_queued_and_due() {
+    use shared::store::outbox::MessageState;
+    let env = Env::with(Env::options()).await;
+    env.set_clock("2027-03-01T00:05:00+09:00").await;
+    import(&env, &[record("2200000011", "student", "2027-03-31")]).await;
+    // No mailer: the notice is queued, and waits.
+    let run = env.run("sweep-daily", json!({})).await;
+    assert_eq!(run["notices_queued"], 1, "{run}");
+    let app = env.app();
+    let queued = app.store.outbox_of("2200000011", 5).await.unwrap();
+    assert_eq!((queued.len(), queued[0].state, queued[0].attempts), (1, MessageState::Queued, 0));
+    assert!(queued[0].due.is_some(), "due: {queued:?}");
+
+    let ctx = shared::Ctx::for_schedule(app.clock.now(), "test", None);
+    let sent = shared::usecase::outbox::send_one(&app.deps(), &ctx, &NotReady, &queued[0]).await.unwrap();
+    assert!(!sent);
+    // No attempt counted, no error recorded, due as it was: nothing of its 24 attempts is used up.
+    let after = app.store.outbox_of("2200000011", 5).await.unwrap();
+    assert_eq!(
+        (after[0].state, after[0].attempts, &after[0].due, &after[0].last_error),
+        (MessageState::Queued, 0, &queued[0].due, &None)
+    );
+    // Once the mailer is ready, the same message goes, its first attempt.
+    assert!(shared::usecase::outbox::send_one(&app.deps(), &ctx, &Takes, &after[0]).await.unwrap());
+    let sent = app.store.outbox_of("2200000011", 5).await.unwrap();
+    assert_eq!((sent[0].state, sent[0].attempts, sent[0].due.is_none()), (MessageState::Sent, 1, true));
+}

@@ -39,7 +39,7 @@ pub async fn create_template_schedules(client: &aws_sdk_scheduler::Client) {
 async fn status_pause_and_resume_the_two_schedules() {
     let moto = Moto::start().await;
     let settings = Schedules { endpoint: Some(moto.endpoint.clone()), ..Schedules::default() };
-    let client = eccs_schedules::client(&settings).await.unwrap();
+    let client = eccs_schedules::client(&settings).unwrap();
     create_template_schedules(&client).await;
     let now = shared::domain::time::parse_stamp("2026-11-22T10:20:00+09:00").unwrap();
     let command = |v| serde_json::from_value::<eccs_schedules::Command>(v).unwrap();
@@ -80,4 +80,29 @@ async fn status_pause_and_resume_the_two_schedules() {
         eccs_schedules::run(&client, &settings, command(json!({ "action": "pause", "schedule": "other" })), now).await;
     assert_eq!(unknown.unwrap_err(), shared::ApiError::NotFound, "only the template's schedules");
     assert!(serde_json::from_value::<eccs_schedules::Command>(json!({ "action": "delete" })).is_err());
+}
+
+/// The Lambda's handler: the ops state built once ([`eccs_schedules::Ops`], no `App`: no table,
+/// no key), each event parsed and answered with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_handler_answers_from_the_ops_state_alone() {
+    let moto = Moto::start().await;
+    let settings = Schedules { endpoint: Some(moto.endpoint.clone()), ..Schedules::default() };
+    create_template_schedules(&eccs_schedules::client(&settings).unwrap()).await;
+    let ops = &eccs_schedules::Ops::new(settings).unwrap();
+    let invocation = || shared::usecase::schedule::Invocation::default();
+
+    let status = eccs_schedules::handle_ops(ops, json!({ "action": "status" }), invocation()).await.unwrap();
+    let states: Vec<_> = status["schedules"].as_array().unwrap().iter().map(|s| s["state"].clone()).collect();
+    assert_eq!(states, [json!("ENABLED"), json!("ENABLED")]);
+    let paused =
+        eccs_schedules::handle_ops(ops, json!({ "action": "pause", "schedule": "eccs-sweep-daily" }), invocation())
+            .await
+            .unwrap();
+    assert_eq!(paused["schedules"].as_array().map(Vec::len), Some(1), "one schedule: {paused}");
+    assert_eq!(paused["schedules"][0]["name"], "eccs-sweep-daily");
+    assert_eq!(paused["schedules"][0]["state"], "DISABLED");
+    // A malformed event is a 400 bad_request, not a failure of the function.
+    let bad = eccs_schedules::handle_ops(ops, json!({ "action": "delete" }), invocation()).await.unwrap_err();
+    assert!(matches!(bad, shared::ApiError::BadRequest(_)), "{bad:?}");
 }

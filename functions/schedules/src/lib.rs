@@ -39,15 +39,60 @@ pub struct Command {
     pub schedule: Option<String>,
 }
 
-pub async fn handle(app: &App, event: Value, _invocation: Invocation) -> Result<Value, ApiError> {
-    let command: Command = serde_json::from_value(event).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let client = client(&app.schedules).await.map_err(ApiError::Internal)?;
-    run(&client, &app.schedules, command, app.clock.now()).await
+/// What the function keeps from its cold start: the schedules it manages and the Scheduler
+/// client. Not an [`App`]: it reads no table and verifies no token, so its cold start builds no
+/// DynamoDB client, parses no key and makes no call.
+pub struct Ops {
+    settings: Schedules,
+    client: Client,
 }
 
-/// The Scheduler client: the Lambda role's credentials in AWS (with every client's limits,
-/// [`shared::app::sdk_config`]), fixed ones for an emulator.
-pub async fn client(settings: &Schedules) -> Result<Client, String> {
+impl Ops {
+    /// The local runner's and the tests' ([`client`]).
+    pub fn new(settings: Schedules) -> Result<Self, String> {
+        Ok(Self { client: client(&settings)?, settings })
+    }
+
+    /// The Lambda's cold start: the settings from the environment ([`Schedules::from_env`]) and
+    /// a client from the production configuration every SDK client shares
+    /// ([`shared::app::sdk_config`]), at `SCHEDULER_ENDPOINT` where one is set (the benchmark's
+    /// stand-in), as [`App::from_env`] does for DynamoDB.
+    pub fn from_env() -> Result<Self, String> {
+        let settings = Schedules::from_env();
+        let mut config = aws_sdk_scheduler::config::Builder::from(&shared::app::sdk_config()?);
+        if let Some(endpoint) = &settings.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(Self { client: Client::from_conf(config.build()), settings })
+    }
+}
+
+/// The Lambda handler ([`Ops`] built once at cold start). Its future is boxed: unboxed, the
+/// layout of `main`'s future overflows the compiler's query depth limit.
+pub async fn handle_ops(ops: &Ops, event: Value, _invocation: Invocation) -> Result<Value, ApiError> {
+    Box::pin(answer(ops, event, chrono::Utc::now())).await
+}
+
+/// The local runner's and the tests' handler: the settings and the clock of their [`App`]. The
+/// event is read first: a malformed one is a 400 whatever the client's configuration.
+pub async fn handle(app: &App, event: Value, _invocation: Invocation) -> Result<Value, ApiError> {
+    let command = parse(event)?;
+    let ops = Ops::new(app.schedules.clone()).map_err(ApiError::Internal)?;
+    run(&ops.client, &ops.settings, command, app.clock.now()).await
+}
+
+async fn answer(ops: &Ops, event: Value, now: chrono::DateTime<chrono::Utc>) -> Result<Value, ApiError> {
+    run(&ops.client, &ops.settings, parse(event)?, now).await
+}
+
+fn parse(event: Value) -> Result<Command, ApiError> {
+    serde_json::from_value(event).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The local runner's and the tests' Scheduler client: fixed credentials for an emulator, the
+/// production configuration ([`shared::app::sdk_config`]) without one. The Lambda builds its
+/// own ([`Ops::from_env`]).
+pub fn client(settings: &Schedules) -> Result<Client, String> {
     Ok(match &settings.endpoint {
         Some(endpoint) => {
             let (retries, timeouts) = shared::app::limits();

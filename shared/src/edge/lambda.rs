@@ -2,7 +2,8 @@
 //! built once at cold start — for most, the [`App`] (configuration, the DynamoDB client, the key,
 //! where [`Setup`] asks secrets and the mailer, and one warm-up call to DynamoDB made while the
 //! secrets are read); for health and web nothing ([`run_bare`]); for well-known the public key
-//! ([`run_with_state`]) — then the runtime loop.
+//! ([`run_with_state`]); for the ops function its Scheduler client ([`run_event_with_state`]) — then
+//! the runtime loop.
 //!
 //! Every `main` runs these on tokio's current-thread runtime: an execution environment gets one
 //! invocation at a time, so worker threads would only be started, parked and woken across every
@@ -136,20 +137,46 @@ where
     .await
 }
 
-/// Runs a scheduled or ops function that takes a JSON event and returns a JSON summary; it is
-/// told its request id and deadline, so that it can stop cleanly before Lambda stops it.
+/// Runs a scheduled function that takes a JSON event and returns a JSON summary; it is told its
+/// request id and deadline, so that it can stop cleanly before Lambda stops it.
 pub async fn run_event<F, Fut>(setup: Setup, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Value, Invocation) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     let app = cold_start(setup).await?;
+    event_loop(app, handler).await
+}
+
+/// [`run_event`] for a function whose cold start is its own `init` (the ops function: the
+/// Scheduler client, no table, no key, no call).
+pub async fn run_event_with_state<S, I, F, Fut>(init: I, handler: F) -> Result<(), lambda_http::Error>
+where
+    S: Send + Sync + 'static,
+    I: FnOnce() -> Result<S, String>,
+    F: Fn(&'static S, Value, Invocation) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
+    init_tracing();
+    let state = init().map_err(|e| {
+        tracing::error!(error = %e, "cold start failed");
+        lambda_http::Error::from(e)
+    })?;
+    event_loop(Box::leak(Box::new(state)), handler).await
+}
+
+async fn event_loop<S, F, Fut>(state: &'static S, handler: F) -> Result<(), lambda_http::Error>
+where
+    S: Send + Sync + 'static,
+    F: Fn(&'static S, Value, Invocation) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = Invocation {
             request_id: Some(event.context.request_id.clone()),
             deadline: Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline)),
         };
-        handler(app, event.payload, invocation).await.map_err(lambda_http::Error::from)
+        handler(state, event.payload, invocation).await.map_err(lambda_http::Error::from)
     }))
     .await
 }

@@ -30,7 +30,9 @@ impl SmtpMailer {
     /// `url`: lettre's SMTP URL (`smtp://127.0.0.1:2525`, `smtps://user:pass@email-smtp…:465`,
     /// `smtp://user:pass@host:587/mail.example.ac.jp?tls=required`: a path is the EHLO name).
     /// It is read here as lettre reads it, so that a wrong URL fails the set-up (and the mail
-    /// waits in the outbox) rather than every message; only the TLS set-up waits for the first.
+    /// waits in the outbox) rather than every message: at the local runner's start, or in AWS at
+    /// the first message, where the URL is read from its secret. Only the TLS set-up waits for the
+    /// first message either way.
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
         check_url(url)?;
         let from = from.parse().map_err(|e| format!("MAIL_FROM {from:?}: {e}"))?;

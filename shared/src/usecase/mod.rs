@@ -33,6 +33,12 @@ pub mod unit;
 /// tests plug in their own.
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// What the mailer needs before a message can go (its configuration, where that is read
+    /// late). A failure is not a delivery attempt: the message stays queued as it was.
+    async fn prepare(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
 }
 

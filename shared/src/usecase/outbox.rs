@@ -48,13 +48,19 @@ pub async fn queue_notice(
     Ok(tx.try_commit().await?.is_ok())
 }
 
-/// Sends one queued message and records the attempt; true if it went.
+/// Sends one queued message and records the attempt; true if it went. A mailer that is not
+/// ready ([`Mailer::prepare`]: its SMTP URL not read) makes no attempt: the message keeps its
+/// state, its attempts and its due time, and the next run tries again.
 pub async fn send_one(
     deps: &Deps<'_>,
     ctx: &Ctx,
     mailer: &dyn Mailer,
     message: &OutboxMessage,
 ) -> Result<bool, ApiError> {
+    if let Err(e) = mailer.prepare().await {
+        tracing::error!(outbox_message = %message.pk, error = %e, "mail is not configured; the message waits in the outbox");
+        return Ok(false);
+    }
     let result = mailer.send(&message.to, &message.subject, message.body.as_deref().unwrap_or_default()).await;
     record_attempt(deps, ctx, message, result.as_ref().err()).await?;
     Ok(result.is_ok())
