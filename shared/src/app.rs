@@ -154,22 +154,33 @@ impl MailerFromSecret {
         if let Some(mailer) = self.mailer.get() {
             return Ok(mailer);
         }
-        if let Some((at, e)) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && at.elapsed() < self.retry_after
-        {
-            return Err(e.clone());
+        if let Some(e) = self.recent_failure() {
+            return Err(e);
         }
-        let made = self
-            .mailer
+        // Checked again by whoever holds the cell's permit: the messages a run sends at the same
+        // time wait there for the first read, and each would read again after it failed.
+        self.mailer
             .get_or_try_init(|| async {
-                let url = (self.read)(&self.sdk, vec![self.id.clone()]).await?.pop();
-                (self.make)(&url.ok_or_else(|| format!("secret {}: no value", self.id))?, &self.from)
+                if let Some(e) = self.recent_failure() {
+                    return Err(e);
+                }
+                let read = (self.read)(&self.sdk, vec![self.id.clone()]).await;
+                let made = read.and_then(|mut url| {
+                    (self.make)(&url.pop().ok_or_else(|| format!("secret {}: no value", self.id))?, &self.from)
+                });
+                if let Err(e) = &made {
+                    *self.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((std::time::Instant::now(), e.clone()));
+                }
+                made
             })
-            .await;
-        if let Err(e) = &made {
-            *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), e.clone()));
-        }
-        made
+            .await
+    }
+
+    /// The last failure, if it is more recent than `retry_after`.
+    fn recent_failure(&self) -> Option<String> {
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.as_ref().filter(|(at, _)| at.elapsed() < self.retry_after).map(|(_, e)| e.clone())
     }
 }
 
@@ -503,13 +514,17 @@ mod tests {
 
     static DOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-    /// Counts its reads, each of which fails.
+    /// Counts its reads, each of which fails after a wait (a call on the network would wait too:
+    /// the other messages of a run are sent meanwhile).
     fn down<'a>(
         _: &'a aws_config::SdkConfig,
         _: Vec<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
         DOWN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async { Err("secret: unreachable".to_owned()) })
+        Box::pin(async {
+            tokio::task::yield_now().await;
+            Err("secret: unreachable".to_owned())
+        })
     }
 
     #[tokio::test]
@@ -530,7 +545,10 @@ mod tests {
 
         // Within the wait, a failure is answered again without another read: an outage costs a
         // run one read, not one per message.
+        // Eight at a time, as a run sends: they wait for the first read, and none reads again.
         let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), down, echo, from, Duration::from_secs(3600));
+        let at_once = futures::future::join_all((0..8).map(|_| mailer.prepare())).await;
+        assert_eq!(at_once, vec![Err("secret: unreachable".to_owned()); 8]);
         for _ in 0..3 {
             assert_eq!(mailer.prepare().await, Err("secret: unreachable".into()));
             assert_eq!(mailer.send("a@example.jp", "s", "b").await, Err("secret: unreachable".into()));
