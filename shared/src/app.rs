@@ -120,16 +120,6 @@ struct MailerFromSecret {
 impl MailerFromSecret {
     const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-    fn shared(
-        sdk: &aws_config::SdkConfig,
-        id: String,
-        read: SecretReader,
-        make: MakeMailer,
-        from: &str,
-    ) -> Arc<dyn Mailer> {
-        Arc::new(Self::new(sdk, id, read, make, from, Self::RETRY_AFTER))
-    }
-
     fn new(
         sdk: &aws_config::SdkConfig,
         id: String,
@@ -151,14 +141,8 @@ impl MailerFromSecret {
     }
 
     async fn mailer(&self) -> Result<&Arc<dyn Mailer>, String> {
-        if let Some(mailer) = self.mailer.get() {
-            return Ok(mailer);
-        }
-        if let Some(e) = self.recent_failure() {
-            return Err(e);
-        }
-        // Checked again by whoever holds the cell's permit: the messages a run sends at the same
-        // time wait there for the first read, and each would read again after it failed.
+        // The failure is checked by whoever holds the cell's permit: the messages a run sends at
+        // the same time wait there for the first read, and each would read again after it failed.
         self.mailer
             .get_or_try_init(|| async {
                 if let Some(e) = self.recent_failure() {
@@ -240,7 +224,9 @@ impl App {
         let smtp_id = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty());
         let mailer = match (smtp_id, setup.mailer, setup.secret) {
             (Some(id), Some(make), Some(read)) => {
-                Some(MailerFromSecret::shared(&sdk, id, read, make, &config.mail_from))
+                let mailer =
+                    MailerFromSecret::new(&sdk, id, read, make, &config.mail_from, MailerFromSecret::RETRY_AFTER);
+                Some(Arc::new(mailer) as Arc<dyn Mailer>)
             }
             (Some(id), None, _) => {
                 tracing::error!(secret = %id, "SMTP_URL_SECRET is set, but this function sends no mail: it is ignored");

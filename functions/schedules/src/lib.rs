@@ -59,11 +59,7 @@ impl Ops {
     /// stand-in), as [`App::from_env`] does for DynamoDB.
     pub fn from_env() -> Result<Self, String> {
         let settings = Schedules::from_env();
-        let mut config = aws_sdk_scheduler::config::Builder::from(&shared::app::sdk_config()?);
-        if let Some(endpoint) = &settings.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
-        Ok(Self { client: Client::from_conf(config.build()), settings })
+        Ok(Self { client: production_client(settings.endpoint.as_deref())?, settings })
     }
 }
 
@@ -107,8 +103,17 @@ pub fn client(settings: &Schedules) -> Result<Client, String> {
                     .build(),
             )
         }
-        None => Client::new(&shared::app::sdk_config()?),
+        None => production_client(None)?,
     })
+}
+
+/// The client from the configuration every production SDK client shares, at `endpoint` if given.
+fn production_client(endpoint: Option<&str>) -> Result<Client, String> {
+    let mut config = aws_sdk_scheduler::config::Builder::from(&shared::app::sdk_config()?);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(Client::from_conf(config.build()))
 }
 
 pub async fn run(

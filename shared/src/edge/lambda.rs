@@ -72,12 +72,21 @@ impl IntoResponse for AsBuilt {
 
 async fn cold_start(setup: Setup) -> Result<&'static App, lambda_http::Error> {
     init_tracing();
-    let app = App::from_env(setup).await.map_err(|e| {
-        tracing::error!(error = %e, "cold start failed");
-        lambda_http::Error::from(e)
-    })?;
+    let app = App::from_env(setup).await.map_err(cold_start_failed)?;
     // The App lives as long as the execution environment.
     Ok(Box::leak(Box::new(app)))
+}
+
+/// A function's own cold start ([`run_with_state`], [`run_event_with_state`]): the log set-up,
+/// then `init`, whose state lives as long as the execution environment.
+fn init_state<S>(init: impl FnOnce() -> Result<S, String>) -> Result<&'static S, lambda_http::Error> {
+    init_tracing();
+    Ok(Box::leak(Box::new(init().map_err(cold_start_failed)?)))
+}
+
+fn cold_start_failed(e: String) -> lambda_http::Error {
+    tracing::error!(error = %e, "cold start failed");
+    lambda_http::Error::from(e)
 }
 
 /// Runs an API function: `handler` is the crate's `handle`, the same code the local runner and
@@ -125,12 +134,7 @@ where
     F: Fn(&'static S, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    init_tracing();
-    let state = init().map_err(|e| {
-        tracing::error!(error = %e, "cold start failed");
-        lambda_http::Error::from(e)
-    })?;
-    let state: &'static S = Box::leak(Box::new(state));
+    let state = init_state(init)?;
     lambda_http::run(service_fn(
         move |req| async move { Ok::<_, lambda_http::Error>(AsBuilt(handler(state, req).await)) },
     ))
@@ -157,12 +161,7 @@ where
     F: Fn(&'static S, Value, Invocation) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
-    init_tracing();
-    let state = init().map_err(|e| {
-        tracing::error!(error = %e, "cold start failed");
-        lambda_http::Error::from(e)
-    })?;
-    event_loop(Box::leak(Box::new(state)), handler).await
+    event_loop(init_state(init)?, handler).await
 }
 
 async fn event_loop<S, F, Fut>(state: &'static S, handler: F) -> Result<(), lambda_http::Error>
