@@ -133,9 +133,9 @@ pub fn section(measured: &[Measured]) -> String {
     let storage_gb = ACCOUNTS * 2.0 * 1024.0 / 1e9 * 20.0;
     // Logs: one request line (~300 bytes) and one access-log line (~400 bytes) per request.
     let logs_gb = requests * 700.0 / 1e9;
-    // Secrets: the private key and the OIDC client secret, read at cold starts, and the SMTP URL,
-    // at a sender's first message (say one cold start per 50 requests of the functions that read
-    // them: session and the senders).
+    // Secrets: the private key, read at the session's cold starts, the SMTP URL at a sender's
+    // first message and the OIDC client secret at the first code exchange (say one cold start per
+    // 50 logins, the others rarer).
     let secret_calls =
         MIX.iter().filter(|u| u.endpoint == "POST /api/session").map(|u| u.per_account_month).sum::<f64>() * ACCOUNTS
             / 50.0;

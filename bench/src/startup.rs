@@ -430,7 +430,7 @@ fn public_pem(private: &str) -> Result<String, String> {
 
 /// A function's environment as the template gives it, pointed at the stand-ins: the public key
 /// for all; the private key's secret for the session; the SMTP URL's secret for the mail
-/// senders; the OIDC client secret for the link and the reset.
+/// senders; the OIDC client secret for the link and the reset (neither read at init).
 fn env_for(f: &eccs_local::template::Function, base: &[(String, String)]) -> Vec<(String, String)> {
     let mut env = base.to_vec();
     let has = |name: &str| f.environment.iter().any(|e| e == name);
@@ -453,17 +453,13 @@ fn env_for(f: &eccs_local::template::Function, base: &[(String, String)]) -> Vec
 const NO_DYNAMODB: [&str; 4] = ["health", "well-known", "web", "schedules"];
 
 /// The init calls a function should make (#17's goals): none for [`NO_DYNAMODB`]; one DynamoDB
-/// warm-up for the others; and a Secrets Manager call per secret it is given but the SMTP URL,
-/// which a mail sender reads at its first message.
+/// warm-up for the others; and for the session one Secrets Manager call, for its private key
+/// (the SMTP URL and the OIDC client secret are read at their first use, not at init).
 fn expected_init_calls(f: &eccs_local::template::Function) -> usize {
     if NO_DYNAMODB.contains(&f.dir.as_str()) {
         return 0;
     }
-    let secrets = ["JWT_PRIVATE_KEY_SECRET", "OIDC_CLIENT_SECRET_SECRET"]
-        .iter()
-        .filter(|s| f.environment.iter().any(|e| e == *s))
-        .count();
-    1 + secrets
+    1 + usize::from(f.environment.iter().any(|e| e == "JWT_PRIVATE_KEY_SECRET"))
 }
 
 fn summarize(calls: &[String]) -> String {
@@ -841,9 +837,9 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         md,
         "Start-up above the baseline is the set-up each function with DynamoDB does once: the public key parsed (an RSA PEM, its JWK thumbprint), \
          the SDK's configuration read from the environment and its client built (trusting Amazon's five roots, so no \
-         certificate store is read), one DynamoDB call to open the connection, and where the template names them, the \
-         session's private key and the OIDC client secret, read while that call is made (the SMTP URL waits for the first \
-         message). Where start-up is much longer it is the first request's own work, counted in \
+         certificate store is read), one DynamoDB call to open the connection, and for the session its private key, read \
+         while that call is made (the SMTP URL waits for the first message, the OIDC client secret for the first code \
+         exchange). Where start-up is much longer it is the first request's own work, counted in \
          start-up: session, cloud-mail-password, workshop-password and account-password verify or hash a password with \
          argon2id (its 19 MiB touched for the first time), identity-link and password-reset read the system's roots \
          for the identity provider at their first call to it (here the provider is not there), not at init, sweep-daily's \

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use crate::config::{Config, KeySource, Schedules};
 use crate::domain::time::Clock;
 use crate::edge::auth::{Keys, TokenSettings};
+use crate::edge::secrets::Deferred;
 use crate::provision::{DirectoryTarget, Target};
 use crate::store::Store;
 use crate::usecase::schedule::RunSettings;
@@ -19,21 +20,14 @@ use crate::usecase::{Deps, Mailer};
 /// Builds the mailer from the SMTP URL and the sender ([`crate::edge::smtp::smtp`]).
 pub type MakeMailer = fn(&str, &str) -> Result<Arc<dyn Mailer>, String>;
 
-/// Reads Secrets Manager secrets' strings, in the order asked ([`crate::edge::secrets::read`]).
-pub type SecretReader =
-    for<'a> fn(
-        &'a aws_config::SdkConfig,
-        Vec<String>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
-
 /// What a function's cold start may do beyond reading its configuration, building the DynamoDB
 /// client and parsing the public key: each is a function pointer, so a function that passes
 /// `None` does not link the client behind it (the Secrets Manager SDK, the SMTP client).
 #[derive(Clone, Copy, Default)]
 pub struct Setup {
-    /// For the session's private key and the OIDC client secret, read at cold start, and the SMTP
-    /// URL, read at the first message.
-    pub secret: Option<SecretReader>,
+    /// For the session's private key, read at cold start, and the SMTP URL and the OIDC client
+    /// secret, read at their first use ([`crate::edge::secrets::Deferred`]).
+    pub secret: Option<crate::edge::secrets::Reader>,
     /// For the functions that send mail.
     pub mailer: Option<MakeMailer>,
     /// For the functions that link or reset through the identity verification provider.
@@ -43,7 +37,10 @@ pub struct Setup {
 
 /// Builds the relying party of the identity verification provider ([`crate::edge::oidc::Provider::make`]).
 #[cfg(feature = "oidc")]
-pub type MakeProvider = fn(&crate::config::OidcSettings) -> Result<Arc<crate::edge::oidc::Provider>, String>;
+pub type MakeProvider = fn(
+    &crate::config::OidcSettings,
+    Option<Deferred<crate::config::Secret>>,
+) -> Result<Arc<crate::edge::oidc::Provider>, String>;
 
 impl Setup {
     /// Reads secrets, sends no mail (the session function).
@@ -98,84 +95,32 @@ impl Setup {
     }
 }
 
-/// The mailer of a function whose SMTP URL is a secret: the secret is read at the first message,
-/// not at cold start — most cold starts of a mail sender send nothing (a page of services, of the
-/// forwarding), and need not open a second connection, to Secrets Manager, beside DynamoDB's.
-/// The first message of an execution environment pays that read instead. Kept once read. Until
-/// it is, [`Mailer::prepare`] fails, so no message counts an attempt (each stays queued, due as
-/// it was, for the next run); a failed read or a URL lettre cannot read is remembered for
-/// [`MailerFromSecret::RETRY_AFTER`], so that an outage costs a run one read, not one per message.
-struct MailerFromSecret {
-    sdk: aws_config::SdkConfig,
-    id: String,
-    read: SecretReader,
-    make: MakeMailer,
-    from: String,
-    mailer: tokio::sync::OnceCell<Arc<dyn Mailer>>,
-    /// The last failure and when: answered again, without a read, until `retry_after` has passed.
-    failed: std::sync::Mutex<Option<(std::time::Instant, String)>>,
-    retry_after: Duration,
-}
+/// The mailer of a function whose SMTP URL is a secret, read at the first message
+/// ([`Deferred`]). Until it is, [`Mailer::prepare`] fails, so no message counts an attempt (each
+/// stays queued, due as it was, for the next run).
+struct MailerFromSecret(Deferred<Arc<dyn Mailer>>);
 
 impl MailerFromSecret {
-    const RETRY_AFTER: Duration = Duration::from_secs(60);
-
     fn new(
         sdk: &aws_config::SdkConfig,
         id: String,
-        read: SecretReader,
+        read: crate::edge::secrets::Reader,
         make: MakeMailer,
         from: &str,
-        retry_after: Duration,
     ) -> Self {
-        Self {
-            sdk: sdk.clone(),
-            id,
-            read,
-            make,
-            from: from.to_owned(),
-            mailer: tokio::sync::OnceCell::new(),
-            failed: std::sync::Mutex::new(None),
-            retry_after,
-        }
-    }
-
-    async fn mailer(&self) -> Result<&Arc<dyn Mailer>, String> {
-        // The failure is checked by whoever holds the cell's permit: the messages a run sends at
-        // the same time wait there for the first read, and each would read again after it failed.
-        self.mailer
-            .get_or_try_init(|| async {
-                if let Some(e) = self.recent_failure() {
-                    return Err(e);
-                }
-                let read = (self.read)(&self.sdk, vec![self.id.clone()]).await;
-                let made = read.and_then(|mut url| {
-                    (self.make)(&url.pop().ok_or_else(|| format!("secret {}: no value", self.id))?, &self.from)
-                });
-                if let Err(e) = &made {
-                    *self.failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some((std::time::Instant::now(), e.clone()));
-                }
-                made
-            })
-            .await
-    }
-
-    /// The last failure, if it is more recent than `retry_after`.
-    fn recent_failure(&self) -> Option<String> {
-        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        failed.as_ref().filter(|(at, _)| at.elapsed() < self.retry_after).map(|(_, e)| e.clone())
+        let from = from.to_owned();
+        Self(Deferred::new(sdk, id, read, move |url| make(&url, &from)))
     }
 }
 
 #[async_trait::async_trait]
 impl Mailer for MailerFromSecret {
     async fn prepare(&self) -> Result<(), String> {
-        self.mailer().await.map(|_| ())
+        self.0.get().await.map(|_| ())
     }
 
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
-        self.mailer().await?.send(to, subject, body).await
+        self.0.get().await?.send(to, subject, body).await
     }
 }
 
@@ -204,12 +149,12 @@ pub struct App {
 
 impl App {
     /// The Lambda set-up: configuration from the environment, the DynamoDB client, the key —
-    /// and what `setup` allows: the session's key or the OIDC client secret read from Secrets
-    /// Manager, the mailer (whose SMTP URL waits for the first message, [`MailerFromSecret`]).
-    /// The secrets are read while the DynamoDB warm-up ([`warm`]) runs: two connections to open,
-    /// and a cold start waits for the slower instead of both.
+    /// and what `setup` allows: the session's key read from Secrets Manager, while the DynamoDB
+    /// warm-up ([`warm`]) runs (two connections to open, and a cold start waits for the slower
+    /// instead of both); the mailer and the identity verification provider, whose secrets (the
+    /// SMTP URL, the OIDC client secret) are read at their first use ([`Deferred`]).
     pub async fn from_env(setup: Setup) -> Result<Self, String> {
-        let mut config = Config::from_env()?;
+        let config = Config::from_env()?;
         let sdk = sdk_config()?;
         // DynamoDB's own limit per attempt: a transaction retried after its attempt timed out
         // carries the same client request token, which DynamoDB answers idempotently.
@@ -220,12 +165,11 @@ impl App {
         }
         let db = aws_sdk_dynamodb::Client::from_conf(builder.build());
         // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment,
-        // and is read at the first message, not here ([`MailerFromSecret`]).
+        // and is read at the first message, not here.
         let smtp_id = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty());
         let mailer = match (smtp_id, setup.mailer, setup.secret) {
             (Some(id), Some(make), Some(read)) => {
-                let mailer =
-                    MailerFromSecret::new(&sdk, id, read, make, &config.mail_from, MailerFromSecret::RETRY_AFTER);
+                let mailer = MailerFromSecret::new(&sdk, id, read, make, &config.mail_from);
                 Some(Arc::new(mailer) as Arc<dyn Mailer>)
             }
             (Some(id), None, _) => {
@@ -237,12 +181,15 @@ impl App {
             }
             (None, _, _) => None,
         };
-        // The OIDC client secret likewise, for the functions that link or reset (R-CRED-4).
-        let oidc_id = match config.oidc.as_ref().map(|o| &o.client_secret) {
-            Some(crate::config::OidcSecret::Secret(id)) => Some(id.clone()),
+        // The OIDC client secret likewise, at the first code exchange (R-CRED-4).
+        let oidc_secret = match config.oidc.as_ref().map(|o| &o.client_secret) {
+            Some(crate::config::OidcSecret::Secret(id)) => {
+                let read = setup.secret.ok_or_else(|| format!("secret {id}: this function reads no secrets"))?;
+                Some(Deferred::new(&sdk, id.clone(), read, |value| Ok(crate::config::Secret::new(value))))
+            }
             _ => None,
         };
-        // Only these two: a function in AWS generates no key (that code is not linked).
+        // Only these: a function in AWS generates no key (that code is not linked).
         let key_id = match &config.key_source {
             KeySource::Secret { id, .. } => Some(id.clone()),
             KeySource::PublicPem(_) => None,
@@ -250,18 +197,14 @@ impl App {
         };
         // ECCS_WARM_UP=off skips the warm-up (the benchmark measures the difference).
         let warm_up_on = std::env::var("ECCS_WARM_UP").as_deref() != Ok("off");
-        // The secrets one after another, by one client on one connection to Secrets Manager.
-        let secrets = setup.read_named(&sdk, [oidc_id.as_deref(), key_id.as_deref()]);
+        let secrets = setup.read_named(&sdk, [key_id.as_deref()]);
         let warm_up = async {
             if warm_up_on {
                 warm(&db, &config.tables.accounts).await;
             }
         };
         let (read, ()) = tokio::join!(secrets, warm_up);
-        let [oidc, key] = read?;
-        if let (Some(settings), Some(value)) = (config.oidc.as_mut(), oidc) {
-            settings.client_secret = crate::config::OidcSecret::Value(value.into());
-        }
+        let [key] = read?;
         let keys = match (&config.key_source, key) {
             (KeySource::Secret { private: true, .. }, Some(pem)) => {
                 let keys = Keys::from_private_pem(&pem)?;
@@ -275,7 +218,7 @@ impl App {
             (KeySource::PublicPem(pem), _) => Keys::from_public_pem_text(pem)?,
             _ => return Err("the key's secret was not read".into()),
         };
-        let mut app = Self::assemble(config, db, keys, Clock::system(), setup);
+        let mut app = Self::assemble(config, db, keys, Clock::system(), setup, oidc_secret);
         if let Some(mailer) = mailer {
             app.mailer = Some(mailer);
         }
@@ -301,10 +244,18 @@ impl App {
         }
         let db = aws_sdk_dynamodb::Client::from_conf(conf.build());
         let keys = load_keys(&config.key_source)?;
-        Ok(Self::assemble(config, db, keys, clock, Setup::all()))
+        Ok(Self::assemble(config, db, keys, clock, Setup::all(), None))
     }
 
-    fn assemble(config: Config, db: aws_sdk_dynamodb::Client, keys: Keys, clock: Clock, setup: Setup) -> Self {
+    /// `oidc_secret` reads the OIDC client secret that the configuration names by its id.
+    fn assemble(
+        config: Config,
+        db: aws_sdk_dynamodb::Client,
+        keys: Keys,
+        clock: Clock,
+        setup: Setup,
+        oidc_secret: Option<Deferred<crate::config::Secret>>,
+    ) -> Self {
         let mailer = match (config.smtp_url.as_ref().map(|u| u.expose()), setup.mailer) {
             (Some(url), Some(make)) => match make(url, &config.mail_from) {
                 Ok(m) => Some(m),
@@ -321,7 +272,7 @@ impl App {
         };
         #[cfg(feature = "oidc")]
         let oidc = match (config.oidc.as_ref(), setup.oidc) {
-            (Some(settings), Some(make)) => match make(settings) {
+            (Some(settings), Some(make)) => match make(settings, oidc_secret) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::error!(error = %e, "identity verification provider not configured");
@@ -330,6 +281,8 @@ impl App {
             },
             _ => None,
         };
+        #[cfg(not(feature = "oidc"))]
+        drop(oidc_secret);
         let store = Store::new(db, config.tables);
         let target: Arc<dyn Target> = Arc::new(DirectoryTarget::new(&store));
         Self {
@@ -470,17 +423,13 @@ mod tests {
 
     static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-    /// Counts its reads; the first one fails (Secrets Manager unreachable for a moment).
-    fn flaky<'a>(
+    /// Counts its reads; each secret's value is an SMTP URL naming it.
+    fn smtp_urls<'a>(
         _: &'a aws_config::SdkConfig,
         ids: Vec<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
-        Box::pin(async move {
-            match READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-                0 => Err("secret: unreachable".to_owned()),
-                _ => Ok(ids.iter().map(|id| format!("smtp://{id}:2525")).collect()),
-            }
-        })
+        READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Ok(ids.iter().map(|id| format!("smtp://{id}:2525")).collect()) })
     }
 
     /// A mailer that refuses every message, naming the URL and sender it was made with (what the
@@ -498,48 +447,18 @@ mod tests {
         Ok(Arc::new(Echo(format!("{url} from {from}"))))
     }
 
-    static DOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-    /// Counts its reads, each of which fails after a wait (a call on the network would wait too:
-    /// the other messages of a run are sent meanwhile).
-    fn down<'a>(
-        _: &'a aws_config::SdkConfig,
-        _: Vec<String>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
-        DOWN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async {
-            tokio::task::yield_now().await;
-            Err("secret: unreachable".to_owned())
-        })
-    }
-
     #[tokio::test]
-    async fn the_smtp_url_is_read_at_the_first_message_kept_and_a_failed_read_tried_again_later() {
-        let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+    async fn the_smtp_url_is_read_at_the_first_message_and_kept() {
+        // When it is read, kept and read again after a failure: secrets::Deferred's tests.
+        let reads = || READS.load(std::sync::atomic::Ordering::SeqCst);
         let sdk = aws_config::SdkConfig::builder().build();
-        let from = "ECCS <noreply@example.jp>";
-        let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), flaky, echo, from, Duration::ZERO);
-        assert_eq!(count(&READS), 0, "nothing is read when it is built");
-        // The first read fails: not ready, so no message is sent or counts an attempt.
-        assert_eq!(mailer.prepare().await, Err("secret: unreachable".into()));
-        // Once the wait is over (none here), it is read again, and kept for every message after.
+        let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), smtp_urls, echo, "ECCS <noreply@example.jp>");
+        assert_eq!(reads(), 0, "nothing is read when it is built");
         assert_eq!(mailer.prepare().await, Ok(()));
         let sent = "smtp://mail-host:2525 from ECCS <noreply@example.jp>";
         assert_eq!(mailer.send("a@example.jp", "s", "b").await, Err(format!("{sent} to a@example.jp")));
         assert_eq!(mailer.send("c@example.jp", "s", "b").await, Err(format!("{sent} to c@example.jp")));
-        assert_eq!(count(&READS), 2);
-
-        // Within the wait, a failure is answered again without another read: an outage costs a
-        // run one read, not one per message.
-        // Eight at a time, as a run sends: they wait for the first read, and none reads again.
-        let mailer = MailerFromSecret::new(&sdk, "mail-host".into(), down, echo, from, Duration::from_secs(3600));
-        let at_once = futures::future::join_all((0..8).map(|_| mailer.prepare())).await;
-        assert_eq!(at_once, vec![Err("secret: unreachable".to_owned()); 8]);
-        for _ in 0..3 {
-            assert_eq!(mailer.prepare().await, Err("secret: unreachable".into()));
-            assert_eq!(mailer.send("a@example.jp", "s", "b").await, Err("secret: unreachable".into()));
-        }
-        assert_eq!(count(&DOWN), 1);
+        assert_eq!(reads(), 1);
     }
 
     /// Notes every id it is asked for, in order, one list per call.

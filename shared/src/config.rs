@@ -163,9 +163,9 @@ pub struct OidcSettings {
 /// Where the client secret comes from.
 #[derive(Debug, Clone)]
 pub enum OidcSecret {
-    /// Given directly (the local runner, tests), or read from Secrets Manager at cold start.
+    /// Given directly (the local runner, tests).
     Value(Secret),
-    /// A Secrets Manager secret's id (AWS).
+    /// A Secrets Manager secret's id (AWS), read at the first code exchange.
     Secret(String),
 }
 

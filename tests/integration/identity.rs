@@ -368,3 +368,66 @@ async fn r_cred_4_a_link_needs_the_password_or_a_fresh_sign_in_and_dies_with_a_p
         env.login("utokyo", "0000000001", "Kaede-Momiji-2026!").await.json()["token"].as_str().unwrap().to_owned();
     assert_eq!(env.get("/api/identity-link", Some(&fresh)).await.json()["linked"], false);
 }
+
+static CLIENT_SECRET_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Secrets Manager's stand-in: counts its reads, and knows the client secret.
+fn client_secret<'a>(
+    _: &'a aws_config::SdkConfig,
+    ids: Vec<String>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+    CLIENT_SECRET_READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Box::pin(async move { Ok(ids.iter().map(|_| CLIENT_SECRET.to_owned()).collect()) })
+}
+
+/// Secrets Manager unreachable.
+fn unreachable<'a>(
+    _: &'a aws_config::SdkConfig,
+    ids: Vec<String>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+    Box::pin(async move { Err(format!("secret {}: unreachable", ids.join(","))) })
+}
+
+/// The relying party as a function in AWS builds it: its client secret named by its id.
+fn relying_party(
+    provider: &Provider,
+    read: shared::edge::secrets::Reader,
+) -> std::sync::Arc<shared::edge::oidc::Provider> {
+    let sdk = aws_config::SdkConfig::builder().build();
+    let id = "eccs/oidc-client-secret".to_owned();
+    let settings = OidcSettings { client_secret: OidcSecret::Secret(id.clone()), ..provider.settings() };
+    let deferred = shared::edge::secrets::Deferred::new(&sdk, id, read, |v| Ok(shared::config::Secret::new(v)));
+    shared::edge::oidc::Provider::make(&settings, Some(deferred)).expect("a relying party")
+}
+
+/// One sign-in through the relying party: its start, the provider's pages, its code exchange.
+async fn through(
+    rp: &shared::edge::oidc::Provider,
+    login: &str,
+) -> Result<shared::edge::oidc::Identity, shared::ApiError> {
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    let started = rp.begin(REDIRECT).await.expect("the start");
+    let back = reqwest::Url::parse(&sign_in(&started.url, login).await).unwrap();
+    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    rp.finish(REDIRECT, &code, &started.pkce_verifier, &started.nonce).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_4_the_client_secret_is_read_at_the_first_code_exchange_and_kept() {
+    let provider = Provider::start().await;
+    let reads = || CLIENT_SECRET_READS.load(std::sync::atomic::Ordering::SeqCst);
+    let rp = relying_party(&provider, client_secret);
+    assert_eq!(reads(), 0, "nothing is read when the function starts");
+    rp.begin("http://127.0.0.1:9/callback").await.expect("a start");
+    assert_eq!(reads(), 0, "the start sends no secret, so it reads none");
+    // The provider checks the secret at its token endpoint: a wrong one would be refused.
+    for login in ["alice", "bob"] {
+        let identity = through(&rp, login).await.expect("signed in");
+        assert_eq!((identity.issuer.as_str(), identity.subject.as_str()), (provider.issuer.as_str(), login));
+    }
+    assert_eq!(reads(), 1, "read once, at the first exchange, then kept");
+
+    // Secrets Manager unreachable: the start still works; the exchange is a 503 to retry.
+    let rp = relying_party(&provider, unreachable);
+    assert_eq!(through(&rp, "alice").await, Err(shared::ApiError::ServiceUnavailable { retry_after: 5 }));
+}

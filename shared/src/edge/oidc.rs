@@ -19,6 +19,8 @@ use openidconnect::{
 };
 use tokio::sync::RwLock;
 
+use crate::config::{OidcSecret, Secret};
+use crate::edge::secrets::Deferred;
 use crate::error::ApiError;
 
 /// How long discovery's answer (metadata and keys) is used before it is fetched again.
@@ -39,10 +41,18 @@ pub struct Request {
     pub pkce_verifier: String,
 }
 
+/// The client secret: given (the local runner, the tests), or a Secrets Manager secret read at
+/// the first code exchange, the only call that sends it: the status and the start never need it,
+/// so a cold start makes no call to Secrets Manager.
+pub enum ClientSecretOf {
+    Given(ClientSecret),
+    Read(Box<Deferred<Secret>>),
+}
+
 pub struct Provider {
     issuer: IssuerUrl,
     client_id: ClientId,
-    client_secret: ClientSecret,
+    client_secret: ClientSecretOf,
     http: Http,
     metadata: RwLock<Option<(Instant, Arc<CoreProviderMetadata>)>>,
 }
@@ -54,7 +64,7 @@ impl std::fmt::Debug for Provider {
 }
 
 impl Provider {
-    pub fn new(issuer: &str, client_id: &str, client_secret: &str) -> Result<Self, String> {
+    pub fn new(issuer: &str, client_id: &str, client_secret: ClientSecretOf) -> Result<Self, String> {
         if !allowed_url(issuer) {
             return Err(format!("OIDC issuer {issuer:?}: https only (plain http on loopback alone, for tests)"));
         }
@@ -63,19 +73,39 @@ impl Provider {
             // Exactly as configured: discovery compares it with the provider's own, string for string.
             issuer: IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("OIDC issuer {issuer:?}: {e}"))?,
             client_id: ClientId::new(client_id.to_owned()),
-            client_secret: ClientSecret::new(client_secret.to_owned()),
+            client_secret,
             http,
             metadata: RwLock::new(None),
         })
     }
 
-    /// From configuration, as `App`'s `Setup` takes it.
-    pub fn make(settings: &crate::config::OidcSettings) -> Result<Arc<Self>, String> {
-        let secret = match &settings.client_secret {
-            crate::config::OidcSecret::Value(v) => v.expose(),
-            crate::config::OidcSecret::Secret(_) => return Err("the OIDC client secret was not read".into()),
+    /// From configuration, as `App`'s `Setup` takes it: `deferred` reads the secret that
+    /// configuration names ([`OidcSecret::Secret`]).
+    pub fn make(
+        settings: &crate::config::OidcSettings,
+        deferred: Option<Deferred<Secret>>,
+    ) -> Result<Arc<Self>, String> {
+        let secret = match (&settings.client_secret, deferred) {
+            (OidcSecret::Value(v), _) => ClientSecretOf::Given(ClientSecret::new(v.expose().to_owned())),
+            (OidcSecret::Secret(_), Some(read)) => ClientSecretOf::Read(Box::new(read)),
+            (OidcSecret::Secret(id), None) => return Err(format!("the OIDC client secret {id}: nothing reads it")),
         };
         Ok(Arc::new(Self::new(&settings.issuer, &settings.client_id, secret)?))
+    }
+
+    /// The client secret, for the token endpoint. One that cannot be read is a 503 the person
+    /// may retry (from the start: the flow's `state` is used).
+    async fn client_secret(&self) -> Result<ClientSecret, ApiError> {
+        match &self.client_secret {
+            ClientSecretOf::Given(secret) => Ok(secret.clone()),
+            ClientSecretOf::Read(deferred) => match deferred.get().await {
+                Ok(secret) => Ok(ClientSecret::new(secret.expose().to_owned())),
+                Err(e) => {
+                    tracing::error!(error = %e, "the OIDC client secret could not be read");
+                    Err(ApiError::ServiceUnavailable { retry_after: 5 })
+                }
+            },
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -100,15 +130,18 @@ impl Provider {
         Ok(m)
     }
 
-    fn client(&self, metadata: &CoreProviderMetadata, redirect: &str) -> Result<ConfiguredClient, ApiError> {
+    /// The client for `metadata`; `secret` only where it is sent (the code exchange): the
+    /// authorization request carries none.
+    fn client(
+        &self,
+        metadata: &CoreProviderMetadata,
+        redirect: &str,
+        secret: Option<ClientSecret>,
+    ) -> Result<ConfiguredClient, ApiError> {
         let redirect =
             RedirectUrl::new(redirect.to_owned()).map_err(|e| ApiError::Internal(format!("redirect: {e}")))?;
-        Ok(CoreClient::from_provider_metadata(
-            metadata.clone(),
-            self.client_id.clone(),
-            Some(self.client_secret.clone()),
-        )
-        .set_redirect_uri(redirect))
+        Ok(CoreClient::from_provider_metadata(metadata.clone(), self.client_id.clone(), secret)
+            .set_redirect_uri(redirect))
     }
 
     /// The authorization request for a callback at `redirect`.
@@ -116,7 +149,7 @@ impl Provider {
         let metadata = self.metadata(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self
-            .client(&metadata, redirect)?
+            .client(&metadata, redirect, None)?
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .set_pkce_challenge(challenge)
             // A fresh sign-in, whoever is signed in at the provider in this browser (a shared PC).
@@ -140,8 +173,8 @@ impl Provider {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<Identity, ApiError> {
-        let metadata = self.metadata(false).await?;
-        let client = self.client(&metadata, redirect)?;
+        let (metadata, secret) = tokio::try_join!(self.metadata(false), self.client_secret())?;
+        let client = self.client(&metadata, redirect, Some(secret.clone()))?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| ApiError::Internal(format!("token endpoint: {e}")))?
@@ -157,7 +190,7 @@ impl Provider {
             Err(_) => {
                 // Perhaps a key we have not seen: once more with the provider's current keys.
                 let fresh = self.metadata(true).await?;
-                verify(&self.client(&fresh, redirect)?.id_token_verifier(), id_token, nonce)
+                verify(&self.client(&fresh, redirect, Some(secret))?.id_token_verifier(), id_token, nonce)
             }
             ok => ok,
         }
