@@ -7,7 +7,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::application::ApplicationRequest;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller};
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, path_param, respond, utokyo_caller, utokyo_caller_of,
+};
 use shared::usecase::applications::{apply_proxy, apply_suspension, apply_usage, withdraw};
 use shared::{ApiError, App, Ctx};
 
@@ -45,9 +47,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller and the applications at once (of the token's subject; shown only once
             // the account checks out).
-            let subject = shared::edge::http::claims(app, ctx, req)?.sub;
+            let claims = claims(app, ctx, req)?;
             let (_account, items) =
-                tokio::try_join!(utokyo_caller(app, ctx, req), app.store.applications_of(&subject, 100))?;
+                tokio::try_join!(utokyo_caller_of(app, ctx, &claims), app.store.applications_of(&claims.sub, 100))?;
             Ok(Reply::ok(json!({ "items": items.iter().map(|a| a.view(ctx.today())).collect::<Vec<_>>() })))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::POST]),

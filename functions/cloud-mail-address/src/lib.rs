@@ -8,7 +8,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::domain::{mail_address, time};
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_of,
+};
 use shared::store::changes::{Change, ChangeKind};
 use shared::{ApiError, App, Ctx};
 
@@ -30,8 +32,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller and their changes at once (the changes of the token's subject; they are
             // shown only once the account checks out).
-            let subject = shared::edge::http::claims(app, ctx, req)?.sub;
-            let (account, changes) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.changes_of(&subject))?;
+            let claims = claims(app, ctx, req)?;
+            let (account, changes) =
+                tokio::try_join!(utokyo_caller_of(app, ctx, &claims), app.store.changes_of(&claims.sub))?;
             account.check_cloud_mail()?;
             let pending = |kind| changes.iter().find(|c: &&Change| c.kind == kind && c.is_pending());
             let next = mail_address::next_change_allowed_at(account.mail_changed_at).filter(|t| *t > ctx.now);

@@ -62,9 +62,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller with their record in one read, and their changes at the same time (the
             // token's subject's; shown only once the account checks out).
-            let subject = claims(app, ctx, req)?.sub;
-            let ((account, record), changes) =
-                tokio::try_join!(utokyo_caller_and_service(app, ctx, req, FORWARDING), app.store.changes_of(&subject))?;
+            let claims = claims(app, ctx, req)?;
+            let ((account, record), changes) = tokio::try_join!(
+                utokyo_caller_and_service(app, ctx, &claims, FORWARDING),
+                app.store.changes_of(&claims.sub)
+            )?;
             account.check_cloud_mail()?;
             let requested = record.filter(|r| r.state == ServiceState::Invited).map(|r| r.view());
             let pending = changes

@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::domain::account::Account;
 use shared::domain::time;
-use shared::edge::http::{Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_of,
+};
 use shared::store::identity::Purpose;
 use shared::usecase::identity::{self, Callback};
 use shared::usecase::identity_link as links;
@@ -61,13 +63,13 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             Ok(Reply::ok(json!({ "linked": false })))
         }
         (Method::GET | Method::POST, "start") => {
-            let account = utokyo_caller(app, ctx, req).await?;
+            let claims = claims(app, ctx, req)?;
+            let account = utokyo_caller_of(app, ctx, &claims).await?;
             if req.method() == Method::POST {
                 reauthenticate(app, ctx, req, &account).await?;
             } else {
                 no_body(req)?;
-                let signed_in = claims(app, ctx, req)?.iat;
-                if ctx.now.timestamp() - signed_in > FRESH_SIGN_IN_SECONDS {
+                if ctx.now.timestamp() - claims.iat > FRESH_SIGN_IN_SECONDS {
                     return Err(ApiError::IdentityRefused { reason: "reauthentication_required" });
                 }
             }

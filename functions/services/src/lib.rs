@@ -12,7 +12,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::edge::http::LinkBody;
 use shared::edge::http::{
-    Reply, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_service,
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_service,
 };
 use shared::store::services::CONFERENCING;
 use shared::usecase::services;
@@ -42,7 +42,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             no_body(req)?;
             // The caller and their record in one read (the token's subject's; shown only once the
             // account checks out).
-            let (account, record) = utokyo_caller_and_service(app, ctx, req, CONFERENCING).await?;
+            let (account, record) = utokyo_caller_and_service(app, ctx, &claims(app, ctx, req)?, CONFERENCING).await?;
             // Only a holder of a cloud-mail address has the service, as the menu says.
             account.check_cloud_mail()?;
             Ok(Reply::ok(record.map_or_else(|| json!({ "state": "none" }), |r| r.view())))

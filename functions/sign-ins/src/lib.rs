@@ -5,7 +5,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::edge::http::{Reply, method_not_allowed, no_body, respond, utokyo_caller};
+use shared::edge::http::{Reply, claims, method_not_allowed, no_body, respond, utokyo_caller_of};
 use shared::{ApiError, App, Ctx};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -20,11 +20,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     }
     no_body(req)?;
     // The caller and the records at once (of the token's subject; shown only once the account
-    // checks out).
-    let subject = shared::domain::account::account_key(
-        shared::domain::account::Realm::Utokyo,
-        &shared::edge::http::claims(app, ctx, req)?.sub,
-    );
-    let (_account, records) = tokio::try_join!(utokyo_caller(app, ctx, req), app.store.sign_ins_of(&subject))?;
+    // checks out). The token is verified once, for both.
+    let claims = claims(app, ctx, req)?;
+    let subject = shared::domain::account::account_key(shared::domain::account::Realm::Utokyo, &claims.sub);
+    let (_account, records) = tokio::try_join!(utokyo_caller_of(app, ctx, &claims), app.store.sign_ins_of(&subject))?;
     Ok(Reply::ok(json!({ "items": records.iter().map(|r| r.view()).collect::<Vec<_>>() })))
 }

@@ -130,9 +130,13 @@ fn admits(holder: &Holder, claims: &Claims, ctx: &Ctx) -> bool {
 /// issued before its credentials changed, stops working at once (401), whatever its remaining
 /// lifetime.
 pub async fn caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Holder, ApiError> {
-    let claims = claims(app, ctx, req)?;
+    holder_of(app, ctx, &claims(app, ctx, req)?).await
+}
+
+/// [`caller`] for a token already verified ([`claims`]).
+async fn holder_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Holder, ApiError> {
     match app.store.holder(claims.realm, &claims.sub).await? {
-        Some(holder) if admits(&holder, &claims, ctx) => Ok(holder),
+        Some(holder) if admits(&holder, claims, ctx) => Ok(holder),
         _ => Err(ApiError::Unauthorized),
     }
 }
@@ -167,17 +171,16 @@ pub async fn utokyo_caller_and_count(
     Ok((account, RemoteAccessCount::from_item(items.first().and_then(Option::as_ref))))
 }
 
-/// A UTokyo caller and their record of `service`, in one read (the token's subject's; given only
-/// once the account checks out).
+/// A UTokyo caller of a verified token ([`claims`]) and their record of `service`, in one read
+/// (the token's subject's; given only once the account checks out).
 pub async fn utokyo_caller_and_service(
     app: &App,
     ctx: &Ctx,
-    req: &Request,
+    claims: &Claims,
     service: &str,
 ) -> Result<(Account, Option<ServiceRecord>), ApiError> {
-    let claims = claims(app, ctx, req)?;
     let services = [(app.store.tables.services.as_str(), ServiceRecord::key_of(&claims.sub, service))];
-    let (account, mut items) = utokyo_caller_with(app, ctx, &claims, &services).await?;
+    let (account, mut items) = utokyo_caller_with(app, ctx, claims, &services).await?;
     Ok((account, ServiceRecord::from_read(items.pop().flatten())?))
 }
 
@@ -205,7 +208,12 @@ pub async fn utokyo_caller_and_account(
 /// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` (after the account is read, so
 /// that a revoked or expired account gets its 401 everywhere).
 pub async fn utokyo_caller(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
-    match caller(app, ctx, req).await? {
+    utokyo_caller_of(app, ctx, &claims(app, ctx, req)?).await
+}
+
+/// [`utokyo_caller`] for a token already verified ([`claims`]).
+pub async fn utokyo_caller_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Account, ApiError> {
+    match holder_of(app, ctx, claims).await? {
         Holder::Utokyo(a) => Ok(*a),
         Holder::Workshop(_) => Err(ApiError::RealmNotAllowed),
     }
