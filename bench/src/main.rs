@@ -128,15 +128,17 @@ async fn run() {
         chrono::Utc::now().format("%Y-%m-%d")
     );
     let _ = writeln!(md, "Machine: {}.\n", machine());
-    // scripts/bench.sh passes the same environment to the builds and to this run.
+    // scripts/bench.sh passes these to this benchmark's build (not the functions') and to this run.
     let overrides: Vec<String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("CARGO_PROFILE_RELEASE_"))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let _ = writeln!(
         md,
-        "Native release builds (this benchmark, and the functions whose start-up is measured): the workspace's release profile (`lto = true`, `codegen-units = 1`){}.\n",
-        if overrides.is_empty() { String::new() } else { format!(", overridden by {}", overrides.join(" ")) }
+        "Native release builds: the functions, whose start-up is timed, and the hello-world baseline with the workspace's \
+         release profile (`lto = true`, `codegen-units = 1`, `opt-level = \"z\"`), as deployed; this benchmark, which runs the \
+         functions in its own process for the latency and throughput tables, with that profile{}.\n",
+        if overrides.is_empty() { String::new() } else { format!(" overridden by {}", overrides.join(" ")) }
     );
     let _ = writeln!(
         md,

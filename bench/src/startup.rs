@@ -636,7 +636,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     let _ = writeln!(
         md,
         "Size: the arm64 `bootstrap` that is deployed (`sam build` or `cargo lambda build --release --arm64`), stripped, with the \
-         workspace's release profile. Start-up: a native release build started {runs} times under a minimal Lambda runtime API \
+         workspace's release profile. Start-up: a native build with the same profile started {runs} times under a minimal Lambda runtime API \
          served by the benchmark, from process start to its first answered invocation (its own sample event), median; CPU: the \
          process's user + system time until that answer (every thread, from `/proc/<pid>/task/*/schedstat`), median. Both as \
          ratios to a hello-world lambda_http function measured the same way, started once before every run of every function, each function's ratios to the runs beside its \
@@ -736,7 +736,8 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     let _ = writeln!(
         md,
         "- init calls as expected for every function (none for health, well-known, web and schedules; one DynamoDB warm-up for the others; \
-         one Secrets Manager call per secret the template names, but the SMTP URL, read at the first message): {}\n",
+         and for the session one Secrets Manager call, for its private key; the SMTP URL and the OIDC client secret wait for \
+         their first use): {}\n",
         if calls_ok { "yes" } else { "no — see the table" }
     );
 
