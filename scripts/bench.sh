@@ -21,7 +21,7 @@ for manifest in functions/*/Cargo.toml bench/hello/Cargo.toml; do
   packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
 done
 # As deployed: the workspace's release profile, whatever overrides the tools are given.
-as_deployed=(env $(env | sed -n 's/^\(CARGO_PROFILE_RELEASE_[A-Z_]*\)=.*/-u \1/p'))
+as_deployed=(env $(env | sed -n 's/^\(CARGO_PROFILE_RELEASE_[A-Za-z0-9_]*\)=.*/-u \1/p'))
 
 echo "==> release build (native, as deployed): every function and the hello-world baseline, whose start-up is timed"
 "${as_deployed[@]}" cargo build --release "${packages[@]}"

@@ -185,7 +185,10 @@ impl App {
         let oidc_secret = match config.oidc.as_ref().map(|o| &o.client_secret) {
             Some(crate::config::OidcSecret::Secret(id)) => {
                 let read = setup.secret.ok_or_else(|| format!("secret {id}: this function reads no secrets"))?;
-                Some(Deferred::new(&sdk, id.clone(), read, |value| Ok(crate::config::Secret::new(value))))
+                // Tried again after 10 s: meanwhile a start is refused with a 503 to retry, not sent
+                // to sign in at the provider for a callback that would fail.
+                let deferred = Deferred::new(&sdk, id.clone(), read, |value| Ok(crate::config::Secret::new(value)));
+                Some(deferred.retrying_after(Duration::from_secs(10)))
             }
             _ => None,
         };

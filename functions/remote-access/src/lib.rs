@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::domain::account::Realm;
 use shared::edge::http::{
-    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller, utokyo_caller_and_count,
+    Reply, claims, json_body, method_not_allowed, no_body, respond, utokyo_caller_and_count, utokyo_caller_of,
 };
 use shared::usecase::remote_access;
 use shared::{ApiError, App, Ctx};
@@ -41,11 +41,11 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let body: Switch = match json_body(req) {
                 Ok(body) => body,
                 // A revoked or expired account's token is refused with its 401 before the body.
-                Err(e) => return utokyo_caller(app, ctx, req).await.and(Err(e)),
+                Err(e) => return utokyo_caller_of(app, ctx, &claims).await.and(Err(e)),
             };
             if claims.realm != Realm::Utokyo {
                 // The workshop token's 401 or 403, after its account is read like everywhere.
-                return utokyo_caller(app, ctx, req).await.and(Err(ApiError::RealmNotAllowed));
+                return utokyo_caller_of(app, ctx, &claims).await.and(Err(ApiError::RealmNotAllowed));
             }
             let enabled = remote_access::set(&app.deps(), ctx, &claims, body.enabled).await?;
             Ok(Reply::ok(json!({ "enabled": enabled })))

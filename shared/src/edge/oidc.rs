@@ -102,9 +102,25 @@ impl Provider {
                 Ok(secret) => Ok(ClientSecret::new(secret.expose().to_owned())),
                 Err(e) => {
                     tracing::error!(error = %e, "the OIDC client secret could not be read");
-                    Err(ApiError::ServiceUnavailable { retry_after: 5 })
+                    Err(ApiError::ServiceUnavailable { retry_after: Self::retry_after(deferred) })
                 }
             },
+        }
+    }
+
+    /// The seconds until a failed read of the secret is tried again (at least one).
+    fn retry_after(deferred: &Deferred<Secret>) -> u64 {
+        deferred.retry_in().map_or(1, |d| d.as_secs_f64().ceil() as u64).max(1)
+    }
+
+    /// While the secret is known to be unreadable, a start is refused at once: the person would
+    /// sign in at the provider only to be refused at the callback.
+    fn refuse_while_unreadable(&self) -> Result<(), ApiError> {
+        match &self.client_secret {
+            ClientSecretOf::Read(deferred) if deferred.retry_in().is_some() => {
+                Err(ApiError::ServiceUnavailable { retry_after: Self::retry_after(deferred) })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -146,6 +162,7 @@ impl Provider {
 
     /// The authorization request for a callback at `redirect`.
     pub async fn begin(&self, redirect: &str) -> Result<Request, ApiError> {
+        self.refuse_while_unreadable()?;
         let metadata = self.metadata(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self

@@ -111,6 +111,16 @@ impl<T> Deferred<T> {
             .await
     }
 
+    /// How long a remembered failure is still answered without a read (`None`: no failure
+    /// remembered, or the value is there): a caller can refuse early instead of failing later.
+    pub fn retry_in(&self) -> Option<Duration> {
+        if self.value.initialized() {
+            return None;
+        }
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.as_ref().and_then(|(at, _)| self.retry_after.checked_sub(at.elapsed())).filter(|d| !d.is_zero())
+    }
+
     /// The last failure, if it is more recent than `retry_after`.
     fn recent_failure(&self) -> Option<String> {
         let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,11 +175,13 @@ mod tests {
         .retrying_after(Duration::ZERO);
         assert_eq!(FLAKY.load(Ordering::SeqCst), 0, "nothing is read when it is built");
         assert_eq!(value.get().await, Err("secret: unreachable".to_owned()));
+        assert_eq!(value.retry_in(), None, "no wait: nothing to refuse early");
         // Once the wait is over (none here), it is read again, made once, and kept.
         for _ in 0..3 {
             assert_eq!(value.get().await.map(String::as_str), Ok("VALUE OF SMTP-URL"));
         }
         assert_eq!((FLAKY.load(Ordering::SeqCst), made.load(Ordering::SeqCst)), (2, 1));
+        assert_eq!(value.retry_in(), None, "made: nothing to wait for");
 
         // A value that cannot be made from what was read fails the same way, without the secret.
         let refused = Deferred::new(&sdk, "smtp-url".into(), flaky, |_| Err::<String, _>("not a URL".to_owned()));
@@ -183,6 +195,8 @@ mod tests {
         let value = Deferred::new(&sdk, "smtp-url".into(), down, Ok).retrying_after(Duration::from_secs(3600));
         let at_once = futures::future::join_all((0..8).map(|_| value.get())).await;
         assert_eq!(at_once, vec![Err("secret: unreachable".to_owned()); 8]);
+        let left = value.retry_in().expect("a failure is remembered");
+        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600), "{left:?}");
         for _ in 0..3 {
             assert_eq!(value.get().await, Err("secret: unreachable".to_owned()));
         }
