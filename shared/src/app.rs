@@ -83,15 +83,21 @@ impl Setup {
         ids: [Option<&str>; N],
     ) -> Result<[Option<String>; N], String> {
         let named: Vec<String> = ids.iter().flatten().map(|id| (*id).to_owned()).collect();
-        let mut values = match (named.first(), self.secret) {
-            (None, _) => Vec::new(),
-            (Some(_), Some(read)) => read(sdk, named).await?,
-            (Some(id), None) => {
-                return Err(format!("secret {id}: this function reads no secrets (its template entry names one)"));
+        let mut values = match named.first() {
+            None => Vec::new(),
+            Some(id) => {
+                let read = self.reader_for(id)?;
+                read(sdk, named).await?
             }
         }
         .into_iter();
         Ok(ids.map(|id| id.and_then(|_| values.next())))
+    }
+
+    /// What reads secret `id`: a function that reads no secrets, given one by its template entry,
+    /// is refused, not left to ignore it.
+    fn reader_for(&self, id: &str) -> Result<crate::edge::secrets::Reader, String> {
+        self.secret.ok_or_else(|| format!("secret {id}: this function reads no secrets (its template entry names one)"))
     }
 }
 
@@ -167,24 +173,22 @@ impl App {
         // The SMTP URL carries credentials: it comes from Secrets Manager, never the environment,
         // and is read at the first message, not here.
         let smtp_id = std::env::var("SMTP_URL_SECRET").ok().filter(|v| !v.is_empty());
-        let mailer = match (smtp_id, setup.mailer, setup.secret) {
-            (Some(id), Some(make), Some(read)) => {
+        let mailer = match (smtp_id, setup.mailer) {
+            (Some(id), Some(make)) => {
+                let read = setup.reader_for(&id)?;
                 let mailer = MailerFromSecret::new(&sdk, id, read, make, &config.mail_from);
                 Some(Arc::new(mailer) as Arc<dyn Mailer>)
             }
-            (Some(id), None, _) => {
+            (Some(id), None) => {
                 tracing::error!(secret = %id, "SMTP_URL_SECRET is set, but this function sends no mail: it is ignored");
                 None
             }
-            (Some(id), Some(_), None) => {
-                return Err(format!("secret {id}: this function reads no secrets (its template entry names one)"));
-            }
-            (None, _, _) => None,
+            (None, _) => None,
         };
         // The OIDC client secret likewise, at the first code exchange (R-CRED-4).
         let oidc_secret = match config.oidc.as_ref().map(|o| &o.client_secret) {
             Some(crate::config::OidcSecret::Secret(id)) => {
-                let read = setup.secret.ok_or_else(|| format!("secret {id}: this function reads no secrets"))?;
+                let read = setup.reader_for(id)?;
                 // Tried again after 10 s: meanwhile a start is refused with a 503 to retry, not sent
                 // to sign in at the provider for a callback that would fail.
                 let deferred = Deferred::new(&sdk, id.clone(), read, |value| Ok(crate::config::Secret::new(value)));

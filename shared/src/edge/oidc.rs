@@ -102,25 +102,18 @@ impl Provider {
                 Ok(secret) => Ok(ClientSecret::new(secret.expose().to_owned())),
                 Err(e) => {
                     tracing::error!(error = %e, "the OIDC client secret could not be read");
-                    Err(ApiError::ServiceUnavailable { retry_after: Self::retry_after(deferred) })
+                    Err(unreadable(deferred.retry_in()))
                 }
             },
         }
-    }
-
-    /// The seconds until a failed read of the secret is tried again (at least one).
-    fn retry_after(deferred: &Deferred<Secret>) -> u64 {
-        deferred.retry_in().map_or(1, |d| d.as_secs_f64().ceil() as u64).max(1)
     }
 
     /// While the secret is known to be unreadable, a start is refused at once: the person would
     /// sign in at the provider only to be refused at the callback.
     fn refuse_while_unreadable(&self) -> Result<(), ApiError> {
         match &self.client_secret {
-            ClientSecretOf::Read(deferred) if deferred.retry_in().is_some() => {
-                Err(ApiError::ServiceUnavailable { retry_after: Self::retry_after(deferred) })
-            }
-            _ => Ok(()),
+            ClientSecretOf::Read(deferred) => deferred.retry_in().map_or(Ok(()), |left| Err(unreadable(Some(left)))),
+            ClientSecretOf::Given(_) => Ok(()),
         }
     }
 
@@ -212,6 +205,12 @@ impl Provider {
             ok => ok,
         }
     }
+}
+
+/// The 503 of an unreadable client secret: retry when the failed read is tried again (`left`;
+/// in at least a second).
+fn unreadable(left: Option<Duration>) -> ApiError {
+    ApiError::ServiceUnavailable { retry_after: left.map_or(1, |d| d.as_secs_f64().ceil() as u64).max(1) }
 }
 
 type HttpsClient = hyper_util::client::legacy::Client<

@@ -96,7 +96,7 @@ impl<T> Deferred<T> {
         // the same time wait there for the first read, and each would read again after it failed.
         self.value
             .get_or_try_init(|| async {
-                if let Some(e) = self.recent_failure() {
+                if let Some((_, e)) = self.recent_failure() {
                     return Err(e);
                 }
                 let read = (self.read)(&self.sdk, vec![self.id.clone()]).await;
@@ -117,14 +117,15 @@ impl<T> Deferred<T> {
         if self.value.initialized() {
             return None;
         }
-        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        failed.as_ref().and_then(|(at, _)| self.retry_after.checked_sub(at.elapsed())).filter(|d| !d.is_zero())
+        self.recent_failure().map(|(left, _)| left)
     }
 
-    /// The last failure, if it is more recent than `retry_after`.
-    fn recent_failure(&self) -> Option<String> {
+    /// The last failure and how long it is still answered, if it is more recent than `retry_after`.
+    fn recent_failure(&self) -> Option<(Duration, String)> {
         let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        failed.as_ref().filter(|(at, _)| at.elapsed() < self.retry_after).map(|(_, e)| e.clone())
+        let (at, e) = failed.as_ref()?;
+        let left = self.retry_after.checked_sub(at.elapsed()).filter(|d| !d.is_zero())?;
+        Some((left, e.clone()))
     }
 }
 
