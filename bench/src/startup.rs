@@ -237,6 +237,40 @@ fn cpu_of(pid: u32) -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// The CA bundle of this machine, given to the timed starts as the one place their roots are
+/// (see [`lambda_environment`]).
+const CA_BUNDLES: [&str; 2] = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
+
+/// What Lambda defines in every execution environment of an OS-only runtime (provided.al2023),
+/// beside the function's own variables and the runtime API's address: nothing of the shell the
+/// benchmark runs in (its `RUST_LOG`, `AWS_PROFILE`, `SSL_CERT_DIR`, …) reaches a timed start.
+///
+/// The system's roots (read by the identity provider's and the SMTP client at their first
+/// connection) as the Lambda image keeps them: one bundle. Debian keeps them twice, the bundle
+/// and a directory of one file per root (290 here), and rustls-native-certs reads both; that is
+/// this machine's layout, not Lambda's, so the starts are pointed at the bundle alone
+/// (`SSL_CERT_FILE`, no `SSL_CERT_DIR`).
+fn lambda_environment() -> Vec<(&'static str, &'static str)> {
+    let mut env = vec![
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
+        ("_HANDLER", "bootstrap"),
+        ("LAMBDA_TASK_ROOT", "/var/task"),
+        ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+        ("LANG", "en_US.UTF-8"),
+        ("TZ", ":UTC"),
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+    ];
+    if let Some(bundle) = CA_BUNDLES.into_iter().find(|p| Path::new(p).is_file()) {
+        env.push(("SSL_CERT_FILE", bundle));
+    }
+    env
+}
+
 /// Starts `binary` with a fresh runtime API serving `event`, until it answers.
 async fn measure(
     binary: &Path,
@@ -264,13 +298,10 @@ async fn measure(
     });
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(lambda_environment())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -645,7 +676,10 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          before its first invocation, counted in one more start by the benchmark's stand-ins — a proxy in front of the \
          embedded engine for DynamoDB, a Secrets Manager on loopback that knows the bench's secrets, an EventBridge Scheduler \
          on loopback that has every schedule it is asked for — with the environment the \
-         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one). \
+         template gives each function (the public key in `JWT_PUBLIC_KEY`; a secret's id only where the template names one), \
+         beside what Lambda defines (`AWS_LAMBDA_*`, `LANG`, `TZ`, `PATH`) and nothing of the shell the benchmark runs in; \
+         the system's roots as the Lambda image keeps them, one CA bundle (`SSL_CERT_FILE`; this machine's Debian also \
+         keeps one file per root in a directory, which rustls-native-certs would read besides). \
          Init: from process start to its first request for an invocation, what Lambda reports as Init Duration (hello-world \
          {:.1} ms); start-up is init plus the first request's own work.{built}\n",
         hello_startup.as_secs_f64() * 1000.0,
@@ -842,8 +876,8 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          while that call is made (the SMTP URL waits for the first message, the OIDC client secret for the first code \
          exchange). Where start-up is much longer it is the first request's own work, counted in \
          start-up: session, cloud-mail-password, workshop-password and account-password verify or hash a password with \
-         argon2id (its 19 MiB touched for the first time), identity-link and password-reset read the system's roots \
-         for the identity provider at their first call to it (here the provider is not there), not at init, sweep-daily's \
+         argon2id (its 19 MiB touched for the first time), password-reset reads the system's CA bundle \
+         for the identity provider at its first call to it (here the provider is not there), not at init, sweep-daily's \
          sample event runs a whole sweep over the demo accounts, \
          and schedules makes its first Scheduler calls (a new connection, three calls in sequence). For the others, what is above 2× hello-world is that set-up, which hello-world does not do, and the \
          first request's own work: its own DynamoDB read (the caller's account) and the RS256 check of its token; in init, \
