@@ -49,6 +49,7 @@ impl Setup {
     }
 
     /// Sends mail: the SMTP URL's secret is read at the first message ([`MailerFromSecret`]).
+    #[allow(clippy::needless_update, reason = "without the oidc feature, no field is left to fill")]
     pub fn mail() -> Self {
         Self { secret: Some(crate::edge::secrets::read), mailer: Some(crate::edge::smtp::smtp), ..Self::default() }
     }
