@@ -21,6 +21,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tools: the OpenID provider for the identity verification tests (npm ci, tests/oidc)"
 npm ci --prefix tests/oidc --no-audit --no-fund --silent
 
+step "cargo build: the session and me binaries, which the cold-start test starts as Lambda does"
+cargo build --profile test -p eccs-session -p eccs-me
+
 step "cargo test (unit + integration, real SDK against the embedded engine)"
 cargo test --workspace
 

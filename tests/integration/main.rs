@@ -10,6 +10,7 @@ mod admin;
 mod applications;
 mod authz;
 mod cloud_mail;
+mod cold_start;
 mod contract;
 mod costs;
 mod credentials;

@@ -1,0 +1,266 @@
+//! The functions as Lambda starts them (#17, R-OPS): the real binaries, each started with the
+//! template's kind of environment and nothing of this shell's, under a Lambda runtime API on
+//! loopback. So `App::from_env` runs as it does in AWS: its configuration from the environment,
+//! the session's private key read from Secrets Manager (a stand-in on loopback that notes every
+//! call), the embedded engine as DynamoDB. The other tests build their `App` in-process
+//! (`App::local`); only this one reaches the production wiring of a cold start.
+//!
+//! The binaries are the test profile's (`target/debug/`), built by scripts/test.sh before the
+//! tests run (`cargo build --profile test -p eccs-session -p eccs-me`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use eccs_local::engine::Storage;
+use serde_json::{Value, json};
+use shared::config::KeySource;
+use tokio::sync::Notify;
+
+use crate::harness::test_key;
+
+const PRIVATE_KEY_SECRET: &str = "eccs/jwt-private-key";
+const ISSUER: &str = "http://127.0.0.1:3000";
+
+fn binary(name: &str) -> PathBuf {
+    let dir = std::env::var("ECCS_FUNCTION_BINARIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug")));
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: scripts/test.sh builds it first (cargo build --profile test -p eccs-session -p eccs-me)",
+        path.display()
+    );
+    path
+}
+
+/// One invocation's runtime API: `next` hands over the event once; the function's answer is kept.
+#[derive(Clone)]
+struct RuntimeApi {
+    event: Arc<Mutex<Option<String>>>,
+    /// `response` or `error`, and the body the function posted.
+    answer: Arc<Mutex<Option<(&'static str, Value)>>>,
+    done: Arc<Notify>,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> impl IntoResponse {
+    let Some(event) = api.event.lock().unwrap().take() else {
+        // One invocation per process: a later poll waits until the process is stopped.
+        futures::future::pending::<()>().await;
+        return (HeaderMap::new(), String::new());
+    };
+    let deadline = (std::time::SystemTime::now() + Duration::from_secs(60))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let mut headers = HeaderMap::new();
+    for (k, v) in [
+        ("lambda-runtime-aws-request-id", "cold-start-test".to_owned()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:ap-northeast-1:000000000000:function:test".to_owned()),
+    ] {
+        headers.insert(k, v.parse().unwrap());
+    }
+    (headers, event)
+}
+
+fn answered(api: &RuntimeApi, kind: &'static str, body: &[u8]) {
+    api.answer.lock().unwrap().get_or_insert((kind, serde_json::from_slice(body).unwrap_or(Value::Null)));
+    api.done.notify_one();
+}
+
+async fn response(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> &'static str {
+    answered(&api, "response", &body);
+    "{}"
+}
+
+async fn error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> &'static str {
+    answered(&api, "error", &body);
+    "{}"
+}
+
+/// A Secrets Manager that knows one secret and notes every operation asked of it.
+#[derive(Clone, Default)]
+struct SecretsManager {
+    secrets: Arc<std::collections::HashMap<String, String>>,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+async fn secrets_manager(
+    State(s): State<SecretsManager>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+    s.calls.lock().unwrap().push(operation);
+    let id = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["SecretId"].as_str().map(str::to_owned));
+    let json = [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")];
+    match id.and_then(|id| s.secrets.get(&id).map(|v| (id, v.clone()))) {
+        Some((id, value)) => (json, json!({ "Name": id, "SecretString": value, "VersionId": "v1" }).to_string())
+            .into_response(),
+        None => (
+            axum::http::StatusCode::BAD_REQUEST,
+            json,
+            json!({ "__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret." })
+                .to_string(),
+        )
+            .into_response(),
+    }
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr.to_string()
+}
+
+/// What one start gave: the runtime API's answer (`None`: the process ended without one), its
+/// exit status if it ended, and everything it wrote (its log lines).
+struct Started {
+    answer: Option<(&'static str, Value)>,
+    exited: Option<std::process::ExitStatus>,
+    output: String,
+}
+
+/// Starts `binary` with Lambda's variables, `env` and nothing else, and hands it `event`.
+async fn start(binary: &PathBuf, env: &[(&str, String)], event: Value) -> Started {
+    let api = RuntimeApi {
+        event: Arc::new(Mutex::new(Some(event.to_string()))),
+        answer: Arc::default(),
+        done: Arc::new(Notify::new()),
+    };
+    let runtime = serve(
+        Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(error))
+            .with_state(api.clone()),
+    )
+    .await;
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_FUNCTION_NAME", "test"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "test"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "test"),
+            ("AWS_LAMBDA_RUNTIME_API", runtime.as_str()),
+            ("AWS_REGION", "ap-northeast-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("JWT_ISSUER", ISSUER),
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let exited = tokio::select! {
+        () = api.done.notified() => None,
+        status = child.wait() => Some(status.unwrap()),
+        () = tokio::time::sleep(Duration::from_secs(60)) => panic!("{} neither answered nor ended in 60 s", binary.display()),
+    };
+    let _ = child.kill().await;
+    let mut output = String::new();
+    for pipe in [&mut stdout as &mut (dyn tokio::io::AsyncRead + Unpin), &mut stderr] {
+        let mut bytes = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(pipe, &mut bytes).await;
+        output.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    let answer = api.answer.lock().unwrap().take();
+    Started { answer, exited, output }
+}
+
+/// The public key PEM of a private key PEM.
+fn public_pem(private: &str) -> String {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let der = pem::parse(private).unwrap().into_contents();
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+    let public = pair.public_key().as_der().unwrap();
+    pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec()))
+}
+
+fn event(path: &str) -> Value {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/").to_owned() + path;
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
+    let (session_bin, me_bin) = (binary("eccs-session"), binary("eccs-me"));
+    let pem = test_key();
+    let (engine, _app, _) =
+        eccs_local::prepare(&Storage::Memory, ISSUER, Some(KeySource::Pem(pem.clone().into())), true, None)
+            .await
+            .unwrap();
+    let secrets = SecretsManager {
+        secrets: Arc::new([(PRIVATE_KEY_SECRET.to_owned(), pem.clone())].into()),
+        calls: Arc::default(),
+    };
+    let secrets_endpoint =
+        format!("http://{}", serve(Router::new().fallback(secrets_manager).with_state(secrets.clone())).await);
+    let public = public_pem(&pem);
+    let common = [
+        ("DYNAMODB_ENDPOINT", engine.endpoint.clone()),
+        ("SECRETSMANAGER_ENDPOINT", secrets_endpoint),
+        // As the template's JwtPublicKeyPem parameter carries it: one line, breaks as spaces.
+        ("JWT_PUBLIC_KEY", public.replace(['\r', '\n'], " ")),
+    ];
+
+    // The session: its private key from Secrets Manager, one call at cold start; a real login.
+    let mut session_env = common.to_vec();
+    session_env.push(("JWT_PRIVATE_KEY_SECRET", PRIVATE_KEY_SECRET.to_owned()));
+    let login = start(&session_bin, &session_env, event("session/login.json")).await;
+    let (kind, answer) = login.answer.unwrap_or_else(|| panic!("no answer; exit {:?}: {}", login.exited, login.output));
+    assert_eq!(kind, "response", "{answer}");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(*secrets.calls.lock().unwrap(), ["secretsmanager.GetSecretValue"], "one read, of the private key");
+    // Signed with the key read from Secrets Manager: an independent library checks it against the
+    // public key the template publishes.
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&["eccs"]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &key.unwrap(), &validation).unwrap().claims;
+    assert_eq!(claims["sub"], "0000000001");
+    assert!(!login.output.contains(pem.lines().nth(1).unwrap()), "the private key never reaches a log");
+    assert!(!login.output.contains(&token), "the token never reaches a log");
+
+    // me: the public key from the environment, no call to Secrets Manager; the session's token works.
+    let mut me_event = event("me/get.json");
+    me_event["headers"]["authorization"] = Value::String(format!("Bearer {token}"));
+    let me = start(&me_bin, &common, me_event).await;
+    let (kind, answer) = me.answer.unwrap_or_else(|| panic!("no answer; exit {:?}: {}", me.exited, me.output));
+    assert_eq!((kind, &answer["statusCode"]), ("response", &json!(200)), "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["profile"]["account"], "0000000001", "{body}");
+    assert_eq!(secrets.calls.lock().unwrap().len(), 1, "me reads no secret");
+
+    // A private key's secret that is not there: the cold start fails, naming the secret, and the
+    // process ends instead of answering with a function that cannot sign.
+    let mut missing = common.to_vec();
+    missing.push(("JWT_PRIVATE_KEY_SECRET", "eccs/not-there".to_owned()));
+    let failed = start(&session_bin, &missing, event("session/login.json")).await;
+    assert!(failed.exited.is_some_and(|s| !s.success()), "exit {:?}, answer {:?}", failed.exited, failed.answer);
+    assert!(
+        failed.output.contains("cold start failed") && failed.output.contains("eccs/not-there"),
+        "{}",
+        failed.output
+    );
+}
