@@ -260,3 +260,66 @@ async fn r_cred_3_successful_two_step_logins_leave_no_count_behind() {
         "the source is not full"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_login_4_a_code_from_another_address_takes_no_failure_off_that_address() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (secret, _) = enrol(&env).await;
+    let (home, spray) = (Env::client_from("127.0.0.2"), Env::client_from("127.0.0.3"));
+    // 29 failures from one address, over as many accounts (none near its own limit).
+    for i in 0..29 {
+        let r = env.login_with(&spray, "utokyo", &format!("10000001{i:02}"), "Guess-0").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{i}: {}", r.text);
+    }
+    // An account of its own: the password from one address, the code from the spraying one.
+    env.set_clock("2026-11-22T10:00:30+09:00").await;
+    let c = env.login_with(&home, "utokyo", "0000000001", "Demo-Student-1").await.json()["second_factor"].clone();
+    let body = json!({ "challenge": c["challenge"], "code": code(&secret, env.now()) });
+    let ok = env.call_with(&spray, reqwest::Method::POST, "/api/session/second-factor", None, Some(body)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    // The code's own place was given back there, the password's at home: the 30th failure is
+    // still the spraying address's last.
+    let thirtieth = env.login_with(&spray, "utokyo", "1000000199", "Guess-0").await;
+    assert_eq!(thirtieth.status, StatusCode::UNAUTHORIZED, "{}", thirtieth.text);
+    let next = env.login_with(&spray, "utokyo", "1000000198", "Guess-0").await;
+    assert_eq!(next.status, StatusCode::TOO_MANY_REQUESTS, "a success elsewhere bought no more tries: {}", next.text);
+    // At home the password's place was given back: five wrong passwords there before the lockout.
+    for i in 0..5 {
+        let r = env.login_with(&home, "utokyo", "0000000001", "Guess-0").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "wrong password {i}: {}", r.text);
+    }
+    assert_eq!(env.login_with(&home, "utokyo", "0000000001", "Guess-0").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cred_2_a_code_step_refused_for_a_locked_account_or_a_full_window_is_recorded() {
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let (secret, _) = enrol(&env).await;
+    let op = env.token("0000000009");
+    // The help desk locks the account between the password and the code.
+    env.set_clock("2026-11-22T10:00:30+09:00").await;
+    let c = challenge(&env).await;
+    let lock = json!({ "locked": true, "reason": "reported stolen" });
+    assert_eq!(env.put("/api/admin/accounts/0000000001/lock", Some(&op), lock).await.status, StatusCode::OK);
+    env.set_clock("2026-11-22T10:00:31+09:00").await;
+    let body = json!({ "challenge": c["challenge"], "code": code(&secret, env.now()) });
+    let refused = env.post("/api/session/second-factor", None, body).await;
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::UNAUTHORIZED, "invalid_code"));
+    let page = env.get("/api/admin/accounts/0000000001", Some(&op)).await.json();
+    assert_eq!(page["sign_ins"][0]["result"], "refused", "{page}");
+    // Unlocked; wrong codes until the window is full: the refused code step is recorded too.
+    let unlock = json!({ "locked": false, "reason": "found" });
+    assert_eq!(env.put("/api/admin/accounts/0000000001/lock", Some(&op), unlock).await.status, StatusCode::OK);
+    let c = challenge(&env).await;
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        let wrong = json!({ "challenge": c["challenge"], "code": "123456" });
+        last = env.post("/api/session/second-factor", None, wrong).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let page = env.get("/api/admin/accounts/0000000001", Some(&op)).await.json();
+    let results: Vec<&str> = page["sign_ins"].as_array().unwrap().iter().filter_map(|i| i["result"].as_str()).collect();
+    assert!(results.contains(&"locked"), "{results:?}");
+}

@@ -34,6 +34,8 @@ pub async fn open_challenge(
         ("account".to_owned(), s(account.id.clone())),
         // The credentials it was opened with: a password change meanwhile ends it too.
         ("cv".to_owned(), n(i64::try_from(account.credentials_version).unwrap_or(i64::MAX))),
+        // Where the password was given: its place in the windows is given back there.
+        ("source".to_owned(), s(ctx.source_ip.clone())),
         ("expires_at".to_owned(), s(time::stamp(until))),
         // TTL, for clean-up only: the logic reads `expires_at`.
         ("expires".to_owned(), n((until + Duration::days(1)).timestamp())),
@@ -55,14 +57,27 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
         return Err(ApiError::InvalidSecondFactor);
     };
     let opened_cv = live.and_then(|i| i.get("cv")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok());
+    let opened_from = live.and_then(|i| get_s(i, "source")).map(str::to_owned);
     let account_key = account_key(Realm::Utokyo, &id);
     let windows = Windows::new(&account_key, &ctx.source_ip);
-    store.reserve_attempt(&windows, ctx.now).await?;
-    let account =
-        store.account(&id).await?.filter(|a| a.is_usable(ctx.today()) && Some(a.credentials_version) == opened_cv);
+    // R-CRED-2: every attempt on the account is recorded, this step's refusals included.
+    let key_of_account = account_key.as_str();
+    let record = move |result| async move { store.record_sign_in(&SignIn::new(ctx, key_of_account, result)).await };
+    if let Err(e) = store.reserve_attempt(&windows, ctx.now).await {
+        if let ApiError::TooManyAttempts { retry_after } = &e {
+            store.record_sign_in(&SignIn::locked(ctx, &account_key, *retry_after)).await?;
+        }
+        return Err(e);
+    }
+    let found = store.account(&id).await?;
+    let usable = found.clone().filter(|a| a.is_usable(ctx.today()) && Some(a.credentials_version) == opened_cv);
     let Some((account, factor)) =
-        account.and_then(|a| a.second_factor.clone().filter(SecondFactor::is_enrolled).map(|f| (a, f)))
+        usable.and_then(|a| a.second_factor.clone().filter(SecondFactor::is_enrolled).map(|f| (a, f)))
     else {
+        // Revoked, expired or locked meanwhile, its password changed or its factor removed.
+        if found.is_some() {
+            record(SignInResult::Refused).await?;
+        }
         return Err(ApiError::InvalidSecondFactor);
     };
     let close = tx::delete(
@@ -92,7 +107,7 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
                 .value(":hash", s(hash)),
         )?
     } else {
-        store.record_sign_in(&SignIn::new(ctx, &account_key, SignInResult::WrongCode)).await?;
+        record(SignInResult::WrongCode).await?;
         return Err(ApiError::InvalidSecondFactor);
     };
     let audit = AuditRecord::new(ctx, &account_key, &account_key, "second_factor.used").change(json!({}), json!({}));
@@ -101,10 +116,28 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
     tx.push(close);
     tx.push(used);
     tx.audit(audit)?;
-    tx.commit_or(ApiError::InvalidSecondFactor).await?;
+    if let Err(e) = tx.commit_or(ApiError::InvalidSecondFactor).await {
+        // A code or recovery code used already: a wrong code, as far as the person is concerned.
+        if e == ApiError::InvalidSecondFactor {
+            record(SignInResult::WrongCode).await?;
+        }
+        return Err(e);
+    }
     let success = SignIn::new(ctx, &account_key, SignInResult::Success);
-    // Two places to give back: the password step's and this one's.
-    let (released, recorded) = tokio::join!(store.release_attempts(&windows, 2), store.record_sign_in(&success));
+    // Two places to give back: this one's here, and the password step's where it was taken (R-LOGIN-4:
+    // a code given from another address must not take a failure off that address's count).
+    let release = async {
+        match opened_from.as_deref() {
+            Some(from) if from == ctx.source_ip => store.release_attempts(&windows, 2).await,
+            Some(from) => {
+                let opened = Windows::new(&account_key, from);
+                tokio::try_join!(store.release_attempt(&windows), store.release_attempt(&opened)).map(|_| ())
+            }
+            // A challenge opened before its source was kept: the password step's place passes by itself.
+            None => store.release_attempt(&windows).await,
+        }
+    };
+    let (released, recorded) = tokio::join!(release, store.record_sign_in(&success));
     if let Err(e) = released {
         tracing::warn!(error = %e, "failure window not released; it passes by itself");
     }
