@@ -194,6 +194,31 @@ async fn r_lc_3_activation_sets_the_password_once_and_wrong_keys_count_toward_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_3_a_right_key_with_weak_passwords_is_not_locked_out() {
+    // A student with the right key whose first tries fall short of R-PWD: each is a 400 that
+    // says why, and none is counted as a guess of the key.
+    let env = Env::start().await;
+    let reply =
+        import(&env, "jsonl", jsonl(&[record("2100000007", "student", "2026-04-01", "2030-03-31")])).await.json();
+    let key = key_of(&reply, "2100000007");
+    for weak in ["hanako", "password1", "2100000007", "short", "aaaaaaaaaaaa", "Password123"] {
+        let r = env
+            .post("/api/activation", None, json!({ "account": "2100000007", "activation_key": key, "password": weak }))
+            .await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "password_policy"), "{weak}: {}", r.text);
+    }
+    let ok = env
+        .post(
+            "/api/activation",
+            None,
+            json!({ "account": "2100000007", "activation_key": key, "password": "Vq7#tLm2-Xs8" }),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "the seventh try, the first strong password: {}", ok.text);
+    assert_eq!(env.login("utokyo", "2100000007", "Vq7#tLm2-Xs8").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_lc_3_an_expired_key_is_refused_until_extended_and_a_new_key_replaces_the_old() {
     let env = Env::start().await;
     env.set_clock("2026-11-01T09:00:00+09:00").await;

@@ -301,8 +301,18 @@ pub async fn activate(deps: &Deps<'_>, ctx: &Ctx, id: &str, key: &str, new_passw
         }
         _ => return Err(ApiError::InvalidActivationKey),
     };
-    let phc = crate::usecase::session::hash_new_password(&account, new_password).await?;
     let store = deps.store;
+    let phc = match crate::usecase::session::hash_new_password(&account, new_password).await {
+        Ok(phc) => phc,
+        Err(e) => {
+            // The key was right: a password the policy refuses is no guess, and the person who
+            // tries another is not locked out for it (R-LOGIN-3 counts keys, not passwords).
+            if matches!(e, ApiError::PasswordPolicy { .. }) {
+                store.release_attempt(&windows).await?;
+            }
+            return Err(e);
+        }
+    };
     let hash = account.activation_key_hash.clone().unwrap_or_default();
     let mut tx = Tx::new(deps, ctx, &account.key());
     tx.push(tx::update(
