@@ -91,7 +91,8 @@ impl SecondFactor {
     /// The step of `code` at Unix time `now` (one step of drift either way), if it is a code of
     /// a step after the last one accepted.
     pub fn check(&self, account: &str, code: &str, now: u64) -> Option<u64> {
-        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        // §3: full-width digits (a Japanese IME's `１２３４５６`) are the digits they show.
+        let code: String = super::typed::identifier(code).chars().filter(|c| !c.is_whitespace()).collect();
         self.totp(account).ok()?.check(&code, now).filter(|step| *step > self.last_step)
     }
 
@@ -134,6 +135,15 @@ mod tests {
         let used = SecondFactor { last_step: step, ..f.clone() };
         assert_eq!(used.check("0000000001", &code, now), None, "a code is accepted once");
         assert_eq!(f.check("0000000001", "000000x", now), None);
+        // §3: typed in full width (a Japanese IME), the same code.
+        assert_eq!(f.check("0000000001", &full_width(&code), now), Some(step));
+    }
+
+    /// `text` as a Japanese IME in full-width mode types it.
+    fn full_width(text: &str) -> String {
+        text.chars()
+            .map(|c| if c.is_ascii_graphic() { char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c) } else { c })
+            .collect()
     }
 
     #[test]
@@ -151,6 +161,7 @@ mod tests {
         assert_eq!((codes.len(), hashes.len()), (10, 10));
         let f = SecondFactor { recovery: hashes.clone(), ..enrolled() };
         assert_eq!(f.recovery_index(&codes[3].to_lowercase()), Some(3));
+        assert_eq!(f.recovery_index(&full_width(&codes[4])), Some(4), "typed in full width");
         assert!(hashes.iter().all(|h| !h.contains(&codes[0])));
         assert_eq!(f.recovery_index("AAAAA-AAAAA"), None);
     }

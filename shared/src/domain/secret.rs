@@ -11,11 +11,12 @@ pub fn random_base32(n: usize) -> Result<String, ApiError> {
     Ok(bytes.iter().map(|b| char::from(*ALPHABET.get(usize::from(*b) % 32).unwrap_or(&b'A'))).collect())
 }
 
-/// What a key is stored as: SHA-256 of its normalised form — upper case, separators dropped,
-/// and Crockford's look-alikes read as the digits they stand for (I, L → 1; O → 0). A key has 80
-/// random bits, so a fast hash is enough; a password needs argon2id, a key does not.
+/// What a key is stored as: SHA-256 of its normalised form — full-width characters read as what
+/// they show (§3: a Japanese IME's `２ＶＮＤ`), upper case, separators dropped, and Crockford's
+/// look-alikes read as the digits they stand for (I, L → 1; O → 0). A key has 80 random bits, so
+/// a fast hash is enough; a password needs argon2id, a key does not.
 pub fn key_hash(key: &str) -> String {
-    let normal: String = key
+    let normal: String = super::typed::identifier(key)
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| match c.to_ascii_uppercase() {
