@@ -25,7 +25,10 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            let (operator, count) = utokyo_caller_and_count(app, ctx, req).await?;
+            // A workshop account is no operator either: the one refusal of the API table.
+            let (operator, count) = utokyo_caller_and_count(app, ctx, req)
+                .await
+                .map_err(|e| if e == ApiError::RealmNotAllowed { ApiError::OperatorRequired } else { e })?;
             if !operator.is_operator() {
                 return Err(ApiError::OperatorRequired);
             }
