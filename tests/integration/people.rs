@@ -66,6 +66,37 @@ async fn r_cma_3_a_pending_change_can_be_withdrawn_and_its_address_is_free_again
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_cma_3_4_a_change_withdrawn_while_the_sync_applies_it_never_reaches_the_mail_system() {
+    use shared::store::changes::ChangeKind;
+    use shared::usecase::provisioning::{Outcome, apply};
+    let env = Env::start().await;
+    env.set_clock("2026-11-22T07:10:00+09:00").await;
+    let taro = env.token("0000000001");
+    let asked = env.put("/api/cloud-mail/address", Some(&taro), json!({ "address": "taro.oops" })).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
+    // Minute 0: the sync has read the change that is due ...
+    env.set_clock("2026-11-22T08:00:00+09:00").await;
+    let app = env.app();
+    let read = app.store.change("0000000001", ChangeKind::MailAddress).await.unwrap().unwrap();
+    // ... when the person withdraws it.
+    let taro = env.token("0000000001");
+    let withdrawn = env.call(reqwest::Method::DELETE, "/api/cloud-mail/address", Some(&taro), None).await;
+    assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text);
+    let ctx = shared::Ctx::for_schedule(env.now(), "sync-hourly", None);
+    let outcome = apply(&app.deps(), &ctx, "schedule#sync-hourly", &read).await.unwrap();
+    assert_eq!(outcome, Outcome::Superseded);
+    let directory = format!("{:?}", env.dump("directory").await);
+    assert!(!directory.contains("taro.oops"), "the mail system never got it: {directory}");
+    // The address was never used: free for another account; taro keeps the one they had.
+    let other =
+        env.put("/api/cloud-mail/address", Some(&env.token("0000000004")), json!({ "address": "taro.oops" })).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED, "{}", other.text);
+    let view = env.get("/api/cloud-mail/address", Some(&taro)).await.json();
+    assert_ne!(view["address"], "taro.oops", "{view}");
+    assert_eq!(view["pending"], json!(null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_app_sus_3_a_suspension_is_replaced_or_withdrawn_and_the_history_says_so() {
     let env = Env::start().await;
     env.set_clock("2026-11-22T10:00:00+09:00").await;

@@ -67,6 +67,13 @@ pub enum Outcome {
 /// Applies one pending change through the target and records the receipt — together with its
 /// effect on the account and its audit record — in one transaction that holds only if the change
 /// is still this one and still pending (so two runs never record it twice, R-SYNC-3).
+///
+/// A target that can join the transaction (the directory) is written in that same transaction:
+/// a withdrawal or a replacement at the same moment either comes first, and nothing reaches the
+/// target, or finds nothing pending. Applied first and recorded after, a change withdrawn in
+/// between reached the mail system while its address was released as never used (R-CMA-3/4).
+/// A target that cannot join (an LDAP server, a mail provider's API) is still applied first and
+/// recorded after; such a target needs its own claim on the change before it writes.
 pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> Result<Outcome, ApiError> {
     let store = deps.store;
     // R-SEC-3: a forwarding confirmed before a password change, a reset or a lock was maybe an
@@ -82,7 +89,15 @@ pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> 
     let still_pending = "change_id = :id AND q = :q";
     let base = Expr::new().value(":id", s(change.change_id.clone())).value(":q", s(PENDING_Q));
     let mut items = Vec::new();
-    let outcome = match deps.target.apply(change).await {
+    let applied = match deps.target.join(std::slice::from_ref(change)) {
+        Some(Ok(write)) => {
+            items.push(write);
+            Ok(())
+        }
+        Some(Err(e)) => Err(e.to_string()),
+        None => deps.target.apply(change).await,
+    };
+    let outcome = match applied {
         Ok(()) => {
             let expr = base
                 .set("#state = :applied")
