@@ -6,7 +6,8 @@
 //! (`App::local`); only this one reaches the production wiring of a cold start.
 //!
 //! The binaries are the test profile's (`target/debug/`), built by scripts/test.sh before the
-//! tests run (`cargo build --profile test -p eccs-session -p eccs-me`).
+//! tests run (`cargo build --profile test -p eccs-session -p eccs-me`); one older than its
+//! sources is refused, not tested. The tables have a stack's names, passed as the template does.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,16 +28,27 @@ use crate::harness::test_key;
 const PRIVATE_KEY_SECRET: &str = "eccs/jwt-private-key";
 const ISSUER: &str = "http://127.0.0.1:3000";
 
+const BUILD: &str = "scripts/test.sh builds it first (cargo build --profile test -p eccs-session -p eccs-me)";
+
+/// The function binary `name`, refused if older than any source it was built from (the files its
+/// dep-info lists): a plain `cargo test` after an edit would otherwise test the last build.
 fn binary(name: &str) -> PathBuf {
-    let dir = std::env::var("ECCS_FUNCTION_BINARIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug")));
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let dir = std::env::var("ECCS_FUNCTION_BINARIES").map(PathBuf::from).unwrap_or_else(|_| root.join("target/debug"));
     let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: scripts/test.sh builds it first (cargo build --profile test -p eccs-session -p eccs-me)",
-        path.display()
-    );
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {BUILD}", path.display()));
+    let dep_info = std::fs::read_to_string(dir.join(format!("{name}.d"))).unwrap_or_default();
+    let sources = dep_info.split_once(": ").map(|(_, files)| files).unwrap_or_default();
+    let newer = sources
+        .replace("\\ ", "\0")
+        .split_whitespace()
+        .map(|f| PathBuf::from(f.replace('\0', " ")))
+        .find(|f| std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|changed| changed > built));
+    if let Some(newer) = newer {
+        panic!("{} is older than {}: {BUILD}", path.display(), newer.display());
+    }
     path
 }
 
@@ -203,10 +215,15 @@ fn event(path: &str) -> Value {
 async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
     let (session_bin, me_bin) = (binary("eccs-session"), binary("eccs-me"));
     let pem = test_key();
-    let (engine, _app, _) =
-        eccs_local::prepare(&Storage::Memory, ISSUER, Some(KeySource::Pem(pem.clone().into())), true, None)
-            .await
-            .unwrap();
+    let key = || Some(KeySource::Pem(pem.clone().into()));
+    // The tables under a stack's names, as the template passes them (ACCOUNTS_TABLE, …); the
+    // local names exist too, empty: a function that read the wrong variable would find no one.
+    let (engine, _, _) = eccs_local::prepare(&Storage::Memory, ISSUER, key(), false, None).await.unwrap();
+    let prefix = "eccs-prod-";
+    let stack = Storage::External { endpoint: engine.endpoint.clone(), prefix: prefix.to_owned() };
+    eccs_local::prepare(&stack, ISSUER, key(), true, None).await.unwrap();
+    let tables: Vec<(&str, String)> =
+        shared::config::Tables::ALL.iter().map(|(var, local)| (*var, format!("{prefix}{local}"))).collect();
     let secrets = SecretsManager {
         secrets: Arc::new([(PRIVATE_KEY_SECRET.to_owned(), pem.clone())].into()),
         calls: Arc::default(),
@@ -214,15 +231,16 @@ async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
     let secrets_endpoint =
         format!("http://{}", serve(Router::new().fallback(secrets_manager).with_state(secrets.clone())).await);
     let public = public_pem(&pem);
-    let common = [
+    let mut common = vec![
         ("DYNAMODB_ENDPOINT", engine.endpoint.clone()),
         ("SECRETSMANAGER_ENDPOINT", secrets_endpoint),
         // As the template's JwtPublicKeyPem parameter carries it: one line, breaks as spaces.
         ("JWT_PUBLIC_KEY", public.replace(['\r', '\n'], " ")),
     ];
+    common.extend(tables);
 
     // The session: its private key from Secrets Manager, one call at cold start; a real login.
-    let mut session_env = common.to_vec();
+    let mut session_env = common.clone();
     session_env.push(("JWT_PRIVATE_KEY_SECRET", PRIVATE_KEY_SECRET.to_owned()));
     let login = start(&session_bin, &session_env, event("session/login.json")).await;
     let (kind, answer) = login.answer.unwrap_or_else(|| panic!("no answer; exit {:?}: {}", login.exited, login.output));
@@ -254,7 +272,7 @@ async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
 
     // A private key's secret that is not there: the cold start fails, naming the secret, and the
     // process ends instead of answering with a function that cannot sign.
-    let mut missing = common.to_vec();
+    let mut missing = common.clone();
     missing.push(("JWT_PRIVATE_KEY_SECRET", "eccs/not-there".to_owned()));
     let failed = start(&session_bin, &missing, event("session/login.json")).await;
     assert!(failed.exited.is_some_and(|s| !s.success()), "exit {:?}, answer {:?}", failed.exited, failed.answer);
