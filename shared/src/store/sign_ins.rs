@@ -27,7 +27,8 @@ pub enum SignInResult {
     WrongCode,
     /// Refused by a full failure window (R-LOGIN-3/4): the source that tried is recorded.
     Locked,
-    /// The right password for an account that may not sign in (revoked, expired, locked).
+    /// The right password for an account that may not sign in (revoked, expired, locked), or a
+    /// login's second step whose account was locked, revoked or changed since its password step.
     Refused,
     /// The right password; the second factor's code was asked for (R-CRED-3).
     CodeRequested,

@@ -116,12 +116,13 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
     tx.push(close);
     tx.push(used);
     tx.audit(audit)?;
-    if let Err(e) = tx.commit_or(ApiError::InvalidSecondFactor).await {
-        // A code or recovery code used already: a wrong code, as far as the person is concerned.
-        if e == ApiError::InvalidSecondFactor {
+    if let Err(refusal) = tx.try_commit().await? {
+        // The challenge closed by another answer to it (a double click: that one is recorded), or
+        // the code's step or recovery code used already: a wrong code, as far as anyone can tell.
+        if !refusal.failed(0) {
             record(SignInResult::WrongCode).await?;
         }
-        return Err(e);
+        return Err(ApiError::InvalidSecondFactor);
     }
     let success = SignIn::new(ctx, &account_key, SignInResult::Success);
     // Two places to give back: this one's here, and the password step's where it was taken (R-LOGIN-4:

@@ -146,11 +146,20 @@ pub async fn apply(deps: &Deps<'_>, ctx: &Ctx, actor: &str, change: &Change) -> 
                     Some("attribute_exists(pk)"),
                     Expr::new().set("mail_address = :address").value(":address", s(address.clone())),
                 )?),
+                // R-SEC-3 once more, in the transaction: a lock or a password change since the
+                // read above refuses it (the next run cancels it).
                 (ChangeKind::MailForwarding, Some(address)) if !address.is_empty() => items.push(tx::update(
                     &store.tables.accounts,
                     account_key,
-                    Some("attribute_exists(pk)"),
-                    Expr::new().set("mail_forwarding = :address").value(":address", s(address.clone())),
+                    Some(
+                        "attribute_exists(pk) AND attribute_not_exists(#lock) \
+                         AND (attribute_not_exists(credentials_changed_at) OR credentials_changed_at < :accepted)",
+                    ),
+                    Expr::new()
+                        .name("#lock", "lock")
+                        .set("mail_forwarding = :address")
+                        .value(":address", s(address.clone()))
+                        .value(":accepted", s(time::stamp(change.accepted_at))),
                 )?),
                 (ChangeKind::MailForwarding, _) => items.push(tx::update(
                     &store.tables.accounts,
