@@ -54,6 +54,28 @@ async fn r_login_4_fifty_failures_from_all_sources_lock_the_account_for_everyone
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_login_4_an_account_filled_late_in_its_window_is_locked_15_minutes_from_then() {
+    // One failure opens the account's window at 10:00; the other 49 come at 10:14, from 13
+    // addresses (none of them reaches its own limit of 5). Locked until 10:29, not 10:15.
+    let env = Env::start().await;
+    env.set_clock(T0).await;
+    let first = Env::client_from("127.0.0.10");
+    assert_eq!(env.login_with(&first, "utokyo", "0000000001", "Guess-2").await.status, 401);
+    env.set_clock("2026-11-22T10:14:00+09:00").await;
+    for n in 0..49 {
+        let client = Env::client_from(&format!("127.0.0.{}", 11 + n / 4));
+        assert_eq!(env.login_with(&client, "utokyo", "0000000001", "Guess-2").await.status, 401, "failure {n}");
+    }
+    let owner = Env::client_from("127.0.0.3");
+    env.set_clock("2026-11-22T10:15:01+09:00").await;
+    let r = env.login_with(&owner, "utokyo", "0000000001", "Demo-Student-1").await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"), "{}", r.text);
+    assert_eq!(r.json()["error"]["details"]["retry_after"], 839, "until 10:29:00");
+    env.set_clock("2026-11-22T10:29:01+09:00").await;
+    assert_eq!(env.login_with(&owner, "utokyo", "0000000001", "Demo-Student-1").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_login_4_one_source_spraying_many_accounts_gets_429_for_every_account() {
     let env = Env::start().await;
     env.set_clock(T0).await;

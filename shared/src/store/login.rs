@@ -11,7 +11,9 @@
 //!
 //! A full window refuses the attempt with nothing counted anywhere (the transaction is all or
 //! nothing), so a source that is already refused cannot push the account's own window towards its
-//! limit. A success gives its places back: the pair window is cleared, the other two count one
+//! limit. The pair's and the source's windows refuse until they pass (15 minutes from their first
+//! failure); the account's, once full, for 15 minutes from the failure that filled it ("then 15
+//! minutes for everyone", R-LOGIN-4), however late in its window that came. A success gives its places back: the pair window is cleared, the other two count one
 //! less, so only failures fill them. Items carry a TTL (`expires`) for clean-up only; the logic
 //! reads `window_start`, never the TTL.
 
@@ -34,6 +36,12 @@ pub const WINDOW_MINUTES: i64 = 15;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
     keys: [(String, i64); 3],
+}
+
+/// Whether window `i` of [`Windows`], once full, holds for a whole window from the failure that
+/// filled it (the account's), rather than until it passes.
+fn holds_when_full(i: usize) -> bool {
+    i == 1
 }
 
 impl Windows {
@@ -61,19 +69,25 @@ enum WindowState {
     Full { retry_after: i64 },
 }
 
-fn window_state(item: Option<&Item>, limit: i64, now: DateTime<Utc>) -> WindowState {
-    let start = item.and_then(|i| get_s(i, "window_start")).and_then(time::parse_stamp);
+/// `holds`: a full window refuses for a window's length from its last counted failure (the one
+/// that filled it), not only until the window passes ([`holds_when_full`]).
+fn window_state(item: Option<&Item>, limit: i64, holds: bool, now: DateTime<Utc>) -> WindowState {
+    let stamp = |name| item.and_then(|i| get_s(i, name)).and_then(time::parse_stamp);
     let failures = item.and_then(|i| i.get("failures")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
-    match start {
-        Some(start) if start > now - Duration::minutes(WINDOW_MINUTES) => {
-            if failures.unwrap_or(0) >= limit {
-                let until = start + Duration::minutes(WINDOW_MINUTES);
-                WindowState::Full { retry_after: (until - now).num_seconds().max(1) }
-            } else {
-                WindowState::Open
-            }
+    let Some(start) = stamp("window_start") else { return WindowState::Closed };
+    let window = Duration::minutes(WINDOW_MINUTES);
+    if failures.unwrap_or(0) >= limit {
+        let filled = if holds { stamp("last_failure_at").unwrap_or(start) } else { start };
+        let until = (start + window).max(filled + window);
+        if until > now {
+            WindowState::Full { retry_after: (until - now).num_seconds().max(1) }
+        } else {
+            WindowState::Closed
         }
-        _ => WindowState::Closed,
+    } else if start > now - window {
+        WindowState::Open
+    } else {
+        WindowState::Closed
     }
 }
 
@@ -86,19 +100,26 @@ impl Store {
         let mut states = [WindowState::Open; 3];
         for _ in 0..4 {
             let mut items = Vec::with_capacity(3);
-            for ((key, limit), state) in windows.keys.iter().zip(states) {
+            for (i, ((key, limit), state)) in windows.keys.iter().zip(states).enumerate() {
                 items.push(if state == WindowState::Closed {
                     let mut item = Item::new();
                     item.insert("pk".into(), s(key.clone()));
                     item.insert("failures".into(), n(1));
                     item.insert("window_start".into(), s(time::stamp(now)));
+                    item.insert("last_failure_at".into(), s(time::stamp(now)));
                     item.insert("expires".into(), n(expiry(now)));
-                    tx::put(
-                        &self.tables.login_attempts,
-                        item,
-                        Some("attribute_not_exists(pk) OR window_start <= :cutoff"),
-                        Expr::new().value(":cutoff", s(cutoff.clone())),
-                    )?
+                    // Passed; a full window that holds, only a window after the failure that filled it.
+                    let passed = if holds_when_full(i) {
+                        "attribute_not_exists(pk) OR (window_start <= :cutoff AND (failures < :max \
+                         OR attribute_not_exists(last_failure_at) OR last_failure_at <= :cutoff))"
+                    } else {
+                        "attribute_not_exists(pk) OR window_start <= :cutoff"
+                    };
+                    let mut values = Expr::new().value(":cutoff", s(cutoff.clone()));
+                    if holds_when_full(i) {
+                        values = values.value(":max", n(*limit));
+                    }
+                    tx::put(&self.tables.login_attempts, item, Some(passed), values)?
                 } else {
                     tx::update(
                         &self.tables.login_attempts,
@@ -107,6 +128,7 @@ impl Store {
                         Expr::new()
                             .set("failures = if_not_exists(failures, :zero) + :one")
                             .set("window_start = if_not_exists(window_start, :now)")
+                            .set("last_failure_at = :now")
                             .set("expires = if_not_exists(expires, :expires)")
                             .value(":zero", n(0))
                             .value(":one", n(1))
@@ -120,7 +142,11 @@ impl Store {
             let Err(refusal) = tx::try_commit(self, items).await? else { return Ok(()) };
             for (i, (_, limit)) in windows.keys.iter().enumerate() {
                 if let Some(state) = states.get_mut(i) {
-                    *state = if refusal.failed(i) { window_state(refusal.item(i), *limit, now) } else { *state };
+                    *state = if refusal.failed(i) {
+                        window_state(refusal.item(i), *limit, holds_when_full(i), now)
+                    } else {
+                        *state
+                    };
                 }
             }
             let full = states
@@ -208,9 +234,28 @@ mod tests {
     fn r_login_3_a_full_live_window_refuses_until_it_passes() {
         let now: DateTime<Utc> = "2026-11-22T01:00:00Z".parse().unwrap();
         let start = now - Duration::minutes(5);
-        assert_eq!(window_state(Some(&item(start, 5)), 5, now), WindowState::Full { retry_after: 600 });
-        assert_eq!(window_state(Some(&item(start, 4)), 5, now), WindowState::Open);
-        assert_eq!(window_state(Some(&item(now - Duration::minutes(15), 5)), 5, now), WindowState::Closed);
-        assert_eq!(window_state(None, 5, now), WindowState::Closed);
+        for holds in [false, true] {
+            assert_eq!(window_state(Some(&item(start, 5)), 5, holds, now), WindowState::Full { retry_after: 600 });
+            assert_eq!(window_state(Some(&item(start, 4)), 5, holds, now), WindowState::Open);
+            assert_eq!(window_state(Some(&item(now - Duration::minutes(15), 5)), 5, holds, now), WindowState::Closed);
+            assert_eq!(window_state(None, 5, holds, now), WindowState::Closed);
+        }
+    }
+
+    #[test]
+    fn r_login_4_a_full_account_window_holds_15_minutes_from_the_failure_that_filled_it() {
+        let now: DateTime<Utc> = "2026-11-22T01:00:00Z".parse().unwrap();
+        // Opened 16 minutes ago, filled 2 minutes ago: passed, but it holds 13 minutes more.
+        let mut filled_late = item(now - Duration::minutes(16), 50);
+        filled_late.insert("last_failure_at".into(), s(time::stamp(now - Duration::minutes(2))));
+        assert_eq!(window_state(Some(&filled_late), 50, true, now), WindowState::Full { retry_after: 780 });
+        assert_eq!(window_state(Some(&filled_late), 50, false, now), WindowState::Closed, "the pair's passes");
+        let later = now + Duration::minutes(13);
+        assert_eq!(window_state(Some(&filled_late), 50, true, later), WindowState::Closed);
+        // Not full: it passes with its window, whenever its last failure was.
+        let mut not_full = item(now - Duration::minutes(16), 49);
+        not_full.insert("last_failure_at".into(), s(time::stamp(now - Duration::minutes(2))));
+        assert_eq!(window_state(Some(&not_full), 50, true, now), WindowState::Closed);
+        assert!(!holds_when_full(0) && holds_when_full(1) && !holds_when_full(2));
     }
 }
