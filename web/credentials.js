@@ -10,8 +10,9 @@ function base64(text) {
   return btoa(binary);
 }
 
-/** A code as typed, without the spaces an authenticator app shows or a person types. */
-const typedCode = (value) => value.replace(/\s+/g, "");
+/** A code as typed: full-width digits read as the digits they show (NFKC, a Japanese IME), without
+ * the spaces an authenticator app shows or a person types. */
+const typedCode = (value) => value.normalize("NFKC").replace(/\s+/g, "");
 
 /** A TOTP code (6 digits) or a recovery code (XXXXX-XXXXX, the hyphen optional). */
 const isCode = (code) => /^\d{6}$/.test(code) || /^[0-9A-Za-z]{5}-?[0-9A-Za-z]{5}$/.test(code);

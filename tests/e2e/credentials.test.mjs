@@ -75,6 +75,9 @@ async function passwordStep(page, account, password = BULK) {
   await page.locator("#sf-code").waitFor();
 }
 
+/** `text` as a Japanese IME in full-width mode types it (１２３４５６). */
+const fullWidth = (text) => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+
 async function code(page, value) {
   await page.getByLabel("確認コード", { exact: true }).fill(value);
   await page.getByRole("button", { name: "確認", exact: true }).click();
@@ -311,7 +314,8 @@ describe("R-CRED-3: two-step verification", () => {
       assert.ok(await page.locator("#sf-code").isVisible(), "still the code step");
       await shot(page, "login-code-refused");
       await clock.step();
-      await code(page, totp(secret, clock.now));
+      // Typed in full width (a Japanese IME left in that mode): the same digits.
+      await code(page, fullWidth(totp(secret, clock.now)));
       await page.waitForURL(/#\/menu$/);
 
       // A recovery code works once (the box brings the letters back).
