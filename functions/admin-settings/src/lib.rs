@@ -4,7 +4,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, respond, utokyo_caller_and_count};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, operator_and_count, respond};
 use shared::store::settings::MAX_CAPACITY;
 use shared::usecase::remote_access;
 use shared::{ApiError, App, Ctx};
@@ -25,13 +25,7 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
     match *req.method() {
         Method::GET => {
             no_body(req)?;
-            // A workshop account is no operator either: the one refusal of the API table.
-            let (operator, count) = utokyo_caller_and_count(app, ctx, req)
-                .await
-                .map_err(|e| if e == ApiError::RealmNotAllowed { ApiError::OperatorRequired } else { e })?;
-            if !operator.is_operator() {
-                return Err(ApiError::OperatorRequired);
-            }
+            let (_, count) = operator_and_count(app, ctx, req).await?;
             Ok(Reply::ok(count.view()))
         }
         Method::PUT => {

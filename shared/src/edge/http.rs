@@ -222,9 +222,20 @@ pub async fn utokyo_caller_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<A
 /// A help-desk operator (403 `operator_required` for anyone else, a workshop account included:
 /// the API table's one refusal for these routes).
 pub async fn operator(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
-    match holder_of(app, ctx, &claims(app, ctx, req)?).await? {
-        Holder::Utokyo(a) if a.is_operator() => Ok(*a),
-        _ => Err(ApiError::OperatorRequired),
+    operator_only(utokyo_caller(app, ctx, req).await.map(|a| (a, ()))).map(|(a, ())| a)
+}
+
+/// [`operator`] and the remote-access counter, in one read.
+pub async fn operator_and_count(app: &App, ctx: &Ctx, req: &Request) -> Result<(Account, RemoteAccessCount), ApiError> {
+    operator_only(utokyo_caller_and_count(app, ctx, req).await)
+}
+
+/// A UTokyo caller's read, kept for an operator; `operator_required` for anyone else.
+fn operator_only<T>(read: Result<(Account, T), ApiError>) -> Result<(Account, T), ApiError> {
+    match read {
+        Ok((account, rest)) if account.is_operator() => Ok((account, rest)),
+        Ok(_) | Err(ApiError::RealmNotAllowed) => Err(ApiError::OperatorRequired),
+        Err(e) => Err(e),
     }
 }
 

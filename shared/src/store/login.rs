@@ -13,9 +13,10 @@
 //! nothing), so a source that is already refused cannot push the account's own window towards its
 //! limit. The pair's and the source's windows refuse until they pass (15 minutes from their first
 //! failure); the account's, once full, for 15 minutes from the failure that filled it ("then 15
-//! minutes for everyone", R-LOGIN-4), however late in its window that came. A success gives its places back: the pair window is cleared, the other two count one
-//! less, so only failures fill them. Items carry a TTL (`expires`) for clean-up only; the logic
-//! reads `window_start`, never the TTL.
+//! minutes for everyone", R-LOGIN-4), however late in its window that came. A success gives its
+//! places back: the pair window is cleared, the other two count one less, so only failures fill
+//! them. Items carry a TTL (`expires`) for clean-up only; the logic reads `window_start` (and the
+//! account's `last_failure_at`), never the TTL.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -35,13 +36,9 @@ pub const WINDOW_MINUTES: i64 = 15;
 /// The three windows one attempt counts in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
-    keys: [(String, i64); 3],
-}
-
-/// Whether window `i` of [`Windows`], once full, holds for a whole window from the failure that
-/// filled it (the account's), rather than until it passes.
-fn holds_when_full(i: usize) -> bool {
-    i == 1
+    /// Each window's key, limit, and whether, once full, it holds for a whole window from the
+    /// failure that filled it (the account's) rather than until it passes.
+    keys: [(String, i64, bool); 3],
 }
 
 impl Windows {
@@ -50,9 +47,9 @@ impl Windows {
         let source = if source.is_empty() { "unknown" } else { source };
         Self {
             keys: [
-                (format!("{account}@{source}"), PAIR_LIMIT),
-                (account.to_owned(), ACCOUNT_LIMIT),
-                (format!("source#{source}"), SOURCE_LIMIT),
+                (format!("{account}@{source}"), PAIR_LIMIT, false),
+                (account.to_owned(), ACCOUNT_LIMIT, true),
+                (format!("source#{source}"), SOURCE_LIMIT, false),
             ],
         }
     }
@@ -70,7 +67,7 @@ enum WindowState {
 }
 
 /// `holds`: a full window refuses for a window's length from its last counted failure (the one
-/// that filled it), not only until the window passes ([`holds_when_full`]).
+/// that filled it), not only until the window passes (the account's, [`Windows`]).
 fn window_state(item: Option<&Item>, limit: i64, holds: bool, now: DateTime<Utc>) -> WindowState {
     let stamp = |name| item.and_then(|i| get_s(i, name)).and_then(time::parse_stamp);
     let failures = item.and_then(|i| i.get("failures")).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
@@ -100,35 +97,38 @@ impl Store {
         let mut states = [WindowState::Open; 3];
         for _ in 0..4 {
             let mut items = Vec::with_capacity(3);
-            for (i, ((key, limit), state)) in windows.keys.iter().zip(states).enumerate() {
+            for ((key, limit, holds), state) in windows.keys.iter().zip(states) {
                 items.push(if state == WindowState::Closed {
                     let mut item = Item::new();
                     item.insert("pk".into(), s(key.clone()));
                     item.insert("failures".into(), n(1));
                     item.insert("window_start".into(), s(time::stamp(now)));
-                    item.insert("last_failure_at".into(), s(time::stamp(now)));
                     item.insert("expires".into(), n(expiry(now)));
+                    let cutoff_value = Expr::new().value(":cutoff", s(cutoff.clone()));
                     // Passed; a full window that holds, only a window after the failure that filled it.
-                    let passed = if holds_when_full(i) {
-                        "attribute_not_exists(pk) OR (window_start <= :cutoff AND (failures < :max \
-                         OR attribute_not_exists(last_failure_at) OR last_failure_at <= :cutoff))"
+                    let (passed, values) = if *holds {
+                        item.insert("last_failure_at".into(), s(time::stamp(now)));
+                        (
+                            "attribute_not_exists(pk) OR (window_start <= :cutoff AND (failures < :max \
+                             OR attribute_not_exists(last_failure_at) OR last_failure_at <= :cutoff))",
+                            cutoff_value.value(":max", n(*limit)),
+                        )
                     } else {
-                        "attribute_not_exists(pk) OR window_start <= :cutoff"
+                        ("attribute_not_exists(pk) OR window_start <= :cutoff", cutoff_value)
                     };
-                    let mut values = Expr::new().value(":cutoff", s(cutoff.clone()));
-                    if holds_when_full(i) {
-                        values = values.value(":max", n(*limit));
-                    }
                     tx::put(&self.tables.login_attempts, item, Some(passed), values)?
                 } else {
+                    let mut counted = Expr::new()
+                        .set("failures = if_not_exists(failures, :zero) + :one")
+                        .set("window_start = if_not_exists(window_start, :now)");
+                    if *holds {
+                        counted = counted.set("last_failure_at = :now");
+                    }
                     tx::update(
                         &self.tables.login_attempts,
                         Item::from([("pk".to_owned(), s(key.clone()))]),
                         Some("attribute_not_exists(pk) OR (window_start > :cutoff AND failures < :max)"),
-                        Expr::new()
-                            .set("failures = if_not_exists(failures, :zero) + :one")
-                            .set("window_start = if_not_exists(window_start, :now)")
-                            .set("last_failure_at = :now")
+                        counted
                             .set("expires = if_not_exists(expires, :expires)")
                             .value(":zero", n(0))
                             .value(":one", n(1))
@@ -140,13 +140,10 @@ impl Store {
                 });
             }
             let Err(refusal) = tx::try_commit(self, items).await? else { return Ok(()) };
-            for (i, (_, limit)) in windows.keys.iter().enumerate() {
+            for (i, (_, limit, holds)) in windows.keys.iter().enumerate() {
                 if let Some(state) = states.get_mut(i) {
-                    *state = if refusal.failed(i) {
-                        window_state(refusal.item(i), *limit, holds_when_full(i), now)
-                    } else {
-                        *state
-                    };
+                    *state =
+                        if refusal.failed(i) { window_state(refusal.item(i), *limit, *holds, now) } else { *state };
                 }
             }
             let full = states
@@ -173,7 +170,7 @@ impl Store {
     /// [`Store::release_attempt`] for a success that took `places` places (a login's password
     /// step and its second factor's code take two).
     pub async fn release_attempts(&self, windows: &Windows, places: i64) -> Result<(), ApiError> {
-        let [(pair, _), (account, _), (source, _)] = &windows.keys;
+        let [(pair, ..), (account, ..), (source, ..)] = &windows.keys;
         let table = &self.tables.login_attempts;
         let clear = self.db.delete_item().table_name(table).key("pk", s(pair.clone())).send();
         let less = |key: &String| {
@@ -225,9 +222,9 @@ mod tests {
     #[test]
     fn r_login_3_4_windows_are_per_pair_account_and_source() {
         let w = Windows::new("utokyo#0000000001", "127.0.0.2");
-        assert_eq!(w.keys[0], ("utokyo#0000000001@127.0.0.2".to_owned(), 5));
-        assert_eq!(w.keys[1], ("utokyo#0000000001".to_owned(), 50));
-        assert_eq!(w.keys[2], ("source#127.0.0.2".to_owned(), 30));
+        assert_eq!(w.keys[0], ("utokyo#0000000001@127.0.0.2".to_owned(), 5, false));
+        assert_eq!(w.keys[1], ("utokyo#0000000001".to_owned(), 50, true), "the account's holds when full");
+        assert_eq!(w.keys[2], ("source#127.0.0.2".to_owned(), 30, false));
     }
 
     #[test]
@@ -256,6 +253,5 @@ mod tests {
         let mut not_full = item(now - Duration::minutes(16), 49);
         not_full.insert("last_failure_at".into(), s(time::stamp(now - Duration::minutes(2))));
         assert_eq!(window_state(Some(&not_full), 50, true, now), WindowState::Closed);
-        assert!(!holds_when_full(0) && holds_when_full(1) && !holds_when_full(2));
     }
 }

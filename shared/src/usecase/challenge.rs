@@ -70,12 +70,13 @@ pub async fn answer_challenge(deps: &Deps<'_>, ctx: &Ctx, token: &str, code: &st
         return Err(e);
     }
     let found = store.account(&id).await?;
-    let usable = found.clone().filter(|a| a.is_usable(ctx.today()) && Some(a.credentials_version) == opened_cv);
+    let exists = found.is_some();
+    let usable = found.filter(|a| a.is_usable(ctx.today()) && Some(a.credentials_version) == opened_cv);
     let Some((account, factor)) =
         usable.and_then(|a| a.second_factor.clone().filter(SecondFactor::is_enrolled).map(|f| (a, f)))
     else {
         // Revoked, expired or locked meanwhile, its password changed or its factor removed.
-        if found.is_some() {
+        if exists {
             record(SignInResult::Refused).await?;
         }
         return Err(ApiError::InvalidSecondFactor);
