@@ -340,4 +340,26 @@ async fn operators_only_see_lookups_audit_logs_and_runs_without_secrets() {
         let r = env.get(path, Some(&env.token("0000000005"))).await;
         assert_eq!((r.status, r.code().as_str()), (StatusCode::FORBIDDEN, "operator_required"), "{path}");
     }
+    // The operator and the account asked about are one read: the operator's own account too.
+    let own = env.get("/api/admin/accounts/0000000009", Some(&op)).await;
+    assert_eq!(
+        (own.status, own.json()["profile"]["account"].as_str()),
+        (StatusCode::OK, Some("0000000009")),
+        "{}",
+        own.text
+    );
+    assert_eq!(env.get("/api/admin/accounts/0000000077/audit", Some(&op)).await.status, StatusCode::NOT_FOUND);
+    // Whether an account exists is not told to anyone but an operator, and an operator's bad
+    // request is a 400 before the account is looked for.
+    let student = env.token("0000000005");
+    for path in ["/api/admin/accounts/0000000077", "/api/admin/accounts/0000000077/audit"] {
+        let r = env.get(path, Some(&student)).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::FORBIDDEN, "operator_required"), "{path}");
+    }
+    let r = env.put("/api/admin/accounts/0000000077/renewal", Some(&student), json!({ "pending": true })).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::FORBIDDEN, "operator_required"));
+    let r = env.put("/api/admin/accounts/0000000077/renewal", Some(&op), json!({})).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    let r = env.put("/api/admin/accounts/0000000077/lock", Some(&op), json!({ "locked": true, "reason": "x" })).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 }

@@ -16,10 +16,12 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::domain::account::{Account, Realm, account_key};
+use shared::domain::account::Account;
 use shared::domain::enrolment::{self, ImportFormat, InPersonCheck};
 use shared::domain::time;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, path_param, respond};
+use shared::edge::http::{
+    Reply, claims, json_body, method_not_allowed, no_body, operator, operator_and_account, path_param, respond,
+};
 use shared::usecase::lifecycle as ops;
 use shared::{ApiError, App, Ctx};
 
@@ -79,9 +81,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     respond(&ctx, outcome)
 }
 
-async fn target(app: &App, req: &Request) -> Result<Account, ApiError> {
+/// The operator and the path's account, in one read. The account is given to an operator only;
+/// its 404 (`.ok_or`) comes after the caller's 403 and the body's 400.
+async fn operator_and_target(app: &App, ctx: &Ctx, req: &Request) -> Result<(Account, Option<Account>), ApiError> {
     let id = path_param(req, "account").unwrap_or_default();
-    app.store.account(&id).await?.ok_or(ApiError::NotFound)
+    operator_and_account(app, ctx, &claims(app, ctx, req)?, &id).await
 }
 
 async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
@@ -107,11 +111,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::GET, "audit", true) => {
             no_body(req)?;
-            operator(app, ctx, req).await?;
-            // The account and its audit at the same time: one round trip after the operator's.
-            let subject = account_key(Realm::Utokyo, &path_param(req, "account").unwrap_or_default());
-            let (account, records) = tokio::join!(target(app, req), app.store.audit_of(&subject, 100));
-            let (_, records) = (account?, records?);
+            let (_, account) = operator_and_target(app, ctx, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
+            let records = app.store.audit_of(&account.key(), 100).await?;
             Ok(Reply::ok(json!({ "items": records.iter().map(|r| json!({
                 "at": shared::domain::time::parse_stamp(&r.at).map(time::rfc3339),
                 "action": r.action,
@@ -124,9 +126,9 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             })).collect::<Vec<_>>() })))
         }
         (Method::POST, "activation-key", true) => {
-            let op = operator(app, ctx, req).await?;
+            let (op, account) = operator_and_target(app, ctx, req).await?;
             let body: KeyRequest = json_body(req)?;
-            let account = target(app, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
             if body.days.is_some_and(|d| !(1..=enrolment::KEY_MAX_EXTEND_DAYS).contains(&d)) {
                 return Err(ApiError::BadRequest(format!("days must be 1 to {}", enrolment::KEY_MAX_EXTEND_DAYS)));
             }
@@ -151,14 +153,14 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             }
         }
         (Method::PUT, "renewal", true) => {
-            let op = operator(app, ctx, req).await?;
+            let (op, account) = operator_and_target(app, ctx, req).await?;
             let body: Renewal = json_body(req)?;
-            let account = target(app, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
             ops::set_renewal_pending(&app.deps(), ctx, &op, &account, body.pending).await?;
             Ok(Reply::ok(json!({ "account": account.id, "renewal_pending": body.pending })))
         }
         (Method::PUT, "lock", true) => {
-            let op = operator(app, ctx, req).await?;
+            let (op, account) = operator_and_target(app, ctx, req).await?;
             let LockRequest { locked, reason } = json_body(req)?;
             let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
             let reason = match (locked, reason) {
@@ -171,14 +173,14 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
                 (true, Some(r)) => Some(r),
                 (false, _) => None,
             };
-            let account = target(app, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
             ops::set_lock(&app.deps(), ctx, &op, &account, reason.as_deref()).await?;
             Ok(Reply::ok(json!({ "account": account.id, "locked": locked, "reason": reason })))
         }
         (Method::DELETE, "totp", true) => {
-            let op = operator(app, ctx, req).await?;
+            let (op, account) = operator_and_target(app, ctx, req).await?;
             let FactorRemoval { in_person_check } = json_body(req)?;
-            let account = target(app, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
             let verification =
                 json!({ "in_person_check": { "document": in_person_check.document, "checked_by": op.id } });
             shared::usecase::second_factor::remove(&app.deps(), ctx, &op, &account, verification).await?;
@@ -186,12 +188,13 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
         }
         (Method::GET, _, true) => {
             no_body(req)?;
-            operator(app, ctx, req).await?;
-            let id = path_param(req, "account").unwrap_or_default();
-            let subject = account_key(Realm::Utokyo, &id);
-            let (account, messages, sign_ins) =
-                tokio::join!(target(app, req), app.store.outbox_of(&id, 20), app.store.sign_ins_of(&subject));
-            let (account, messages, sign_ins) = (account?, messages?, sign_ins?);
+            let (_, account) = operator_and_target(app, ctx, req).await?;
+            let account = account.ok_or(ApiError::NotFound)?;
+            // Its mail and sign-ins at the same time, once the caller is known to be an operator.
+            let subject = account.key();
+            let (messages, sign_ins) =
+                tokio::join!(app.store.outbox_of(&account.id, 20), app.store.sign_ins_of(&subject));
+            let (messages, sign_ins) = (messages?, sign_ins?);
             let mut view = ops::operator_view(&account, ctx.today());
             if let Some(map) = view.as_object_mut() {
                 // The mail sent to the account (notices, invitations) with its delivery state.

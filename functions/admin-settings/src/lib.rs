@@ -4,7 +4,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator, operator_and_count, respond};
+use shared::edge::http::{Reply, json_body, method_not_allowed, no_body, operator_and_count, respond};
 use shared::store::settings::MAX_CAPACITY;
 use shared::usecase::remote_access;
 use shared::{ApiError, App, Ctx};
@@ -29,14 +29,16 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             Ok(Reply::ok(count.view()))
         }
         Method::PUT => {
-            let operator = operator(app, ctx, req).await?;
+            // The counter as it is, for the audit record's "before", read with the operator.
+            let (operator, before) = operator_and_count(app, ctx, req).await?;
             let body: Settings = json_body(req)?;
             if !(0..=MAX_CAPACITY).contains(&body.remote_access_capacity) {
                 return Err(ApiError::BadRequest(format!(
                     "remote_access_capacity must be between 0 and {MAX_CAPACITY}"
                 )));
             }
-            let count = remote_access::set_capacity(&app.deps(), ctx, &operator, body.remote_access_capacity).await?;
+            let count =
+                remote_access::set_capacity(&app.deps(), ctx, &operator, before, body.remote_access_capacity).await?;
             Ok(Reply::ok(count.view()))
         }
         _ => method_not_allowed(req, &[Method::GET, Method::PUT]),

@@ -191,13 +191,22 @@ pub async fn utokyo_caller_and_account(
     req: &Request,
     id: &str,
 ) -> Result<(Account, Option<Account>), ApiError> {
-    let claims = claims(app, ctx, req)?;
+    utokyo_caller_and_account_of(app, ctx, &claims(app, ctx, req)?, id).await
+}
+
+/// [`utokyo_caller_and_account`] for a token already verified ([`claims`]).
+async fn utokyo_caller_and_account_of(
+    app: &App,
+    ctx: &Ctx,
+    claims: &Claims,
+    id: &str,
+) -> Result<(Account, Option<Account>), ApiError> {
     let extra: Vec<(&str, Item)> = if Realm::Utokyo.is_valid_id(id) {
         vec![(app.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, id))]
     } else {
         vec![]
     };
-    let (account, items) = utokyo_caller_with(app, ctx, &claims, &extra).await?;
+    let (account, items) = utokyo_caller_with(app, ctx, claims, &extra).await?;
     let other = match items.into_iter().next().flatten().map(accounts::holder_from_item).transpose()? {
         Some(Holder::Utokyo(a)) => Some(*a),
         _ => None,
@@ -222,7 +231,23 @@ pub async fn utokyo_caller_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<A
 /// A help-desk operator (403 `operator_required` for anyone else, a workshop account included:
 /// the API table's one refusal for these routes).
 pub async fn operator(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
-    operator_only(utokyo_caller(app, ctx, req).await.map(|a| (a, ()))).map(|(a, ())| a)
+    operator_of(app, ctx, &claims(app, ctx, req)?).await
+}
+
+/// [`operator`] for a token already verified ([`claims`]).
+async fn operator_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Account, ApiError> {
+    operator_only(utokyo_caller_of(app, ctx, claims).await.map(|a| (a, ()))).map(|(a, ())| a)
+}
+
+/// [`operator_of`] and the UTokyo account `id`, in one read; the account is given to an
+/// operator only (`None` where there is none, or the id is malformed).
+pub async fn operator_and_account(
+    app: &App,
+    ctx: &Ctx,
+    claims: &Claims,
+    id: &str,
+) -> Result<(Account, Option<Account>), ApiError> {
+    operator_only(utokyo_caller_and_account_of(app, ctx, claims, id).await)
 }
 
 /// [`operator`] and the remote-access counter, in one read.

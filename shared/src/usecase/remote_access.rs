@@ -120,15 +120,17 @@ fn explain(refusal: &Refusal, claims: &Claims, ctx: &Ctx, enabled: bool) -> Resu
 }
 
 /// Sets the capacity, audited in the same transaction. A capacity below the number of users
-/// turns nobody off; it only stops new users until the number falls below it.
+/// turns nobody off; it only stops new users until the number falls below it. `before` is the
+/// counter as read with the operator's account (the audit record's "before", and the answer's
+/// number in use).
 pub async fn set_capacity(
     deps: &Deps<'_>,
     ctx: &Ctx,
     operator: &Account,
+    before: RemoteAccessCount,
     capacity: i64,
 ) -> Result<RemoteAccessCount, ApiError> {
     let store = deps.store;
-    let before = store.remote_access_count().await?;
     let expr = Expr::new()
         .name("#capacity", "capacity")
         .set("#capacity = :capacity")
