@@ -14,6 +14,7 @@
 
 mod cost;
 mod latency;
+mod snapshot;
 mod startup;
 mod volume;
 

@@ -12,79 +12,17 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use eccs_local::engine::Storage;
+use eccs_local::lambda::{Calls, RuntimeApi, operation, public_pem, secrets_manager, serve};
 use eccs_local::template::Template;
 use serde_json::Value;
 use shared::config::KeySource;
-use tokio::sync::Notify;
+
+use crate::snapshot::Snapshot;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-/// One invocation served by the runtime API.
-#[derive(Default)]
-struct Invocation {
-    event: Value,
-    served: Option<Instant>,
-    answered: Option<(Instant, bool)>,
-}
-
-#[derive(Clone)]
-struct RuntimeApi {
-    inner: Arc<Mutex<Invocation>>,
-    done: Arc<Notify>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> impl IntoResponse {
-    let first = {
-        let mut inv = api.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let first = inv.served.is_none();
-        if first {
-            inv.served = Some(Instant::now());
-        }
-        first.then(|| inv.event.to_string())
-    };
-    let Some(body) = first else {
-        // One invocation per process: later polls wait until the process is stopped.
-        futures::future::pending::<()>().await;
-        return (HeaderMap::new(), String::new());
-    };
-    let mut headers = HeaderMap::new();
-    let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    for (k, v) in [
-        ("lambda-runtime-aws-request-id", "bench-0000-0000".to_owned()),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:ap-northeast-1:000000000000:function:bench".to_owned()),
-        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_owned()),
-    ] {
-        if let Ok(v) = v.parse() {
-            headers.insert(k, v);
-        }
-    }
-    (headers, body)
-}
-
-fn answered(api: &RuntimeApi, ok: bool) {
-    let mut inv = api.inner.lock().unwrap_or_else(|p| p.into_inner());
-    if inv.answered.is_none() {
-        inv.answered = Some((Instant::now(), ok));
-    }
-    api.done.notify_one();
-}
-
-async fn response(State(api): State<RuntimeApi>) -> &'static str {
-    answered(&api, true);
-    "{}"
-}
-
-async fn error(State(api): State<RuntimeApi>) -> &'static str {
-    answered(&api, false);
-    "{}"
 }
 
 struct Measure {
@@ -98,40 +36,15 @@ struct Measure {
 }
 
 /// What the started functions call instead of AWS: a proxy in front of the embedded engine
-/// (DynamoDB), a Secrets Manager that knows the bench's secrets and an EventBridge Scheduler
-/// that has every schedule asked for. Each notes every call.
+/// (DynamoDB), a Secrets Manager that knows the bench's secrets ([`eccs_local::lambda`]) and an
+/// EventBridge Scheduler that has every schedule asked for. Each notes every call in `calls`.
 #[derive(Clone)]
 struct StandIns {
-    calls: Arc<Mutex<Vec<(Instant, String)>>>,
+    calls: Calls,
     engine: String,
     http: reqwest::Client,
-    secrets: Arc<std::collections::HashMap<String, String>>,
     /// The Scheduler stand-in's schedules: name → state.
     schedules: Arc<Mutex<std::collections::HashMap<String, String>>>,
-}
-
-impl StandIns {
-    fn note(&self, call: String) {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push((Instant::now(), call));
-    }
-
-    fn calls_before(&self, at: Instant) -> Vec<String> {
-        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        calls.iter().filter(|(when, _)| *when < at).map(|(_, c)| c.clone()).collect()
-    }
-
-    fn clear(&self) {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-}
-
-fn operation(headers: &HeaderMap) -> String {
-    headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.rsplit('.').next())
-        .unwrap_or("?")
-        .to_owned()
 }
 
 async fn dynamodb_proxy(
@@ -139,7 +52,7 @@ async fn dynamodb_proxy(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
-    s.note(format!("DynamoDB {}", operation(&headers)));
+    s.calls.note(format!("DynamoDB {}", operation(&headers)));
     let mut req = s.http.post(&s.engine).body(body);
     for (k, v) in &headers {
         if k != axum::http::header::HOST && k != axum::http::header::CONTENT_LENGTH {
@@ -162,25 +75,6 @@ async fn dynamodb_proxy(
     }
 }
 
-async fn secrets_manager(
-    State(s): State<StandIns>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    s.note(format!("Secrets Manager {}", operation(&headers)));
-    let id = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("SecretId").and_then(Value::as_str).map(str::to_owned));
-    match id.and_then(|id| s.secrets.get(&id).map(|v| (id, v.clone()))) {
-        Some((id, value)) => (
-            [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-            serde_json::json!({ "ARN": format!("arn:aws:secretsmanager:ap-northeast-1:000000000000:secret:{id}"), "Name": id, "SecretString": value, "VersionId": "v1" }).to_string(),
-        )
-            .into_response(),
-        None => axum::http::StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
 /// EventBridge Scheduler's GetSchedule and UpdateSchedule (its REST API: `/schedules/{name}`)
 /// for the ops function: every schedule it is asked for exists, in the state last set.
 async fn scheduler(
@@ -193,13 +87,13 @@ async fn scheduler(
     let arn = format!("arn:aws:scheduler:ap-northeast-1:000000000000:schedule/default/{name}");
     let mut states = s.schedules.lock().unwrap_or_else(|p| p.into_inner());
     if method == axum::http::Method::PUT {
-        s.note("Scheduler UpdateSchedule".into());
+        s.calls.note("Scheduler UpdateSchedule".into());
         let state =
             serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("State")?.as_str().map(str::to_owned));
         states.insert(name, state.unwrap_or_else(|| "ENABLED".into()));
         return (json, serde_json::json!({ "ScheduleArn": arn }).to_string()).into_response();
     }
-    s.note("Scheduler GetSchedule".into());
+    s.calls.note("Scheduler GetSchedule".into());
     let state = states.get(&name).cloned().unwrap_or_else(|| "ENABLED".into());
     let body = serde_json::json!({
         "Arn": arn,
@@ -218,12 +112,7 @@ async fn scheduler(
 }
 
 async fn serve_stand_in(router: Router) -> Result<String, String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok(format!("http://{addr}"))
+    serve(router).await.map(|addr| format!("http://{addr}")).map_err(|e| e.to_string())
 }
 
 /// CPU time of every thread of `pid` so far (`/proc/<pid>/task/*/schedstat`, nanoseconds).
@@ -279,23 +168,9 @@ async fn measure(
     stand_ins: Option<&StandIns>,
 ) -> Result<Measure, String> {
     if let Some(s) = stand_ins {
-        s.clear();
+        s.calls.clear();
     }
-    let api = RuntimeApi {
-        inner: Arc::new(Mutex::new(Invocation { event: event.clone(), ..Invocation::default() })),
-        done: Arc::new(Notify::new()),
-    };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(error))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let api = RuntimeApi::serve(event).await.map_err(|e| e.to_string())?;
     // Built before the clock starts: its look for the CA bundle is the benchmark's, not the start's.
     let lambda_env = lambda_environment();
     let started = Instant::now();
@@ -303,23 +178,22 @@ async fn measure(
         .env_clear()
         .envs(lambda_env)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
     let pid = child.id();
-    let waited = tokio::time::timeout(Duration::from_secs(30), api.done.notified()).await;
+    let waited = tokio::time::timeout(Duration::from_secs(30), api.answered()).await;
     // Answered, the process waits for its next invocation: its CPU time is its start-up's.
     let cpu = pid.map(cpu_of).unwrap_or_default();
     let _ = child.kill().await;
-    server.abort();
     waited.map_err(|_| format!("{} did not answer in 30 s", binary.display()))?;
-    let inv = api.inner.lock().unwrap_or_else(|p| p.into_inner());
-    let (at, ok) = inv.answered.ok_or("no answer")?;
-    let served = inv.served.unwrap_or(started);
-    let init_calls = stand_ins.map(|s| s.calls_before(served)).unwrap_or_default();
+    let answer = api.answer().ok_or("no answer")?;
+    let (at, ok) = (answer.at, answer.ok);
+    let served = api.served_at().unwrap_or(started);
+    let init_calls = stand_ins.map(|s| s.calls.before(served)).unwrap_or_default();
     Ok(Measure { startup: at - started, first_request: at - served, cpu, init_calls, ok })
 }
 
@@ -451,14 +325,14 @@ fn sizes_only(template: &Template) -> String {
     md
 }
 
-/// The public key PEM of a private key PEM (what the template's `JwtPublicKeyPem` carries).
-fn public_pem(private: &str) -> Result<String, String> {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::KeyPair;
-    let der = pem::parse(private).map_err(|e| e.to_string())?.into_contents();
-    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map_err(|e| e.to_string())?;
-    let public = pair.public_key().as_der().map_err(|e| e.to_string())?;
-    Ok(pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec())))
+/// Puts the data and the Scheduler stand-in's schedules back as they were before the first
+/// start ([`Snapshot`]), so that each start of a function times the same work.
+async fn same_state(snapshot: &Snapshot, app: &shared::App, stand_ins: &StandIns) -> Result<(), String> {
+    stand_ins.schedules.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    snapshot.restore(&app.store.db).await?;
+    // The engine's own work after the writes (SQLite's) is done before a start is timed.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(())
 }
 
 /// A function's environment as the template gives it, pointed at the stand-ins: the public key
@@ -524,21 +398,20 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     )
     .await?;
     let stand_ins = StandIns {
-        calls: Arc::new(Mutex::new(Vec::new())),
+        calls: Calls::default(),
         engine: engine.endpoint.clone(),
         http: reqwest::Client::new(),
-        secrets: Arc::new(
-            [
-                ("bench/jwt-private".to_owned(), pem.clone()),
-                ("bench/smtp-url".to_owned(), "smtp://127.0.0.1:9".to_owned()),
-                ("bench/oidc-client-secret".to_owned(), "bench-client-secret".to_owned()),
-            ]
-            .into(),
-        ),
         schedules: Arc::default(),
     };
+    // The demo data as loaded: every start of a function meets it.
+    let snapshot = Snapshot::take(&app.store.db).await?;
+    let secrets = [
+        ("bench/jwt-private".to_owned(), pem.clone()),
+        ("bench/smtp-url".to_owned(), "smtp://127.0.0.1:9".to_owned()),
+        ("bench/oidc-client-secret".to_owned(), "bench-client-secret".to_owned()),
+    ];
     let dynamodb = serve_stand_in(Router::new().fallback(dynamodb_proxy).with_state(stand_ins.clone())).await?;
-    let secrets = serve_stand_in(Router::new().fallback(secrets_manager).with_state(stand_ins.clone())).await?;
+    let secrets = serve_stand_in(secrets_manager(secrets.into(), stand_ins.calls.clone())).await?;
     let scheduler = serve_stand_in(
         Router::new().route("/schedules/{name}", get(scheduler).put(scheduler)).with_state(stand_ins.clone()),
     )
@@ -568,7 +441,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     // with debug builds); the figures are only meaningful for release builds.
     let release =
         std::env::var("ECCS_BENCH_BINARIES").map(PathBuf::from).unwrap_or_else(|_| root().join("target/release"));
-    let runs = 7;
+    let runs = 15;
     // When the measured binaries were built (scripts/bench.sh rebuilds them first; run alone, the
     // benchmark takes what is there).
     let built: Vec<chrono::DateTime<chrono::Utc>> = template
@@ -625,17 +498,29 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         let mut cpus = Vec::new();
         let mut ok = true;
         let mut beside = Baseline::default();
-        for _ in 0..runs {
-            let h = measure(&hello_bin, &[], &hello_event, None).await?;
+        for i in 0..runs {
+            // Before both starts, which take turns to come first after the pause: whatever
+            // the put-back leaves behind (the engine runs in this process), or the pause itself,
+            // is beside hello-world's starts as much as the function's.
+            same_state(&snapshot, &app, &stand_ins).await?;
+            let (mut h, mut m) = (None, None);
+            for hello_now in in_turn(i) {
+                if hello_now {
+                    h = Some(measure(&hello_bin, &[], &hello_event, None).await?);
+                } else {
+                    m = Some(measure(&path, &env, &event, None).await?);
+                }
+            }
+            let (Some(h), Some(m)) = (h, m) else { unreachable!("in_turn gives both") };
             beside.push(&h);
             all_hello.push(&h);
-            let m = measure(&path, &env, &event, None).await?;
             startups.push(m.startup);
             inits.push(m.startup.saturating_sub(m.first_request));
             firsts.push(m.first_request);
             cpus.push(m.cpu);
             ok &= m.ok;
         }
+        same_state(&snapshot, &app, &stand_ins).await?;
         let counted = measure(&path, &env_for(f, &base), &event, Some(&stand_ins)).await?;
         let init_calls = counted.init_calls;
         ok &= counted.ok;
@@ -672,8 +557,11 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          workspace's release profile. Start-up: a native build with the same profile started {runs} times under a minimal Lambda runtime API \
          served by the benchmark, from process start to its first answered invocation (its own sample event), median; CPU: the \
          process's user + system time until that answer (every thread, from `/proc/<pid>/task/*/schedstat`), median. Both as \
-         ratios to a hello-world lambda_http function measured the same way, started once before every run of every function, each function's ratios to the runs beside its \
-         own (over all {hello_runs} runs: {:.1} ms wall, {:.1} ms CPU{}). These timed starts \
+         ratios to a hello-world lambda_http function measured the same way, started beside every run of every function, each function's ratios to the runs beside its \
+         own (over all {hello_runs} runs: {:.1} ms wall, {:.1} ms CPU{}). Before each pair of starts the data is put back as the \
+         demo loaded it (every item of every table; a wrong activation key counts toward a lockout, a password change ends the \
+         event's token, the sync applies what was due: without it later starts would time other work), then 20 ms pass, and the \
+         two take turns to start first. These timed starts \
          reach the embedded engine straight, as a function in AWS reaches DynamoDB. Init calls: what the function called \
          before its first invocation, counted in one more start by the benchmark's stand-ins — a proxy in front of the \
          embedded engine for DynamoDB, a Secrets Manager on loopback that knows the bench's secrets, an EventBridge Scheduler \

@@ -10,18 +10,12 @@
 //! sources is refused, not tested. The tables have a stack's names, passed as the template does.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use eccs_local::engine::Storage;
+use eccs_local::lambda::{Calls, RuntimeApi, public_pem, secrets_manager, serve};
 use serde_json::{Value, json};
 use shared::config::KeySource;
-use tokio::sync::Notify;
 
 use crate::harness::test_key;
 
@@ -52,89 +46,6 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// One invocation's runtime API: `next` hands over the event once; the function's answer is kept.
-#[derive(Clone)]
-struct RuntimeApi {
-    event: Arc<Mutex<Option<String>>>,
-    /// `response` or `error`, and the body the function posted.
-    answer: Arc<Mutex<Option<(&'static str, Value)>>>,
-    done: Arc<Notify>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> impl IntoResponse {
-    let Some(event) = api.event.lock().unwrap().take() else {
-        // One invocation per process: a later poll waits until the process is stopped.
-        futures::future::pending::<()>().await;
-        return (HeaderMap::new(), String::new());
-    };
-    let deadline = (std::time::SystemTime::now() + Duration::from_secs(60))
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let mut headers = HeaderMap::new();
-    for (k, v) in [
-        ("lambda-runtime-aws-request-id", "cold-start-test".to_owned()),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:ap-northeast-1:000000000000:function:test".to_owned()),
-    ] {
-        headers.insert(k, v.parse().unwrap());
-    }
-    (headers, event)
-}
-
-fn answered(api: &RuntimeApi, kind: &'static str, body: &[u8]) {
-    api.answer.lock().unwrap().get_or_insert((kind, serde_json::from_slice(body).unwrap_or(Value::Null)));
-    api.done.notify_one();
-}
-
-async fn response(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> &'static str {
-    answered(&api, "response", &body);
-    "{}"
-}
-
-async fn error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> &'static str {
-    answered(&api, "error", &body);
-    "{}"
-}
-
-/// A Secrets Manager that knows one secret and notes every operation asked of it.
-#[derive(Clone, Default)]
-struct SecretsManager {
-    secrets: Arc<std::collections::HashMap<String, String>>,
-    calls: Arc<Mutex<Vec<String>>>,
-}
-
-async fn secrets_manager(
-    State(s): State<SecretsManager>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
-    s.calls.lock().unwrap().push(operation);
-    let id = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["SecretId"].as_str().map(str::to_owned));
-    let json = [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")];
-    match id.and_then(|id| s.secrets.get(&id).map(|v| (id, v.clone()))) {
-        Some((id, value)) => (json, json!({ "Name": id, "SecretString": value, "VersionId": "v1" }).to_string())
-            .into_response(),
-        None => (
-            axum::http::StatusCode::BAD_REQUEST,
-            json,
-            json!({ "__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret." })
-                .to_string(),
-        )
-            .into_response(),
-    }
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr.to_string()
-}
-
 /// What one start gave: the runtime API's answer (`None`: the process ended without one), its
 /// exit status if it ended, and everything it wrote (its log lines).
 struct Started {
@@ -145,20 +56,7 @@ struct Started {
 
 /// Starts `binary` with Lambda's variables, `env` and nothing else, and hands it `event`.
 async fn start(binary: &PathBuf, env: &[(&str, String)], event: Value) -> Started {
-    let api = RuntimeApi {
-        event: Arc::new(Mutex::new(Some(event.to_string()))),
-        answer: Arc::default(),
-        done: Arc::new(Notify::new()),
-    };
-    let runtime = serve(
-        Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(error))
-            .with_state(api.clone()),
-    )
-    .await;
+    let api = RuntimeApi::serve(&event).await.unwrap();
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
         .envs([
@@ -167,7 +65,7 @@ async fn start(binary: &PathBuf, env: &[(&str, String)], event: Value) -> Starte
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "test"),
             ("AWS_LAMBDA_LOG_GROUP_NAME", "test"),
-            ("AWS_LAMBDA_RUNTIME_API", runtime.as_str()),
+            ("AWS_LAMBDA_RUNTIME_API", api.address.as_str()),
             ("AWS_REGION", "ap-northeast-1"),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
@@ -181,7 +79,7 @@ async fn start(binary: &PathBuf, env: &[(&str, String)], event: Value) -> Starte
         .unwrap();
     let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let exited = tokio::select! {
-        () = api.done.notified() => None,
+        () = api.answered() => None,
         status = child.wait() => Some(status.unwrap()),
         () = tokio::time::sleep(Duration::from_secs(60)) => panic!("{} neither answered nor ended in 60 s", binary.display()),
     };
@@ -192,18 +90,8 @@ async fn start(binary: &PathBuf, env: &[(&str, String)], event: Value) -> Starte
         let _ = tokio::io::AsyncReadExt::read_to_end(pipe, &mut bytes).await;
         output.push_str(&String::from_utf8_lossy(&bytes));
     }
-    let answer = api.answer.lock().unwrap().take();
+    let answer = api.answer().map(|a| (if a.ok { "response" } else { "error" }, a.body));
     Started { answer, exited, output }
-}
-
-/// The public key PEM of a private key PEM.
-fn public_pem(private: &str) -> String {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::KeyPair;
-    let der = pem::parse(private).unwrap().into_contents();
-    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
-    let public = pair.public_key().as_der().unwrap();
-    pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec()))
 }
 
 fn event(path: &str) -> Value {
@@ -224,13 +112,10 @@ async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
     eccs_local::prepare(&stack, ISSUER, key(), true, None).await.unwrap();
     let tables: Vec<(&str, String)> =
         shared::config::Tables::ALL.iter().map(|(var, local)| (*var, format!("{prefix}{local}"))).collect();
-    let secrets = SecretsManager {
-        secrets: Arc::new([(PRIVATE_KEY_SECRET.to_owned(), pem.clone())].into()),
-        calls: Arc::default(),
-    };
-    let secrets_endpoint =
-        format!("http://{}", serve(Router::new().fallback(secrets_manager).with_state(secrets.clone())).await);
-    let public = public_pem(&pem);
+    let calls = Calls::default();
+    let secrets = secrets_manager([(PRIVATE_KEY_SECRET.to_owned(), pem.clone())].into(), calls.clone());
+    let secrets_endpoint = format!("http://{}", serve(secrets).await.unwrap());
+    let public = public_pem(&pem).unwrap();
     let mut common = vec![
         ("DYNAMODB_ENDPOINT", engine.endpoint.clone()),
         ("SECRETSMANAGER_ENDPOINT", secrets_endpoint),
@@ -248,7 +133,7 @@ async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     let token = body["token"].as_str().unwrap().to_owned();
-    assert_eq!(*secrets.calls.lock().unwrap(), ["secretsmanager.GetSecretValue"], "one read, of the private key");
+    assert_eq!(calls.all(), ["Secrets Manager GetSecretValue"], "one read, of the private key");
     // Signed with the key read from Secrets Manager: an independent library checks it against the
     // public key the template publishes.
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes());
@@ -268,7 +153,7 @@ async fn r_ops_the_functions_start_from_their_environment_as_in_aws() {
     assert_eq!((kind, &answer["statusCode"]), ("response", &json!(200)), "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["profile"]["account"], "0000000001", "{body}");
-    assert_eq!(secrets.calls.lock().unwrap().len(), 1, "me reads no secret");
+    assert_eq!(calls.all().len(), 1, "me reads no secret");
 
     // A private key's secret that is not there: the cold start fails, naming the secret, and the
     // process ends instead of answering with a function that cannot sign.

@@ -137,7 +137,7 @@ async fn r_login_1_bad_tokens_are_refused() {
     let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let alg_none = format!("{none_header}.{}.", parts[1]);
     // HS256 signed with the public key as the HMAC secret (alg confusion).
-    let public_pem = public_pem(&key);
+    let public_pem = eccs_local::lambda::public_pem(&key).unwrap();
     let hs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims(&env, json!({})),
@@ -197,16 +197,6 @@ async fn r_login_2_a_revoked_accounts_old_token_stops_working_at_once() {
     assert_eq!(env.get("/api/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
 }
 
-/// The public key PEM of a private key PEM.
-fn public_pem(private: &str) -> String {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::KeyPair;
-    let der = pem::parse(private).unwrap().into_contents();
-    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
-    let public = pair.public_key().as_der().unwrap();
-    pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec()))
-}
-
 /// R-LOGIN-1 with the public key as configuration gives it (#17): the PEM folded onto one line,
 /// as the `JwtPublicKeyPem` template parameter carries it, verifies the session's tokens and
 /// publishes the same key id.
@@ -214,7 +204,7 @@ fn public_pem(private: &str) -> String {
 fn the_public_key_from_one_line_of_configuration_verifies_the_session_tokens() {
     let private = shared::edge::auth::Keys::generate_pem().unwrap();
     let signer = shared::edge::auth::Keys::from_private_pem(&private).unwrap();
-    let folded = public_pem(&private).replace('\n', " ");
+    let folded = eccs_local::lambda::public_pem(&private).unwrap().replace('\n', " ");
     assert!(!folded.contains('\n'));
     let verifier = shared::edge::auth::Keys::from_public_pem_text(&folded).unwrap();
     assert_eq!(verifier.kid(), signer.kid());

@@ -6,6 +6,8 @@
 //! - [`gateway`] — routes like API Gateway's HTTP API (payload 2.0); `/_local/*` controls
 //! - [`scheduler`] — fires the template's schedules by the settable Clock
 //! - [`demo`] — the demo data
+//! - [`lambda`] — Lambda's runtime API and Secrets Manager on loopback, to start the real function
+//!   binaries as Lambda does (the benchmark and the cold-start test)
 //!
 //! [`Runner`] puts them together; the binary and the tests both use it.
 
@@ -13,6 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod functions;
 pub mod gateway;
+pub mod lambda;
 pub mod scheduler;
 pub mod template;
 
