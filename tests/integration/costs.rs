@@ -103,7 +103,8 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             "/api/admin/settings",
             &operator,
             Some(json!({ "remote_access_capacity": 900 })),
-            calls(&[("GetItem", 2), ("TransactWriteItems", 1)]),
+            // The operator and the capacity before (for the audit record) in one read.
+            calls(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
         ),
         // R-LC-6..7: the caller and their record in one read (the changes beside it).
         (
@@ -129,8 +130,25 @@ async fn each_action_makes_the_calls_it_must_and_no_more() {
             "/api/admin/accounts/0000000001",
             &operator,
             None,
-            // The operator, then the account, its mail and its sign-ins (R-CRED-2) at once.
-            calls(&[("GetItem", 2), ("Query", 2)]),
+            // The operator and the account in one read, then its mail and its sign-ins
+            // (R-CRED-2) at once.
+            calls(&[("BatchGetItem", 1), ("Query", 2)]),
+        ),
+        (
+            "account audit",
+            Method::GET,
+            "/api/admin/accounts/0000000001/audit",
+            &operator,
+            None,
+            calls(&[("BatchGetItem", 1), ("Query", 1)]),
+        ),
+        (
+            "renewal",
+            Method::PUT,
+            "/api/admin/accounts/0000000003/renewal",
+            &operator,
+            Some(json!({ "pending": true })),
+            calls(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
         ),
     ];
     let mut wrong = Vec::new();

@@ -94,3 +94,35 @@ async fn a_stalled_engine_is_a_503_within_the_function_timeout_not_a_hang() {
     assert!(took < Duration::from_secs(10), "waited {took:?}");
     held.abort();
 }
+
+/// Keys DynamoDB leaves unprocessed, asked again until they are not, are a 503 to retry, never an
+/// item that is not there: a 404 for an account that exists, or a default counter in an audit
+/// record's "before" (the help desk's reads are one BatchGetItem).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_left_unprocessed_are_a_503_not_a_missing_item() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    // A DynamoDB that answers every BatchGetItem with nothing read and every key unprocessed.
+    let router = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let answer = json!({ "Responses": {}, "UnprocessedKeys": request["RequestItems"] });
+            ([(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.0")], answer.to_string())
+        }
+    });
+    let endpoint = format!("http://{}", eccs_local::lambda::serve(router).await.unwrap());
+    let config = shared::config::Config::local(
+        &endpoint,
+        "http://127.0.0.1:3000",
+        shared::config::KeySource::Pem(crate::harness::test_key().into()),
+    );
+    let app = shared::App::local(config, shared::domain::time::Clock::settable()).unwrap();
+    let key = shared::store::accounts::key(shared::domain::account::Realm::Utokyo, "0000000001");
+    let read = app.store.batch_get(&[(app.store.tables.accounts.as_str(), key)]).await;
+    assert_eq!(read.err(), Some(shared::ApiError::ServiceUnavailable { retry_after: 1 }));
+    assert_eq!(asked.load(Ordering::SeqCst), 5, "asked again four times");
+}

@@ -350,7 +350,7 @@ async fn operators_only_see_lookups_audit_logs_and_runs_without_secrets() {
     );
     assert_eq!(env.get("/api/admin/accounts/0000000077/audit", Some(&op)).await.status, StatusCode::NOT_FOUND);
     // Whether an account exists is not told to anyone but an operator, and an operator's bad
-    // request is a 400 before the account is looked for.
+    // request is a 400, not the 404.
     let student = env.token("0000000005");
     for path in ["/api/admin/accounts/0000000077", "/api/admin/accounts/0000000077/audit"] {
         let r = env.get(path, Some(&student)).await;

@@ -201,17 +201,32 @@ async fn utokyo_caller_and_account_of(
     claims: &Claims,
     id: &str,
 ) -> Result<(Account, Option<Account>), ApiError> {
+    let (account, item) = utokyo_caller_and_item(app, ctx, claims, id).await?;
+    Ok((account, utokyo_account(item)?))
+}
+
+/// A UTokyo caller and the item of the UTokyo account `id` (not read for a malformed id), in one
+/// read, not yet parsed.
+async fn utokyo_caller_and_item(
+    app: &App,
+    ctx: &Ctx,
+    claims: &Claims,
+    id: &str,
+) -> Result<(Account, Option<Item>), ApiError> {
     let extra: Vec<(&str, Item)> = if Realm::Utokyo.is_valid_id(id) {
         vec![(app.store.tables.accounts.as_str(), accounts::key(Realm::Utokyo, id))]
     } else {
         vec![]
     };
     let (account, items) = utokyo_caller_with(app, ctx, claims, &extra).await?;
-    let other = match items.into_iter().next().flatten().map(accounts::holder_from_item).transpose()? {
+    Ok((account, items.into_iter().next().flatten()))
+}
+
+fn utokyo_account(item: Option<Item>) -> Result<Option<Account>, ApiError> {
+    Ok(match item.map(accounts::holder_from_item).transpose()? {
         Some(Holder::Utokyo(a)) => Some(*a),
         _ => None,
-    };
-    Ok((account, other))
+    })
 }
 
 /// A UTokyo caller; a workshop token gets 403 `realm_not_allowed` (after the account is read, so
@@ -240,14 +255,16 @@ async fn operator_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Account, A
 }
 
 /// [`operator_of`] and the UTokyo account `id`, in one read; the account is given to an
-/// operator only (`None` where there is none, or the id is malformed).
+/// operator only (`None` where there is none, or the id is malformed), and is parsed only then:
+/// anyone else gets the 403 whatever the item holds.
 pub async fn operator_and_account(
     app: &App,
     ctx: &Ctx,
     claims: &Claims,
     id: &str,
 ) -> Result<(Account, Option<Account>), ApiError> {
-    operator_only(utokyo_caller_and_account_of(app, ctx, claims, id).await)
+    let (operator, item) = operator_only(utokyo_caller_and_item(app, ctx, claims, id).await)?;
+    Ok((operator, utokyo_account(item)?))
 }
 
 /// [`operator`] and the remote-access counter, in one read.

@@ -138,7 +138,9 @@ impl Store {
     }
 
     /// Items by `(table, key)`, in one BatchGetItem (strongly consistent; unprocessed keys are
-    /// asked again), answered in the same order.
+    /// asked again, after 25, 50, 100 and 200 ms), answered in the same order. Keys still
+    /// unprocessed after that are a 503 to retry, never an item that is not there: a 404 for an
+    /// account that exists, or a default counter written into an audit record's "before".
     pub async fn batch_get(&self, keys: &[(&str, Item)]) -> Result<Vec<Option<Item>>, ApiError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut wanted: std::collections::HashMap<String, Vec<Item>> = std::collections::HashMap::new();
@@ -156,15 +158,22 @@ impl Store {
                 ka.map(|ka| (t, ka)).map_err(|e| ApiError::Internal(format!("batch get: {e}")))
             })
             .collect::<Result<_, _>>()?;
-        for _ in 0..5 {
+        for attempt in 0..5 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << (attempt - 1))).await;
+            }
             let out = self.db.batch_get_item().set_request_items(Some(request)).send().await.map_err(sdk_error)?;
             for (table, items) in out.responses.unwrap_or_default() {
                 got.extend(items.into_iter().map(|i| (table.clone(), i)));
             }
-            match out.unprocessed_keys {
-                Some(rest) if !rest.is_empty() => request = rest,
-                _ => break,
+            request = out.unprocessed_keys.unwrap_or_default();
+            if request.is_empty() {
+                break;
             }
+        }
+        if !request.is_empty() {
+            tracing::warn!(tables = request.len(), "batch get: keys still unprocessed after five tries");
+            return Err(ApiError::ServiceUnavailable { retry_after: 1 });
         }
         Ok(keys
             .iter()
