@@ -49,9 +49,23 @@ async fn scan(db: &Client, table: &str, key: &[String]) -> Result<HashMap<String
 
 impl Snapshot {
     pub async fn take(db: &Client) -> Result<Self, String> {
-        let names = db.list_tables().send().await.map_err(|e| format!("list tables: {e:?}"))?.table_names;
+        let mut names = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let out = db
+                .list_tables()
+                .set_exclusive_start_table_name(after.take())
+                .send()
+                .await
+                .map_err(|e| format!("list tables: {e:?}"))?;
+            names.extend(out.table_names.unwrap_or_default());
+            match out.last_evaluated_table_name {
+                Some(last) => after = Some(last),
+                None => break,
+            }
+        }
         let mut tables = Vec::new();
-        for name in names.unwrap_or_default() {
+        for name in names {
             let described = db.describe_table().table_name(&name).send().await.map_err(|e| format!("{name}: {e:?}"))?;
             let key: Vec<String> = described
                 .table

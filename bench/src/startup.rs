@@ -441,7 +441,8 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     // with debug builds); the figures are only meaningful for release builds.
     let release =
         std::env::var("ECCS_BENCH_BINARIES").map(PathBuf::from).unwrap_or_else(|_| root().join("target/release"));
-    let runs = 15;
+    // Even: hello-world and the function start first as often as each other.
+    let runs = 16;
     // When the measured binaries were built (scripts/bench.sh rebuilds them first; run alone, the
     // benchmark takes what is there).
     let built: Vec<chrono::DateTime<chrono::Utc>> = template
@@ -457,9 +458,10 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
         _ => String::new(),
     };
 
-    // The baseline: hello-world is started once before the table and once before every run of
-    // every function, and each function's ratios are to the hello-world runs made beside its own,
-    // so that a machine that slows down or speeds up during the run moves both alike.
+    // The baseline: hello-world is started `runs` times before the table and once beside every
+    // run of every function (first every other time), and each function's ratios are to the
+    // hello-world runs made beside its own, so that a machine that slows down or speeds up during
+    // the run moves both alike.
     let hello_bin = release.join("hello");
     let hello_event = event_for(&app, "health")?;
     let mut all_hello = Baseline::default();
@@ -678,6 +680,9 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          bench/BUILD-SETTINGS.md has the figure with the source on.\n",
         first_random.as_secs_f64() * 1000.0
     );
+
+    // The measurements below start `me` with its sample event (a read): the data as loaded.
+    same_state(&snapshot, &app, &stand_ins).await?;
 
     // The runtime alone: the template's hello-world (multi-thread) beside one on the
     // current-thread runtime every function uses.

@@ -120,7 +120,8 @@ struct Shared {
 
 /// Lambda's runtime API for one process: the first `next` gets `event`, later polls wait until
 /// the process is stopped; the function's first answer (its response, its invocation's error or
-/// its init error) is kept. Stops serving when dropped.
+/// its init error) is kept. Dropped, it accepts no new connection (a `next` already parked
+/// waits until the process that asked is stopped).
 pub struct RuntimeApi {
     shared: Shared,
     server: tokio::task::JoinHandle<()>,
