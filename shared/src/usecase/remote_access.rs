@@ -136,9 +136,17 @@ pub async fn set_capacity(
         .set("#capacity = :capacity")
         .set("in_use = if_not_exists(in_use, :zero)")
         .value(":capacity", n(capacity))
-        .value(":zero", n(0));
+        .value(":zero", n(0))
+        .value(":before", n(before.capacity));
+    // The audit record's "before" is the capacity this replaces: a change that landed since it
+    // was read (another operator's, at the same moment) makes this one a 503 to retry.
+    let unchanged = if before.capacity == DEFAULT_CAPACITY {
+        "attribute_not_exists(#capacity) OR #capacity = :before"
+    } else {
+        "#capacity = :before"
+    };
     let mut tx = Tx::new(deps, ctx, &operator.key());
-    tx.push(tx::update(&store.tables.settings, settings_key(), None, expr)?);
+    tx.push(tx::update(&store.tables.settings, settings_key(), Some(unchanged), expr)?);
     tx.audit(
         crate::store::audit::AuditRecord::new(
             ctx,
