@@ -1,7 +1,7 @@
 //! Every item of every table of the engine, kept once and put back before each timed start, so
 //! that every start of a function meets the same data. Many sample events change what they
 //! touch: a wrong activation key counts toward the lockout (the sixth start would time a 429),
-//! a password change ends the token the event carries, the hourly sync applies what was due.
+//! a password change ends the token the event carries.
 
 use std::collections::HashMap;
 

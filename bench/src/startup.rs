@@ -442,7 +442,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
     let release =
         std::env::var("ECCS_BENCH_BINARIES").map(PathBuf::from).unwrap_or_else(|_| root().join("target/release"));
     // Even: hello-world and the function start first as often as each other.
-    let runs = 16;
+    let runs: usize = 16;
     // When the measured binaries were built (scripts/bench.sh rebuilds them first; run alone, the
     // benchmark takes what is there).
     let built: Vec<chrono::DateTime<chrono::Utc>> = template
@@ -505,15 +505,13 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
             // the put-back leaves behind (the engine runs in this process), or the pause itself,
             // is beside hello-world's starts as much as the function's.
             same_state(&snapshot, &app, &stand_ins).await?;
-            let (mut h, mut m) = (None, None);
-            for hello_now in in_turn(i) {
-                if hello_now {
-                    h = Some(measure(&hello_bin, &[], &hello_event, None).await?);
-                } else {
-                    m = Some(measure(&path, &env, &event, None).await?);
-                }
-            }
-            let (Some(h), Some(m)) = (h, m) else { unreachable!("in_turn gives both") };
+            let (h, m) = if i.is_multiple_of(2) {
+                let h = measure(&hello_bin, &[], &hello_event, None).await?;
+                (h, measure(&path, &env, &event, None).await?)
+            } else {
+                let m = measure(&path, &env, &event, None).await?;
+                (measure(&hello_bin, &[], &hello_event, None).await?, m)
+            };
             beside.push(&h);
             all_hello.push(&h);
             startups.push(m.startup);
@@ -562,7 +560,7 @@ pub async fn run(measure_startup: bool) -> Result<String, String> {
          ratios to a hello-world lambda_http function measured the same way, started beside every run of every function, each function's ratios to the runs beside its \
          own (over all {hello_runs} runs: {:.1} ms wall, {:.1} ms CPU{}). Before each pair of starts the data is put back as the \
          demo loaded it (every item of every table; a wrong activation key counts toward a lockout, a password change ends the \
-         event's token, the sync applies what was due: without it later starts would time other work), then 20 ms pass, and the \
+         event's token: without it later starts would time other work), then 20 ms pass, and the \
          two take turns to start first. These timed starts \
          reach the embedded engine straight, as a function in AWS reaches DynamoDB. Init calls: what the function called \
          before its first invocation, counted in one more start by the benchmark's stand-ins — a proxy in front of the \

@@ -191,17 +191,7 @@ pub async fn utokyo_caller_and_account(
     req: &Request,
     id: &str,
 ) -> Result<(Account, Option<Account>), ApiError> {
-    utokyo_caller_and_account_of(app, ctx, &claims(app, ctx, req)?, id).await
-}
-
-/// [`utokyo_caller_and_account`] for a token already verified ([`claims`]).
-async fn utokyo_caller_and_account_of(
-    app: &App,
-    ctx: &Ctx,
-    claims: &Claims,
-    id: &str,
-) -> Result<(Account, Option<Account>), ApiError> {
-    let (account, item) = utokyo_caller_and_item(app, ctx, claims, id).await?;
+    let (account, item) = utokyo_caller_and_item(app, ctx, &claims(app, ctx, req)?, id).await?;
     Ok((account, utokyo_account(item)?))
 }
 
@@ -246,17 +236,12 @@ pub async fn utokyo_caller_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<A
 /// A help-desk operator (403 `operator_required` for anyone else, a workshop account included:
 /// the API table's one refusal for these routes).
 pub async fn operator(app: &App, ctx: &Ctx, req: &Request) -> Result<Account, ApiError> {
-    operator_of(app, ctx, &claims(app, ctx, req)?).await
+    operator_only(utokyo_caller(app, ctx, req).await.map(|a| (a, ()))).map(|(a, ())| a)
 }
 
-/// [`operator`] for a token already verified ([`claims`]).
-async fn operator_of(app: &App, ctx: &Ctx, claims: &Claims) -> Result<Account, ApiError> {
-    operator_only(utokyo_caller_of(app, ctx, claims).await.map(|a| (a, ()))).map(|(a, ())| a)
-}
-
-/// [`operator_of`] and the UTokyo account `id`, in one read; the account is given to an
-/// operator only (`None` where there is none, or the id is malformed), and is parsed only then:
-/// anyone else gets the 403 whatever the item holds.
+/// [`operator`] for a token already verified ([`claims`]), and the UTokyo account `id`, in one
+/// read; the account is given to an operator only (`None` where there is none, or the id is
+/// malformed), and is parsed only then: anyone else gets the 403 whatever the item holds.
 pub async fn operator_and_account(
     app: &App,
     ctx: &Ctx,
