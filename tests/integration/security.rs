@@ -345,6 +345,11 @@ async fn r_sec_4_a_locked_account_is_refused_everywhere_and_an_import_does_not_o
     };
     let no_reason = lock("0000000001", json!({ "locked": true })).await;
     assert_eq!((no_reason.status, no_reason.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    // A reason longer than openapi's maxLength is refused to open an account too (schemathesis).
+    for locked in [true, false] {
+        let long = lock("0000000001", json!({ "locked": locked, "reason": "o".repeat(501) })).await;
+        assert_eq!((long.status, long.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{locked}");
+    }
     let not_operator =
         env.put("/api/admin/accounts/0000000002/lock", Some(&session), json!({ "locked": true, "reason": "x" })).await;
     assert_eq!(not_operator.code(), "operator_required");

@@ -163,13 +163,16 @@ async fn route(app: &App, ctx: &Ctx, req: &Request) -> Result<Reply, ApiError> {
             let (op, account) = operator_and_target(app, ctx, req).await?;
             let LockRequest { locked, reason } = json_body(req)?;
             let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+            // A reason given is checked even to open the account (where it is not kept): a bad
+            // request is a 400 whatever it asks for.
+            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control))
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "the reason must be one line of at most {MAX_REASON_CHARS} characters"
+                )));
+            }
             let reason = match (locked, reason) {
                 (true, None) => return Err(ApiError::BadRequest("a lock needs a reason".into())),
-                (true, Some(r)) if r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "the reason must be one line of at most {MAX_REASON_CHARS} characters"
-                    )));
-                }
                 (true, Some(r)) => Some(r),
                 (false, _) => None,
             };
